@@ -1,0 +1,42 @@
+"""One typed settings object, built once from flags and the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Hamming distance at or below which two PDQ hashes are the same picture (the field's default).
+PDQ_MATCH_THRESHOLD = 31
+#: PDQ hashes of lower quality are never used for perceptual matching: flat images all hash alike.
+PDQ_MIN_QUALITY = 50
+#: Images with more pixels than this are refused by their header (decompression bombs).
+MAX_IMAGE_PIXELS = 200_000_000
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("HASHSIEVE_HOME") or Path.home() / ".hashsieve")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the store lives and how scans and matches behave."""
+
+    home: Path = field(default_factory=default_home)
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    pdq_threshold: int = PDQ_MATCH_THRESHOLD
+    pdq_min_quality: int = PDQ_MIN_QUALITY
+    max_image_pixels: int = MAX_IMAGE_PIXELS
+    #: Files hashed per commit: a crash loses at most this many files' work (they are redone).
+    commit_every: int = 256
+    #: PDQ distance that joins new media into one near-duplicate group.
+    group_threshold: int = PDQ_MATCH_THRESHOLD
+
+    @property
+    def database_url(self) -> str:
+        url = os.environ.get("HASHSIEVE_DATABASE_URL")
+        return url or f"sqlite:///{self.home / 'hashsieve.db'}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"

@@ -1,0 +1,1 @@
+"""Hash algorithms: cryptographic digests in one read, PDQ for images."""

@@ -1,0 +1,173 @@
+"""PDQ, Meta's 256-bit perceptual photo hash, as the rest of the field computes it.
+
+A hash is held as 32 bytes in the order of its hex form (word 15 first), so ``code.hex()`` is the
+64-character string every PDQ list carries and Hamming distance over the bytes is PDQ distance.
+
+Two implementations give the same bits and quality on the same RGB pixels:
+
+- ``"numba"`` (the default, :mod:`hashsieve.hashing._pdq_kernels`): the reference's float32
+  arithmetic in the reference's order, computing only what decimation samples. It is 4-9x faster than
+  ``pdqhash`` and releases the GIL. Compiled once per machine into numba's on-disk cache (about
+  10-15 s the first time; about 0.6 s to import afterwards, mostly numba itself).
+- ``"pdqhash"``: the ``pdqhash`` bindings around the C++ reference; the tests compare against it.
+
+``HASHSIEVE_PDQ_IMPL=pdqhash`` in the environment selects the reference implementation.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pdqhash
+from PIL import Image
+
+PDQ_BYTES = 32
+PDQ_HEX_LEN = 64
+#: Names of the eight dihedral variants, in the order :func:`pdq_dihedral` returns them (the C++
+#: reference's order: original, rotate 90, rotate 180, rotate 270, flip x, flip y, flip +1, flip -1).
+DIHEDRAL_NAMES = ("r0", "r90", "r180", "r270", "fv", "fh", "r90fv", "r90fh")
+#: Images narrower or shorter than this get the all-zero hash with quality 0, as in the reference.
+MIN_HASHABLE_DIM = 5
+
+Implementation = Literal["numba", "pdqhash"]
+IMPLEMENTATIONS: tuple[Implementation, ...] = ("numba", "pdqhash")
+DEFAULT_IMPLEMENTATION: Implementation = (
+    "pdqhash" if os.environ.get("HASHSIEVE_PDQ_IMPL") == "pdqhash" else "numba"
+)
+
+_ZERO = bytes(PDQ_BYTES)
+
+ImageLike = Image.Image | np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class PdqHash:
+    code: bytes
+    quality: int
+
+    @property
+    def hex(self) -> str:
+        return self.code.hex()
+
+
+def rgb_array(image: ImageLike) -> np.ndarray:
+    """The RGB pixels PDQ is computed from (any Pillow mode, as python-threatexchange converts it).
+
+    An ndarray is taken as already decoded RGB (height x width x 3, uint8).
+    """
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an HxWx3 uint8 array, got {image.dtype} {image.shape}")
+        return np.ascontiguousarray(image)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image)
+
+
+def _pack(bits: np.ndarray) -> bytes:
+    """Pack a vector whose index ``k`` is hash bit ``k`` into the 32 bytes of the hex form."""
+    return np.packbits(np.asarray(bits, dtype=np.uint8)[::-1]).tobytes()
+
+
+def _pack_reference(vector: np.ndarray) -> bytes:
+    # pdqhash returns bit 255 first, i.e. already in hex order.
+    return np.packbits(np.asarray(vector, dtype=np.uint8)).tobytes()
+
+
+def _too_small(rgb: np.ndarray) -> bool:
+    return rgb.shape[0] < MIN_HASHABLE_DIM or rgb.shape[1] < MIN_HASHABLE_DIM
+
+
+def _dct(rgb: np.ndarray, *, direct64: bool) -> tuple[np.ndarray, int]:
+    from hashsieve.hashing import _pdq_kernels as k
+
+    if rgb.flags.writeable:  # one compiled specialisation: Pillow's arrays are read-only
+        rgb = rgb.view()
+        rgb.flags.writeable = False
+    rows, cols = rgb.shape[:2]
+    dct, quality = k.pdq_dct_quality(
+        rgb, k.sample_indices(rows), k.sample_indices(cols), k.DCT16X64, direct64
+    )
+    return dct, int(quality)
+
+
+def pdq_hash(image: ImageLike, *, impl: Implementation | None = None) -> PdqHash:
+    """PDQ hash and quality (0-100) of an image."""
+    rgb = rgb_array(image)
+    if (impl or DEFAULT_IMPLEMENTATION) == "pdqhash":
+        bits, quality = pdqhash.compute(rgb)
+        return PdqHash(_pack_reference(bits), int(quality))
+    if _too_small(rgb):
+        return PdqHash(_ZERO, 0)
+    from hashsieve.hashing import _pdq_kernels as k
+
+    dct, quality = _dct(rgb, direct64=True)
+    return PdqHash(_pack(k.hash_bits(dct)), quality)
+
+
+def pdq_dihedral(
+    image: ImageLike, *, impl: Implementation | None = None
+) -> tuple[list[bytes], int]:
+    """The 8 dihedral PDQ hashes (see :data:`DIHEDRAL_NAMES`) and the quality, from one pass."""
+    rgb = rgb_array(image)
+    if (impl or DEFAULT_IMPLEMENTATION) == "pdqhash":
+        vectors, quality = pdqhash.compute_dihedral(rgb)
+        return [_pack_reference(v) for v in vectors], int(quality)
+    if _too_small(rgb):
+        return [_ZERO] * 8, 0
+    from hashsieve.hashing import _pdq_kernels as k
+
+    dct, quality = _dct(rgb, direct64=False)
+    return [_pack(row) for row in k.dihedral_bits(dct)], quality
+
+
+def pdq_with_dihedral(
+    image: ImageLike, *, impl: Implementation | None = None
+) -> tuple[PdqHash, list[bytes]]:
+    """The PDQ hash (with quality) and all 8 dihedral codes, from one pass over the pixels.
+
+    ``hash.code`` equals :func:`pdq_hash`'s and the list equals :func:`pdq_dihedral`'s; the two
+    differ only for an image of exactly 64x64 pixels, which the reference hashes unfiltered but
+    filters for its dihedral hashes.
+    """
+    rgb = rgb_array(image)
+    if (impl or DEFAULT_IMPLEMENTATION) == "pdqhash":
+        codes, quality = pdq_dihedral(rgb, impl="pdqhash")
+        if rgb.shape[:2] == (64, 64):
+            return pdq_hash(rgb, impl="pdqhash"), codes
+        return PdqHash(codes[0], quality), codes
+    if _too_small(rgb):
+        return PdqHash(_ZERO, 0), [_ZERO] * 8
+    from hashsieve.hashing import _pdq_kernels as k
+
+    dct, quality = _dct(rgb, direct64=False)
+    codes = [_pack(row) for row in k.dihedral_bits(dct)]
+    if rgb.shape[:2] == (64, 64):
+        return pdq_hash(rgb), codes
+    return PdqHash(codes[0], quality), codes
+
+
+def warm_up() -> None:
+    """Load (or, the first time on a machine, compile) the numba kernels now, not on first use.
+
+    Call it in a scanner's parent process before starting workers, so that forked workers inherit the
+    compiled code and spawned ones find it in numba's on-disk cache.
+    """
+    if DEFAULT_IMPLEMENTATION == "numba":
+        pdq_with_dihedral(np.zeros((8, 8, 3), dtype=np.uint8))
+
+
+def hex_to_code(value: str) -> bytes:
+    """Parse a 64-hex-digit PDQ hash; raises ValueError on anything else."""
+    value = value.strip()
+    if len(value) != PDQ_HEX_LEN:
+        raise ValueError(f"a PDQ hash has {PDQ_HEX_LEN} hex digits, not {len(value)}")
+    return bytes.fromhex(value)
+
+
+def distance(a: bytes, b: bytes) -> int:
+    """Hamming distance between two PDQ codes."""
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()

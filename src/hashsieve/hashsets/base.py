@@ -1,0 +1,54 @@
+"""What every hash-set format yields: records, or problems with a line number; never an abort.
+
+A format reads a file (or folder) as a stream so that a list of tens of millions of rows is
+imported in bounded memory. A malformed row becomes a :class:`ParseProblem` and reading goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+#: The algorithms a hash-set record may carry, with their lengths in hex digits.
+HEX_LENGTHS: dict[str, int] = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+
+
+@dataclass(slots=True)
+class HashRecord:
+    """One known hash and what the set says about it."""
+
+    algorithm: str  # a key of HEX_LENGTHS
+    value: str  # lower-case hex
+    #: Where the record sits inside its set, so a match can be traced to its origin:
+    #: "MediaID 17" for VICS, "<file name>:<line>" for line-oriented lists.
+    entry: str
+    category: int | None = None
+    series: str | None = None
+    victim_identified: bool | None = None
+
+
+@dataclass(slots=True)
+class ParseProblem:
+    """A row that could not be read: where, and why."""
+
+    entry: str
+    message: str
+
+
+class HashSetFormat(Protocol):
+    """A hash-set file format. Registered once, by its stable name, in ``hashsets.FORMATS``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: Formats whose every entry is known-good whatever the user says (NSRL).
+    always_known_good: ClassVar[bool]
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """True when the content (first bytes ``head``; ``b""`` for a folder) is in this format."""
+        ...
+
+    def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
+        """Stream the set's records and problems, in file order."""
+        ...

@@ -1,0 +1,142 @@
+"""Project VIC VICS JSON: 1.x (``odata.metadata``) and 2.0 (``@odata.context``), hash sets
+(``#Media``: ``value[]`` are media) and case exports (``#Cases``: ``value[i].Media[]``).
+
+Streamed with ijson (C backend) because national sets run to hundreds of MB: one media object
+is in memory at a time. Each hash of a media record (MD5, SHA1, SHA256, PDQ in
+``AlternativeHashes``) becomes one :class:`HashRecord` sharing the record's entry and category.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import ijson
+
+from hashsieve.hashsets.base import HEX_LENGTHS, HashRecord, ParseProblem
+from hashsieve.hashsets.lists import UTF8_BOM, parse_bool, parse_category, parse_hex
+
+_CONTEXT_KEYS = ("@odata.context", "odata.metadata")
+# Only used on the first 64 KiB, once per file: where the root says which entity set follows.
+_CONTEXT_RE = re.compile(rb'"(?:@odata\.context|odata\.metadata)"\s*:\s*"([^"]*)"')
+#: Media fields (lower-cased) that hold a hash directly.
+_HASH_FIELDS: dict[str, str] = {
+    "md5": "md5",
+    "sha1": "sha1",
+    "sha-1": "sha1",
+    "sha256": "sha256",
+    "sha-256": "sha256",
+}
+#: ``AlternativeHashes[].HashName`` (lower-cased) we can use; PhotoDNA and others are skipped.
+_ALTERNATIVE_NAMES: dict[str, str] = {**_HASH_FIELDS, "pdq": "pdq"}
+
+
+def _entity_set(context: str) -> str:
+    """ "Media" or "Cases", from the end of the OData context URL."""
+    return "Cases" if context.rsplit("#", 1)[-1].strip().startswith("Cases") else "Media"
+
+
+def _context_in_head(head: bytes) -> str | None:
+    match = _CONTEXT_RE.search(head)
+    return match.group(1).decode("utf-8", "replace") if match else None
+
+
+class VicsFormat:
+    name: ClassVar[str] = "vics"
+    description: ClassVar[str] = "Project VIC VICS JSON 1.x/2.0 (#Media hash sets, #Cases exports)"
+    always_known_good: ClassVar[bool] = False
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        return head.removeprefix(UTF8_BOM).lstrip().startswith(b"{") and (
+            _context_in_head(head) is not None
+        )
+
+    def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
+        with path.open("rb") as stream:
+            start = len(UTF8_BOM) if stream.read(len(UTF8_BOM)) == UTF8_BOM else 0
+            stream.seek(start)
+            context = _context_in_head(stream.read(64 * 1024))
+            stream.seek(start)
+            if context is None:
+                # The root key comes after "value" (unusual): one pass to find it.
+                context = _find_context(stream) or ""
+                stream.seek(start)
+            prefix = "value.item.Media.item" if _entity_set(context) == "Cases" else "value.item"
+            position = 0
+            try:
+                for position, media in enumerate(ijson.items(stream, prefix, use_float=True), 1):
+                    yield from media_records(media, position)
+            except ijson.JSONError as exc:
+                yield ParseProblem(
+                    f"{path.name}", f"invalid JSON after {position} media records: {exc}"
+                )
+
+
+def _find_context(stream: Any) -> str | None:
+    try:
+        for prefix, event, value in ijson.parse(stream):
+            if prefix in _CONTEXT_KEYS and event == "string":
+                return str(value)
+    except ijson.JSONError:
+        return None
+    return None
+
+
+def media_records(media: object, position: int) -> Iterator[HashRecord | ParseProblem]:
+    """The records of one VICS media object; ``position`` (1-based) names it without a MediaID."""
+    if not isinstance(media, dict):
+        yield ParseProblem(f"Media #{position}", "media record is not a JSON object")
+        return
+    # Keys vary in case between exporters; odata annotations are never looked up.
+    fields = {key.lower(): value for key, value in media.items()}
+    media_id = fields.get("mediaid")
+    entry = f"MediaID {media_id}" if media_id not in (None, "") else f"Media #{position}"
+    try:
+        category = parse_category(fields.get("category"))
+    except ValueError as exc:
+        # Keep the hashes: uncategorised means "needs review", the safe reading of a bad value.
+        yield ParseProblem(entry, f"{exc}; imported as uncategorised")
+        category = None
+    series = _series(fields.get("series"))
+    victim = parse_bool(fields.get("victimidentified"))
+
+    candidates: list[tuple[str, object, str]] = [
+        (algorithm, fields[key], key.upper())
+        for key, algorithm in _HASH_FIELDS.items()
+        if fields.get(key) not in (None, "")
+    ]
+    alternatives = fields.get("alternativehashes")
+    for alternative in alternatives if isinstance(alternatives, list) else ():
+        if not isinstance(alternative, dict):
+            continue
+        hash_name = str(alternative.get("HashName") or "").strip()
+        algorithm = _ALTERNATIVE_NAMES.get(hash_name.lower())
+        if algorithm is not None:
+            candidates.append(
+                (algorithm, alternative.get("HashValue"), f"AlternativeHashes {hash_name}")
+            )
+
+    seen: set[tuple[str, str]] = set()
+    bad = False
+    for algorithm, raw, field in candidates:
+        length = HEX_LENGTHS[algorithm]
+        value = parse_hex(raw, length)
+        if value is None:
+            bad = True
+            yield ParseProblem(entry, f"{field} {str(raw)[:80]!r} is not {length} hex digits")
+        elif (algorithm, value) not in seen:  # SHA1 may be both a field and an alternative
+            seen.add((algorithm, value))
+            yield HashRecord(algorithm, value, entry, category, series, victim)
+    if not seen and not bad:
+        yield ParseProblem(entry, "no MD5, SHA1, SHA256 or PDQ hash")
+
+
+def _series(value: object) -> str | None:
+    if isinstance(value, list):  # some writers use an array where others comma-delimit
+        value = ", ".join(str(item) for item in value if item not in (None, ""))
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None

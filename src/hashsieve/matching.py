@@ -1,0 +1,145 @@
+"""Matching a batch of hashed files against every complete hash set in the store.
+
+Cryptographic digests are looked up through the database's (algorithm, value) index; PDQ goes
+through the persisted PDQ index, with all 8 dihedral variants of every usable hash in one batch
+query, so rotated, mirrored and EXIF-rotated copies match too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+
+from hashsieve.config import Settings
+from hashsieve.hashing.pdq import DIHEDRAL_NAMES, PDQ_BYTES
+from hashsieve.index.store_index import StoreIndex
+from hashsieve.scan.worker import FileResult
+from hashsieve.store import Store
+from hashsieve.store.models import HashEntry, HashSet
+
+CRYPTO_ALGORITHMS = ("md5", "sha1", "sha256")
+_LOOKUP_CHUNK = 500  # values per IN (...) query; far below every backend's parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class MatchHit:
+    hashset_id: int
+    hashset: str
+    kind: str  # "known" or "known-good"
+    entry: str
+    algorithm: str
+    distance: int
+    category: int | None
+    series: str | None
+    variant: str | None = None  # dihedral variant that matched, for PDQ
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "hashset": self.hashset,
+            "entry": self.entry,
+            "algorithm": self.algorithm,
+            "distance": self.distance,
+            "category": self.category,
+        }
+        if self.series:
+            out["series"] = self.series
+        if self.variant and self.variant != "r0":
+            out["variant"] = self.variant
+        return out
+
+
+class Matcher:
+    def __init__(self, store: Store, settings: Settings | None = None) -> None:
+        self.store = store
+        self.settings = settings or store.settings
+        self.index = StoreIndex(store).open()
+        with store.session() as s:
+            self.hashsets = {
+                hs.id: (hs.name, hs.kind)
+                for hs in s.scalars(select(HashSet).where(HashSet.complete.is_(True)))
+            }
+
+    def match(self, results: Sequence[FileResult]) -> list[list[MatchHit]]:
+        hits: list[list[MatchHit]] = [[] for _ in results]
+        if not self.hashsets:
+            return hits
+        self._match_crypto(results, hits)
+        self._match_pdq(results, hits)
+        return hits
+
+    def _entries(
+        self, where: object
+    ) -> list[tuple[int, int, str, bytes, str, int | None, str | None]]:
+        with self.store.session() as s:
+            return [
+                tuple(row)  # type: ignore[misc]
+                for row in s.execute(
+                    select(
+                        HashEntry.id,
+                        HashEntry.hashset_id,
+                        HashEntry.algorithm,
+                        HashEntry.value,
+                        HashEntry.entry,
+                        HashEntry.category,
+                        HashEntry.series,
+                    ).where(where)  # type: ignore[arg-type]
+                )
+            ]
+
+    def _hit(self, row: tuple, distance: int, variant: str | None = None) -> MatchHit | None:
+        _id, hs_id, algo, _value, entry, category, series = row
+        if hs_id not in self.hashsets:
+            return None  # an import still in progress
+        name, kind = self.hashsets[hs_id]
+        return MatchHit(hs_id, name, kind, entry, algo, distance, category, series, variant)
+
+    def _match_crypto(self, results: Sequence[FileResult], hits: list[list[MatchHit]]) -> None:
+        for algo in CRYPTO_ALGORITHMS:
+            wanted: dict[bytes, list[int]] = {}
+            for i, r in enumerate(results):
+                if (digest := getattr(r, algo)) is not None:
+                    wanted.setdefault(bytes.fromhex(digest), []).append(i)
+            values = list(wanted)
+            for start in range(0, len(values), _LOOKUP_CHUNK):
+                chunk = values[start : start + _LOOKUP_CHUNK]
+                rows = self._entries((HashEntry.algorithm == algo) & HashEntry.value.in_(chunk))
+                for row in rows:
+                    hit = self._hit(row, 0)
+                    if hit is not None:
+                        for i in wanted[row[3]]:
+                            hits[i].append(hit)
+
+    def _match_pdq(self, results: Sequence[FileResult], hits: list[list[MatchHit]]) -> None:
+        if not len(self.index):
+            return
+        usable = [
+            i
+            for i, r in enumerate(results)
+            if r.dihedral and (r.quality or 0) >= self.settings.pdq_min_quality
+        ]
+        if not usable:
+            return
+        codes = np.frombuffer(
+            b"".join(results[i].dihedral or b"" for i in usable), dtype=np.uint8
+        ).reshape(-1, PDQ_BYTES)
+        rows, ids, dists = self.index.query(codes, self.settings.pdq_threshold)
+        # The best (smallest) distance per (file, entry) over the 8 variants.
+        best: dict[tuple[int, int], tuple[int, int]] = {}
+        n_variants = len(DIHEDRAL_NAMES)
+        for row, entry_id, dist in zip(rows.tolist(), ids.tolist(), dists.tolist(), strict=True):
+            key = (usable[row // n_variants], entry_id)
+            if key not in best or dist < best[key][0]:
+                best[key] = (dist, row % n_variants)
+        entry_ids = sorted({entry_id for _, entry_id in best})
+        by_id = {}
+        for start in range(0, len(entry_ids), _LOOKUP_CHUNK):
+            for row_ in self._entries(HashEntry.id.in_(entry_ids[start : start + _LOOKUP_CHUNK])):
+                by_id[row_[0]] = row_
+        for (file_i, entry_id), (dist, variant) in sorted(best.items()):
+            if entry_id in by_id:
+                hit = self._hit(by_id[entry_id], dist, DIHEDRAL_NAMES[variant])
+                if hit is not None:
+                    hits[file_i].append(hit)

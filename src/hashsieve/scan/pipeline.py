@@ -1,0 +1,336 @@
+"""The scan: walk -> hash (worker processes) -> match -> verdict -> store, resumable.
+
+Results are committed in batches; a file is skipped on a rerun when the case already holds it
+with the same size and modification time, so after ``kill -9`` the same command picks up where
+the last commit left off, without re-hashing and without duplicates.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import delete, insert, select, update
+
+from hashsieve.config import Settings
+from hashsieve.matching import Matcher, MatchHit
+from hashsieve.scan.executor import LocalProcessExecutor
+from hashsieve.scan.verdict import Verdict, decide
+from hashsieve.scan.worker import FileResult, HashOptions, hash_file
+from hashsieve.sources import SourceFile, SourceProblem, open_source
+from hashsieve.store import Store
+from hashsieve.store.models import FileRecord, Match, Scan
+
+#: Problems in the evidence that are recorded as "other" rather than "unreadable".
+_NOT_CONTENT = {"symlink", "special-file", "loop"}
+
+
+@dataclass
+class ScanSummary:
+    case: str
+    scan_id: int
+    files: int = 0  # hashed in this run
+    skipped: int = 0  # already done by an earlier (interrupted) run
+    bytes: int = 0
+    seconds: float = 0.0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    categories: Counter[int | None] = field(default_factory=Counter)
+
+    @property
+    def files_per_second(self) -> float:
+        return self.files / self.seconds if self.seconds else 0.0
+
+
+class ScanProgress:
+    """Callbacks a front end implements to show progress (the CLI draws a Rich bar)."""
+
+    def total(self, files: int, size: int, final: bool) -> None: ...
+
+    def advance(self, files: int, size: int) -> None: ...
+
+
+def _crash_result(path: str, message: str) -> FileResult:
+    return FileResult(path=path, error=f"crash: {message}")
+
+
+def _count(roots: list[str], progress: ScanProgress, stop: threading.Event) -> None:
+    """Count files and bytes in the background so the progress bar can show an ETA."""
+    files = size = 0
+    for root in roots:
+        for item in open_source(root).files():
+            if stop.is_set():
+                return
+            if isinstance(item, SourceFile):
+                files += 1
+                size += item.size
+                if files % 2000 == 0:
+                    progress.total(files, size, final=False)
+    progress.total(files, size, final=True)
+
+
+class _Writer:
+    """Batches results into the store and the JSON Lines file, one transaction per batch."""
+
+    def __init__(self, store: Store, case_id: int, scan_id: int, jsonl: TextIO | None) -> None:
+        self.store, self.case_id, self.scan_id, self.jsonl = store, case_id, scan_id, jsonl
+
+    def write(self, rows: list[tuple[FileResult, Verdict, int | None, list[MatchHit]]]) -> None:
+        if not rows:
+            return
+        with self.store.session() as s:
+            keys = [os.fsencode(r.path) for r, *_ in rows]
+            # A file re-hashed because it changed replaces its old record (matches cascade).
+            s.execute(
+                delete(FileRecord).where(
+                    (FileRecord.case_id == self.case_id) & FileRecord.path_key.in_(keys)
+                )
+            )
+            ids = s.scalars(
+                insert(FileRecord).returning(FileRecord.id, sort_by_parameter_order=True),
+                [
+                    self._file_row(r, v, c, key)
+                    for (r, v, c, _), key in zip(rows, keys, strict=True)
+                ],
+            ).all()
+            match_rows = [
+                {
+                    "file_id": file_id,
+                    "hashset_id": m.hashset_id,
+                    "hashset": m.hashset,
+                    "kind": m.kind,
+                    "entry": m.entry,
+                    "algorithm": m.algorithm,
+                    "distance": m.distance,
+                    "category": m.category,
+                    "series": m.series,
+                    "variant": m.variant,
+                }
+                for file_id, (_, _, _, hits) in zip(ids, rows, strict=True)
+                for m in hits
+            ]
+            if match_rows:
+                s.execute(insert(Match), match_rows)
+        if self.jsonl is not None:
+            for r, verdict, category, hits in rows:
+                self.jsonl.write(json.dumps(result_line(r, verdict, category, hits)) + "\n")
+            self.jsonl.flush()
+
+    def _file_row(
+        self, r: FileResult, verdict: Verdict, category: int | None, key: bytes
+    ) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id,
+            "scan_id": self.scan_id,
+            "path_key": key,
+            "path_text": key.decode("utf-8", "backslashreplace"),
+            "size": r.size,
+            "mtime_ns": r.mtime_ns,
+            "md5": r.md5,
+            "sha1": r.sha1,
+            "sha256": r.sha256,
+            "media_kind": r.media_kind,
+            "mime": r.mime,
+            "width": r.width,
+            "height": r.height,
+            "pdq": r.pdq,
+            "quality": r.quality,
+            "verdict": verdict.value,
+            "category": category,
+            "error": r.error,
+            "metadata_json": json.dumps(r.metadata, default=str) if r.metadata else None,
+        }
+
+
+def result_line(
+    r: FileResult, verdict: str, category: int | None, hits: Iterable[MatchHit]
+) -> dict[str, Any]:
+    """One JSON Lines record, written as the scan goes (the report rewrites them in order)."""
+    return {
+        "path": r.path,
+        "size": r.size,
+        "md5": r.md5,
+        "sha1": r.sha1,
+        "sha256": r.sha256,
+        "media_type": r.mime,
+        "pdq": r.pdq,
+        "quality": r.quality,
+        "verdict": str(verdict),
+        "category": category,
+        "matches": [m.as_dict() for m in hits],
+        "error": r.error,
+        "width": r.width,
+        "height": r.height,
+        "metadata": r.metadata or None,
+    }
+
+
+def _pending(
+    store: Store,
+    case_id: int,
+    items: Iterable[SourceFile | SourceProblem],
+    summary: ScanSummary,
+    progress: ScanProgress | None,
+) -> Iterator[SourceFile | SourceProblem]:
+    """The walked items the case does not already hold unchanged (checked in batches)."""
+    batch: list[SourceFile | SourceProblem] = []
+
+    def flush() -> Iterator[SourceFile | SourceProblem]:
+        keys = [os.fsencode(i.path) for i in batch]
+        with store.session() as s:
+            done = {
+                key: (size, mtime)
+                for key, size, mtime in s.execute(
+                    select(FileRecord.path_key, FileRecord.size, FileRecord.mtime_ns).where(
+                        (FileRecord.case_id == case_id) & FileRecord.path_key.in_(keys)
+                    )
+                )
+            }
+        for item, key in zip(batch, keys, strict=True):
+            if isinstance(item, SourceFile) and done.get(key) == (item.size, item.mtime_ns):
+                summary.skipped += 1
+                if progress:
+                    progress.advance(1, item.size)
+                continue
+            if isinstance(item, SourceProblem) and key in done:
+                continue
+            yield item
+        batch.clear()
+
+    for item in items:
+        batch.append(item)
+        if len(batch) >= 500:
+            yield from flush()
+    if batch:
+        yield from flush()
+
+
+def run_scan(
+    store: Store,
+    case_name: str,
+    roots: list[str],
+    *,
+    settings: Settings | None = None,
+    jsonl_path: Path | None = None,
+    progress: ScanProgress | None = None,
+    fast_decode: bool = True,
+) -> ScanSummary:
+    """Scan ``roots`` into ``case_name``; resumes an interrupted scan of the same case."""
+    from hashsieve.report.ordering import assign_groups, write_review_jsonl
+
+    settings = settings or store.settings
+    started = time.perf_counter()
+    case = store.ensure_case(case_name)
+    with store.session() as s:
+        s.execute(
+            update(Scan)
+            .where((Scan.case_id == case.id) & (Scan.status == "running"))
+            .values(status="interrupted")
+        )
+        scan = Scan(case_id=case.id, root=json.dumps(roots), status="running")
+        s.add(scan)
+        s.flush()
+        scan_id = scan.id
+    summary = ScanSummary(case=case_name, scan_id=scan_id)
+    matcher = Matcher(store, settings)
+    stop = threading.Event()
+    counter = None
+    if progress is not None:
+        counter = threading.Thread(target=_count, args=(roots, progress, stop), daemon=True)
+        counter.start()
+    jsonl = open(jsonl_path, "a", encoding="utf-8") if jsonl_path else None  # noqa: SIM115
+    writer = _Writer(store, case.id, scan_id, jsonl)
+    executor: LocalProcessExecutor[str, FileResult] = LocalProcessExecutor(
+        settings.workers, on_crash=_crash_result, preload=["hashsieve.scan.worker"]
+    )
+    options = HashOptions(max_image_pixels=settings.max_image_pixels, fast_decode=fast_decode)
+    try:
+        walked = (item for root in roots for item in open_source(root).files())
+        problems: list[SourceProblem] = []
+
+        def files_only() -> Iterator[str]:
+            for item in _pending(store, case.id, walked, summary, progress):
+                if isinstance(item, SourceProblem):
+                    problems.append(item)
+                else:
+                    yield item.path
+
+        results = executor.map_unordered(
+            functools.partial(hash_file, options=options), files_only()
+        )
+        _consume(results, problems, matcher, writer, summary, settings, progress)
+    finally:
+        stop.set()
+        executor.close()
+        if jsonl is not None:
+            jsonl.close()
+    assign_groups(store, case.id, settings)
+    summary.seconds = time.perf_counter() - started
+    with store.session() as s:
+        s.execute(
+            update(Scan)
+            .where(Scan.id == scan_id)
+            .values(
+                status="completed",
+                finished_at=datetime.now(UTC),
+                files=summary.files,
+                bytes=summary.bytes,
+                seconds=summary.seconds,
+            )
+        )
+    if jsonl_path is not None:
+        write_review_jsonl(store, case.id, jsonl_path)
+    return summary
+
+
+def _problem_result(p: SourceProblem) -> FileResult:
+    return FileResult(path=p.path, error=f"{p.reason}: {p.detail}")
+
+
+def _consume(
+    results: Iterator[FileResult],
+    problems: list[SourceProblem],
+    matcher: Matcher,
+    writer: _Writer,
+    summary: ScanSummary,
+    settings: Settings,
+    progress: ScanProgress | None,
+) -> None:
+    batch: list[FileResult] = []
+    last_commit = time.monotonic()
+
+    def commit() -> None:
+        nonlocal last_commit
+        rows = []
+        for r, hits in zip(batch, matcher.match(batch), strict=True):
+            verdict, category = decide(r.media_kind, r.error, hits)
+            rows.append((r, verdict, category, hits))
+        for p in problems:
+            verdict = Verdict.OTHER if p.reason in _NOT_CONTENT else Verdict.UNREADABLE
+            rows.append((_problem_result(p), verdict, None, []))
+        problems.clear()
+        writer.write(rows)
+        for _, verdict, category, _ in rows:
+            summary.verdicts[verdict.value] += 1
+            if verdict is Verdict.KNOWN:
+                summary.categories[category] += 1
+        batch.clear()
+        last_commit = time.monotonic()
+
+    for result in results:
+        batch.append(result)
+        summary.files += 1
+        summary.bytes += result.size or 0
+        if progress:
+            progress.advance(1, result.size or 0)
+        if len(batch) >= settings.commit_every or time.monotonic() - last_commit > 2.0:
+            commit()
+    commit()

@@ -1,0 +1,114 @@
+"""What a worker process does with one file: one read, every hash, never a write.
+
+Runs in worker processes (or, later, on cluster workers), so it takes a path and returns a
+plain picklable result; every failure becomes a recorded error on the result.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from hashsieve.hashing.crypto import BLOCK_SIZE, CryptoHasher
+from hashsieve.hashing.decode import UnreadableImage, open_image
+from hashsieve.hashing.pdq import pdq_dihedral
+from hashsieve.media import MediaKind, sniff
+from hashsieve.metadata import exif_metadata
+
+#: Files up to this size are read into memory in one go (hash and decode share the bytes).
+WHOLE_READ_LIMIT = 256 * 1024 * 1024
+_O_NOATIME = getattr(os, "O_NOATIME", 0)
+
+
+@dataclass(slots=True)
+class HashOptions:
+    max_image_pixels: int
+    fast_decode: bool = True
+
+
+@dataclass(slots=True)
+class FileResult:
+    path: str
+    size: int | None = None
+    mtime_ns: int | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    media_kind: str = MediaKind.OTHER.value
+    mime: str | None = None
+    width: int | None = None
+    height: int | None = None
+    pdq: str | None = None
+    quality: int | None = None
+    #: The 8 dihedral PDQ codes concatenated (8 x 32 bytes), for matching.
+    dihedral: bytes | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: Why the file could not be fully read: "<reason>: <detail>".
+    error: str | None = None
+
+
+def _open_readonly(path: str) -> int:
+    """Open read-only, without updating the access time where the OS lets us."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    if _O_NOATIME:
+        try:
+            return os.open(path, flags | _O_NOATIME)
+        except PermissionError:
+            pass  # O_NOATIME needs ownership or CAP_FOWNER; fall back to a plain read
+    return os.open(path, flags)
+
+
+def hash_file(path: str, options: HashOptions) -> FileResult:
+    result = FileResult(path=path)
+    try:
+        fd = _open_readonly(path)
+    except OSError as exc:
+        reason = "permission" if exc.errno in (errno.EACCES, errno.EPERM) else "unreadable"
+        result.error = f"{reason}: {exc.strerror}"
+        return result
+    try:
+        with os.fdopen(fd, "rb", buffering=0) as stream:
+            st = os.fstat(stream.fileno())
+            result.size, result.mtime_ns = st.st_size, st.st_mtime_ns
+            hasher = CryptoHasher()
+            if st.st_size <= WHOLE_READ_LIMIT:
+                data = stream.read()
+                hasher.update(data)
+                head = data[:512]
+            else:
+                data = b""
+                head = stream.read(BLOCK_SIZE)
+                hasher.update(head)
+                while block := stream.read(BLOCK_SIZE):
+                    hasher.update(block)
+    except OSError as exc:
+        result.error = f"read-error: {exc.strerror or exc}"
+        return result
+    digests = hasher.result()
+    result.md5, result.sha1, result.sha256 = digests.md5, digests.sha1, digests.sha256
+    kind, mime = sniff(head)
+    result.media_kind, result.mime = kind.value, mime
+    if kind is MediaKind.IMAGE:
+        _hash_image(result, data, options)
+    return result
+
+
+def _hash_image(result: FileResult, data: bytes, options: HashOptions) -> None:
+    if not data:
+        result.error = "too-large: image file over the in-memory limit"
+        return
+    try:
+        opened = open_image(data, max_pixels=options.max_image_pixels, fast=options.fast_decode)
+    except UnreadableImage as exc:
+        result.error = str(exc)
+        return
+    result.width, result.height = opened.width, opened.height
+    dihedral, quality = pdq_dihedral(opened.image)  # [0] is the hash itself
+    result.pdq, result.quality = dihedral[0].hex(), quality
+    result.dihedral = b"".join(dihedral)
+    try:
+        result.metadata = exif_metadata(opened.exif)
+    except Exception as exc:  # metadata is a bonus; a broken block must not lose the hashes
+        result.metadata = {"error": f"exif: {exc}"}

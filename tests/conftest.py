@@ -1,0 +1,52 @@
+"""Shared fixtures: a store in a temporary home, and the generated sample case."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hashsieve.config import Settings
+from hashsieve.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", workers=2)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Store:
+    s = Store(settings)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def sample_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The demo's evidence folder and hash sets (generated once per test session)."""
+    from hashsieve.demo import build_case
+
+    return build_case(tmp_path_factory.mktemp("sample"))
+
+
+def run_cli(
+    home: Path, *args: str, check: bool = True, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a subprocess, as a user would."""
+    env = {**os.environ, "HASHSIEVE_HOME": str(home), "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "hashsieve.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"hashsieve {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
