@@ -6,27 +6,41 @@ The library is the product; the CLI, web app and services are thin layers over i
     store = Store(Settings(home=Path("case-home")))
     import_hashset(store, Path("vic.json"), "vic")
     summary = run_scan(store, "op-argos", ["/mnt/evidence"])
+
+Names are imported on first use, so worker processes that only hash files do not pay for the
+database and index layers.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from hashsieve.catalogue import (
-    delete_hashset,
-    export_hashset,
-    import_hashset,
-    list_hashsets,
-)
-from hashsieve.config import Settings
-from hashsieve.scan.pipeline import run_scan
-from hashsieve.store import Store
+_EXPORTS = {
+    "Settings": "hashsieve.config",
+    "Store": "hashsieve.store",
+    "run_scan": "hashsieve.scan.pipeline",
+    "import_hashset": "hashsieve.catalogue",
+    "list_hashsets": "hashsieve.catalogue",
+    "delete_hashset": "hashsieve.catalogue",
+    "export_hashset": "hashsieve.catalogue",
+    "hash_file": "hashsieve.scan.worker",
+}
 
-__all__ = [
-    "Settings",
-    "Store",
-    "__version__",
-    "delete_hashset",
-    "export_hashset",
-    "import_hashset",
-    "list_hashsets",
-    "run_scan",
-]
+if TYPE_CHECKING:
+    from hashsieve.catalogue import delete_hashset, export_hashset, import_hashset, list_hashsets
+    from hashsieve.config import Settings
+    from hashsieve.scan.pipeline import run_scan
+    from hashsieve.scan.worker import hash_file
+    from hashsieve.store import Store
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'hashsieve' has no attribute {name!r}")
+
+
+__all__ = ["__version__", *_EXPORTS]

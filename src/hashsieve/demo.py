@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     for step in steps:
         print("$ hashsieve " + " ".join(step), flush=True)
         cli.main(base + step, standalone_mode=False)
-    print("\nreview order (new material first):")
+    print("\nreview order (new material first; xN = files in its group of copies/near-duplicates):")
     for line in (out / "results.jsonl").read_text().splitlines():
         r = json.loads(line)
         where = ", ".join(

@@ -1,14 +1,15 @@
 """PDQ conformance: our hashes are the hashes the rest of the field computes.
 
-Issue text: on ``../shared/conformance/pdq/`` every expected hash in ``expected-pytx.csv`` is matched
-within 4 bits and quality within 5, and every one in ``expected-cpp.csv`` and ``expected-wasm.csv``
-within 16 bits (mean under 8), where the file is hashed the way that reference hashes it (none of
-them applies EXIF orientation; python-threatexchange hands the full-size Pillow RGB to pdqhash).
+Issue text: on ``../shared/conformance/pdq/`` every expected hash in ``expected-pytx.csv`` is
+matched within 4 bits and quality within 5, and every one in ``expected-cpp.csv`` and
+``expected-wasm.csv`` within 16 bits (mean under 8), where the file is hashed the way that
+reference hashes it (none of them applies EXIF orientation; python-threatexchange hands the
+full-size Pillow RGB to pdqhash).
 
-Every row is checked twice: with a full decode (``fast=False``, python-threatexchange's way) and with
-the scanner's fast path (``fast=True``: JPEGs decoded by DCT scaling, see docs/hash-definition.md).
-Measured (bits, full / fast): pytx max 0 / 0; cpp mean 3.9 / 5.5, max 12 / 12; wasm mean 3.3 / 3.5,
-max 10 / 10.
+Every row is checked twice: with a full decode (``fast=False``, python-threatexchange's way) and
+with the scanner's fast path (``fast=True``: JPEGs decoded by DCT scaling, see
+docs/hash-definition.md). Measured (bits, full / fast): pytx max 0 / 0; cpp mean 3.9 / 5.5,
+max 12 / 12; wasm mean 3.3 / 3.5, max 10 / 10.
 
 The media are benign reference files from facebook/ThreatExchange (see the folder's README). The
 folder is found at ``<repo>/../shared/conformance`` or ``$HASHSIEVE_CONFORMANCE``; without it these
@@ -24,6 +25,7 @@ import statistics
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from hashsieve.hashing import pdq
 from hashsieve.hashing.decode import open_image
@@ -64,7 +66,7 @@ def _row_params() -> list[object]:
 
 @functools.cache
 def hashed(rel_path: str, decode: str) -> tuple[pdq.PdqHash, tuple[bytes, ...]]:
-    """PDQ and dihedral codes of a conformance image, decoded as ``decode`` says, EXIF not applied."""
+    """PDQ and dihedral codes of a conformance image, decoded as ``decode`` says (no EXIF)."""
     data = (IMAGES / rel_path).read_bytes()
     image = open_image(data, max_pixels=MAX_PIXELS, fast=DECODES[decode]).image
     h, codes = pdq.pdq_with_dihedral(image)
@@ -136,12 +138,17 @@ def test_dihedral_code_matches_transformed_file(index: int, name: str, decode: s
 
 
 EXIF = "reg-test-input/exif-rotn"
-#: EXIF Orientation -> the dihedral variant of the stored pixels that displaying them produces.
-EXIF_VARIANT = {1: "r0", 3: "r180", 6: "r270", 8: "r90"}
+#: EXIF Orientation -> (how a viewer turns the stored pixels, the dihedral code that predicts it).
+EXIF_DISPLAY = {
+    1: (None, "r0"),
+    3: (Image.Transpose.ROTATE_180, "r180"),
+    6: (Image.Transpose.ROTATE_270, "r270"),
+    8: (Image.Transpose.ROTATE_90, "r90"),
+}
 
 
 @pytest.mark.parametrize("decode", list(DECODES))
-@pytest.mark.parametrize("orientation", sorted(EXIF_VARIANT))
+@pytest.mark.parametrize("orientation", sorted(EXIF_DISPLAY))
 def test_exif_rotated_file_is_a_dihedral_variant_of_its_stored_pixels(
     orientation: int, decode: str
 ) -> None:
@@ -150,32 +157,17 @@ def test_exif_rotated_file_is_a_dihedral_variant_of_its_stored_pixels(
     either way still matches when all 8 codes are queried.
 
     The four exif-rotn files are four separate shots of one desk (different framing), so they do not
-    match each other's dihedral codes (measured 106-116 bits at best); the check is per file.
+    match one another's dihedral codes (measured 106-116 bits at best); the check is per file.
     """
-    from PIL import ImageOps
-
     rel = f"{EXIF}/exif-rotn-{orientation}.jpg"
-    _, codes = hashed(rel, decode)
-    data = (IMAGES / rel).read_bytes()
-    opened = open_image(data, max_pixels=MAX_PIXELS, fast=DECODES[decode])
+    opened = open_image((IMAGES / rel).read_bytes(), max_pixels=MAX_PIXELS, fast=DECODES[decode])
     assert opened.exif is not None and opened.exif.get(0x0112) == orientation
-    shown = ImageOps.exif_transpose(opened.image.copy())
-    if opened.exif.get(0x0112) in (1, None):
-        shown = opened.image
-    else:  # Pillow drops the tag from the copy; apply the stored file's orientation explicitly.
-        shown = opened.image.transpose(_TRANSPOSE[orientation])
+    assert opened.image.width > opened.image.height  # stored landscape: EXIF was not applied
+    transpose, variant = EXIF_DISPLAY[orientation]
+    shown = opened.image if transpose is None else opened.image.transpose(transpose)
     displayed = pdq.pdq_hash(shown)
+    _, codes = hashed(rel, decode)
     bits = [pdq.distance(displayed.code, c) for c in codes]
-    want = pdq.DIHEDRAL_NAMES.index(EXIF_VARIANT[orientation])
+    want = pdq.DIHEDRAL_NAMES.index(variant)
     assert bits[want] <= 31, bits
     assert bits[want] == min(bits), bits
-
-
-def _transposes() -> dict[int, object]:
-    from PIL import Image
-
-    t = Image.Transpose
-    return {3: t.ROTATE_180, 6: t.ROTATE_270, 8: t.ROTATE_90}
-
-
-_TRANSPOSE = _transposes()
