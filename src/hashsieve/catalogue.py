@@ -94,7 +94,7 @@ def import_hashset(
         # "incomplete" (and unused by matching) until its last row is in.
         with store.engine.connect() as conn:
             for batch in _batches(fmt.read(path), summary):
-                rows = []
+                rows: list[tuple[object, ...]] = []
                 append = rows.append
                 counts = summary.by_algorithm
                 for rec in batch:  # the hot loop of a 10M-row import: kept lean on purpose
@@ -203,7 +203,8 @@ def delete_hashset(store: Store, name: str) -> int:
         hashset_id = hs.id
     StoreIndex(store).remove_hashset(hashset_id)
     with store.session() as s:
-        removed = s.execute(delete(HashEntry).where(HashEntry.hashset_id == hashset_id)).rowcount
+        result = s.execute(delete(HashEntry).where(HashEntry.hashset_id == hashset_id))
+        removed = getattr(result, "rowcount", 0)
         s.execute(delete(HashSet).where(HashSet.id == hashset_id))
     return int(removed or 0)
 

@@ -10,15 +10,18 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Select, case, func, nulls_last, select, update
+from sqlalchemy import Select, Table, case, func, nulls_last, select, update
 
 from hashsieve.config import Settings
 from hashsieve.index.pdq_index import MultiIndexPdqIndex
 from hashsieve.scan.verdict import VERDICT_ORDER, Verdict
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord, Match
+
+FILES = cast(Table, FileRecord.__table__)
 
 
 class _UnionFind:
@@ -65,7 +68,7 @@ def assign_groups(store: Store, case_id: int, settings: Settings) -> int:
     ]
     if len(new_pdq) > 1:
         codes = np.frombuffer(
-            b"".join(bytes.fromhex(rows[i][2]) for i in new_pdq), dtype=np.uint8
+            b"".join(bytes.fromhex(rows[i][2] or "") for i in new_pdq), dtype=np.uint8
         ).reshape(-1, 32)
         index = MultiIndexPdqIndex()
         index.add(np.arange(len(new_pdq), dtype=np.uint32), codes)
@@ -85,15 +88,15 @@ def assign_groups(store: Store, case_id: int, settings: Settings) -> int:
         from sqlalchemy import bindparam
 
         s.connection().execute(
-            update(FileRecord.__table__)
-            .where(FileRecord.__table__.c.id == bindparam("fid"))
+            update(FILES)
+            .where(FILES.c.id == bindparam("fid"))
             .values(group_id=bindparam("gid"), group_size=bindparam("gsize")),
             updates,
         )
     return len({roots[i] for i in range(len(rows)) if rows[i][4] == Verdict.NEW})
 
 
-def review_order(case_id: int) -> Select[tuple[FileRecord]]:
+def review_order(case_id: int) -> Select[Any]:
     """Files of a case in review order."""
     verdict_rank = case(
         *((FileRecord.verdict == v.value, rank) for v, rank in VERDICT_ORDER.items()), else_=99
@@ -115,7 +118,8 @@ def review_order(case_id: int) -> Select[tuple[FileRecord]]:
 def iter_review(store: Store, case_id: int) -> Iterator[tuple[FileRecord, list[Match]]]:
     """(file, its matches) in review order, streamed."""
     with store.session() as s:
-        for file in s.scalars(review_order(case_id).execution_options(yield_per=2000)):
+        files = s.scalars(review_order(case_id).execution_options(yield_per=2000))
+        for file in cast(Iterator[FileRecord], files):
             matches = list(
                 s.scalars(
                     select(Match).where(Match.file_id == file.id).order_by(Match.distance, Match.id)

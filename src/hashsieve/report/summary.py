@@ -44,7 +44,8 @@ def case_summary(store: Store, case_name: str) -> CaseSummary:
             .all()
         )
     verdicts = {
-        v.value: counts.get(v.value, 0) for v in sorted(VERDICT_ORDER, key=VERDICT_ORDER.get)
+        v.value: counts.get(v.value, 0)
+        for v in sorted(VERDICT_ORDER, key=lambda v: VERDICT_ORDER[v])
     }
     categories = {
         ("uncategorised" if c is None else f"{c} {category_label(c, 'us')}"): n for c, n in cats

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from sqlalchemy import delete, insert, select, update
 
@@ -50,7 +50,7 @@ class ScanSummary:
         return self.files / self.seconds if self.seconds else 0.0
 
 
-class ScanProgress:
+class ScanProgress(Protocol):
     """Callbacks a front end implements to show progress (the CLI draws a Rich bar)."""
 
     def total(self, files: int, size: int, final: bool) -> None: ...
