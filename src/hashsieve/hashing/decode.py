@@ -26,7 +26,7 @@ try:  # HEIC/HEIF/AVIF support is optional at import time but installed by defau
 except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
     pass
 
-#: The fast path keeps a JPEG's shorter side at least this many pixels (see docs/hash-definition.md).
+#: The fast path keeps a JPEG's shorter side at least this long (see docs/hash-definition.md).
 FAST_MIN_SIDE = 256
 #: Formats decoded through libjpeg, whose DCT scaling the fast path uses.
 _DRAFT_FORMATS = frozenset({"JPEG", "MPO"})
@@ -78,8 +78,8 @@ def open_image(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError as exc:
-        raise UnreadableImage("not-an-image", str(exc)) from None
+    except UnidentifiedImageError:
+        raise UnreadableImage("not-an-image", "no image format recognised") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise UnreadableImage("corrupt", str(exc)) from None
     width, height = image.size
@@ -109,7 +109,9 @@ def open_image(
             rgb = image if image.mode == "RGB" else image.convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         message = str(exc)
-        reason = "truncated" if "truncated" in message or "broken data" in message else "corrupt"
+        # Pillow says "image file is truncated" when the data ends early; a decoder error
+        # ("broken data stream ...") is damage inside the file.
+        reason = "truncated" if "truncated" in message else "corrupt"
         raise UnreadableImage(reason, message) from None
     except MemoryError:
         raise UnreadableImage("decompression-bomb", "out of memory while decoding") from None

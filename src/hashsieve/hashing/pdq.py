@@ -6,8 +6,8 @@ A hash is held as 32 bytes in the order of its hex form (word 15 first), so ``co
 Two implementations give the same bits and quality on the same RGB pixels:
 
 - ``"numba"`` (the default, :mod:`hashsieve.hashing._pdq_kernels`): the reference's float32
-  arithmetic in the reference's order, computing only what decimation samples. It is 4-9x faster than
-  ``pdqhash`` and releases the GIL. Compiled once per machine into numba's on-disk cache (about
+  arithmetic in the reference's order, computing only what decimation samples. It is 4-9x faster
+  than ``pdqhash`` and releases the GIL. Compiled once per machine into numba's on-disk cache (about
   10-15 s the first time; about 0.6 s to import afterwards, mostly numba itself).
 - ``"pdqhash"``: the ``pdqhash`` bindings around the C++ reference; the tests compare against it.
 
@@ -27,7 +27,7 @@ from PIL import Image
 PDQ_BYTES = 32
 PDQ_HEX_LEN = 64
 #: Names of the eight dihedral variants, in the order :func:`pdq_dihedral` returns them (the C++
-#: reference's order: original, rotate 90, rotate 180, rotate 270, flip x, flip y, flip +1, flip -1).
+#: reference's order: original, rotate 90, 180, 270, flip x, flip y, flip +1, flip -1).
 DIHEDRAL_NAMES = ("r0", "r90", "r180", "r270", "fv", "fh", "r90fv", "r90fh")
 #: Images narrower or shorter than this get the all-zero hash with quality 0, as in the reference.
 MIN_HASHABLE_DIM = 5
@@ -153,8 +153,8 @@ def pdq_with_dihedral(
 def warm_up() -> None:
     """Load (or, the first time on a machine, compile) the numba kernels now, not on first use.
 
-    Call it in a scanner's parent process before starting workers, so that forked workers inherit the
-    compiled code and spawned ones find it in numba's on-disk cache.
+    Call it in a scanner's parent process before starting workers, so that forked workers inherit
+    the compiled code and spawned ones find it in numba's on-disk cache.
     """
     if DEFAULT_IMPLEMENTATION == "numba":
         pdq_with_dihedral(np.zeros((8, 8, 3), dtype=np.uint8))

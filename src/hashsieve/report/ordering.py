@@ -139,6 +139,7 @@ def file_line(file: FileRecord, matches: list[Match]) -> dict[str, object]:
         "media_type": file.mime,
         "pdq": file.pdq,
         "quality": file.quality,
+        "decode_scale": file.decode_scale,
         "verdict": file.verdict,
         "category": file.category,
         "matches": [

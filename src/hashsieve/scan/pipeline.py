@@ -22,6 +22,7 @@ from typing import Any, Protocol, TextIO
 from sqlalchemy import delete, insert, select, update
 
 from hashsieve.config import Settings
+from hashsieve.hashing.pdq import warm_up
 from hashsieve.matching import Matcher, MatchHit
 from hashsieve.scan.executor import LocalProcessExecutor
 from hashsieve.scan.verdict import Verdict, decide
@@ -143,6 +144,7 @@ class _Writer:
             "height": r.height,
             "pdq": r.pdq,
             "quality": r.quality,
+            "decode_scale": r.decode_scale,
             "verdict": verdict.value,
             "category": category,
             "error": r.error,
@@ -163,6 +165,7 @@ def result_line(
         "media_type": r.mime,
         "pdq": r.pdq,
         "quality": r.quality,
+        "decode_scale": r.decode_scale,
         "verdict": str(verdict),
         "category": category,
         "matches": [m.as_dict() for m in hits],
@@ -241,6 +244,7 @@ def run_scan(
         scan_id = scan.id
     summary = ScanSummary(case=case_name, scan_id=scan_id)
     matcher = Matcher(store, settings)
+    warm_up()  # compile (or load) the PDQ kernels once, before the workers need them
     stop = threading.Event()
     counter = None
     if progress is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from hashsieve.hashing.crypto import BLOCK_SIZE, CryptoHasher
 from hashsieve.hashing.decode import UnreadableImage, open_image
-from hashsieve.hashing.pdq import pdq_dihedral
+from hashsieve.hashing.pdq import pdq_with_dihedral
 from hashsieve.media import MediaKind, sniff
 from hashsieve.metadata import exif_metadata
 
@@ -42,6 +42,8 @@ class FileResult:
     height: int | None = None
     pdq: str | None = None
     quality: int | None = None
+    #: 1 = decoded at full size; 2, 4, 8 = JPEG DCT-scaled decode (docs/hash-definition.md).
+    decode_scale: int | None = None
     #: The 8 dihedral PDQ codes concatenated (8 x 32 bytes), for matching.
     dihedral: bytes | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -105,8 +107,9 @@ def _hash_image(result: FileResult, data: bytes, options: HashOptions) -> None:
         result.error = str(exc)
         return
     result.width, result.height = opened.width, opened.height
-    dihedral, quality = pdq_dihedral(opened.image)  # [0] is the hash itself
-    result.pdq, result.quality = dihedral[0].hex(), quality
+    result.decode_scale = opened.scale
+    pdq, dihedral = pdq_with_dihedral(opened.image)
+    result.pdq, result.quality = pdq.hex, pdq.quality
     result.dihedral = b"".join(dihedral)
     try:
         result.metadata = exif_metadata(opened.exif)

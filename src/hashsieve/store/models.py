@@ -115,6 +115,8 @@ class FileRecord(Base):
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pdq: Mapped[str | None] = mapped_column(String(64), nullable=True)
     quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The JPEG decode scale the PDQ hash was computed at (1 = full size).
+    decode_scale: Mapped[int | None] = mapped_column(Integer, nullable=True)
     verdict: Mapped[str] = mapped_column(String(16))
     #: The most serious category among the file's matches (for ordering and summaries).
     category: Mapped[int | None] = mapped_column(Integer, nullable=True)

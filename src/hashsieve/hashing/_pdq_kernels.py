@@ -1,0 +1,332 @@
+"""PDQ in numba, bit-for-bit the arithmetic of the C++ reference that ``pdqhash`` wraps.
+
+Every floating-point operation below is the one ``pdq/cpp/hashing/pdqhashing.cpp`` and
+``pdq/cpp/downscaling/downscaling.cpp`` (facebook/ThreatExchange) perform, in the same order and the
+same precision, so the hash and quality equal ``pdqhash``'s on the same RGB pixels:
+
+- luma is computed in float64 and rounded to float32, as the ``pdqhash`` bindings do in numpy;
+- each box-filter pass is the reference's ``box1DFloat``: a float32 running sum (add the new
+  sample, then subtract the old one), divided by the current window size, with the reference's
+  edge phases (half window ``(w + 2) // 2``);
+- the DCT sums its 64 products in float32 in index order; the median is Torben's.
+
+What differs is only which values are computed: a column pass runs all columns side by side (same
+per-column arithmetic, vectorisable), and after the first row and column passes only the 64 sampled
+columns, then only the 64 sampled rows, are written, because decimation reads nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+F32 = np.float32
+#: Images narrower or shorter than this hash to all zeros with quality 0 (as in the reference).
+MIN_HASHABLE_DIM = 5
+
+
+def _dct_matrix() -> np.ndarray:
+    """16x64 DCT-II rows 1..16, rounded to float32 exactly as the reference builds them."""
+    scale = float(np.float32(math.sqrt(2.0 / 64)))
+    out = np.empty((16, 64), dtype=np.float32)
+    for i in range(16):
+        for j in range(64):
+            out[i, j] = np.float32(scale * math.cos((math.pi / 2.0 / 64) * (i + 1) * (2 * j + 1)))
+    return out
+
+
+DCT16X64 = _dct_matrix()
+DCT16X64_T = np.ascontiguousarray(DCT16X64.T)
+
+
+def window_size(old_dim: int) -> int:
+    """Jarosz box window along a dimension of ``old_dim`` pixels for a 64-wide decimation."""
+    return (old_dim + 2 * 64 - 1) // (2 * 64)
+
+
+def sample_indices(old_dim: int) -> np.ndarray:
+    """The 64 rows (or columns) that decimation samples: cell centres, truncated."""
+    return np.array([int(((k + 0.5) * old_dim) / 64) for k in range(64)], dtype=np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _box_cols(src, dst, w, row_slot):
+    """``box1DFloat`` down every column of ``src``, all columns at once; output row ``i`` goes to
+    ``dst[row_slot[i]]`` (skipped where the slot is negative)."""
+    n, cols = src.shape
+    h = (w + 2) // 2
+    s = np.zeros(cols, dtype=np.float32)
+    cws = 0
+    ri = 0
+    li = 0
+    oi = 0
+    for _ in range(h - 1):
+        for k in range(cols):
+            s[k] += src[ri, k]
+        cws += 1
+        ri += 1
+    for _ in range(w - h + 1):
+        cws += 1
+        c = F32(cws)
+        slot = row_slot[oi]
+        if slot >= 0:
+            for k in range(cols):
+                s[k] += src[ri, k]
+                dst[slot, k] = s[k] / c
+        else:
+            for k in range(cols):
+                s[k] += src[ri, k]
+        ri += 1
+        oi += 1
+    c = F32(cws)
+    for _ in range(n - w):
+        slot = row_slot[oi]
+        if slot >= 0:
+            for k in range(cols):
+                s[k] += src[ri, k]
+                s[k] -= src[li, k]
+                dst[slot, k] = s[k] / c
+        else:
+            for k in range(cols):
+                s[k] += src[ri, k]
+                s[k] -= src[li, k]
+        li += 1
+        ri += 1
+        oi += 1
+    for _ in range(h - 1):
+        cws -= 1
+        c = F32(cws)
+        slot = row_slot[oi]
+        if slot >= 0:
+            for k in range(cols):
+                s[k] -= src[li, k]
+                dst[slot, k] = s[k] / c
+        else:
+            for k in range(cols):
+                s[k] -= src[li, k]
+        li += 1
+        oi += 1
+
+
+@njit(cache=True, nogil=True)
+def _slots(n, unique_samples):
+    slot = np.full(n, -1, dtype=np.int64)
+    for k in range(unique_samples.shape[0]):
+        slot[unique_samples[k]] = k
+    return slot
+
+
+#: Rows filtered side by side in a row pass (one AVX-512 register of float32).
+LANES = 16
+
+
+@njit(cache=True, nogil=True)
+def _downsample64(rgb, row_samples, col_samples):
+    """Luma, two Jarosz x/y passes, then decimation to 64x64.
+
+    ``row_samples``/``col_samples`` are the 64 sampled indices (non-decreasing; an image under 64
+    pixels repeats some). A row pass runs on blocks of ``LANES`` rows transposed into a scratch
+    buffer, so that it is a column pass over ``LANES`` lanes; after the first x and y passes only
+    the sampled columns, then only the sampled rows, are written.
+    """
+    rows, cols = rgb.shape[0], rgb.shape[1]
+    w_rows = (cols + 127) // 128  # window along a row
+    w_cols = (rows + 127) // 128  # window along a column
+    ucols = np.unique(col_samples)
+    urows = np.unique(row_samples)
+    nuc = ucols.shape[0]
+    all_cols = np.arange(cols)
+    col_slot = _slots(cols, ucols)
+    t = np.zeros((cols, LANES), dtype=np.float32)
+    o = np.empty((cols, LANES), dtype=np.float32)
+    o2 = np.empty((nuc, LANES), dtype=np.float32)
+
+    # Pass 1 along rows, from luma computed straight into the transposed block.
+    a = np.empty((rows, cols), dtype=np.float32)
+    for i0 in range(0, rows, LANES):
+        nb = min(LANES, rows - i0)
+        for r in range(nb):
+            for j in range(cols):
+                y = (
+                    rgb[i0 + r, j, 0] * 0.299
+                    + rgb[i0 + r, j, 1] * 0.587
+                    + rgb[i0 + r, j, 2] * 0.114
+                )
+                t[j, r] = np.float32(y)
+        _box_cols(t, o, w_rows, all_cols)
+        for r in range(nb):
+            for j in range(cols):
+                a[i0 + r, j] = o[j, r]
+    # Pass 1 along columns.
+    b = np.empty((rows, cols), dtype=np.float32)
+    _box_cols(a, b, w_cols, np.arange(rows))
+    # Pass 2 along rows, kept only at the sampled columns.
+    c = np.empty((rows, nuc), dtype=np.float32)
+    for i0 in range(0, rows, LANES):
+        nb = min(LANES, rows - i0)
+        for r in range(nb):
+            for j in range(cols):
+                t[j, r] = b[i0 + r, j]
+        _box_cols(t, o2, w_rows, col_slot)
+        for r in range(nb):
+            for m in range(nuc):
+                c[i0 + r, m] = o2[m, r]
+    # Pass 2 along columns, kept only at the sampled rows.
+    d = np.empty((urows.shape[0], nuc), dtype=np.float32)
+    _box_cols(c, d, w_cols, _slots(rows, urows))
+    ri = np.searchsorted(urows, row_samples)
+    ci = np.searchsorted(ucols, col_samples)
+    out = np.empty((64, 64), dtype=np.float32)
+    for i in range(64):
+        for j in range(64):
+            out[i, j] = d[ri[i], ci[j]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _quality(a):
+    total = 0
+    for i in range(63):
+        for j in range(64):
+            d = int(((a[i, j] - a[i + 1, j]) * F32(100.0)) / F32(255.0))
+            total += abs(d)
+    for i in range(64):
+        for j in range(63):
+            d = int(((a[i, j] - a[i, j + 1]) * F32(100.0)) / F32(255.0))
+            total += abs(d)
+    q = total // 90
+    return min(q, 100)
+
+
+@njit(cache=True, nogil=True)
+def _dct16(a, d):
+    """B = D A D^T with float32 sums over k in index order (as ``dct64To16``)."""
+    t = np.zeros((16, 64), dtype=np.float32)
+    for i in range(16):
+        for k in range(64):
+            dik = d[i, k]
+            for j in range(64):
+                t[i, j] += dik * a[k, j]
+    b = np.empty((16, 16), dtype=np.float32)
+    for i in range(16):
+        for j in range(16):
+            s = F32(0.0)
+            for k in range(64):
+                s += t[i, k] * d[j, k]
+            b[i, j] = s
+    return b
+
+
+@njit(cache=True, nogil=True)
+def _torben(m):
+    n = m.shape[0]
+    mn = m[0]
+    mx = m[0]
+    for i in range(1, n):
+        if m[i] < mn:
+            mn = m[i]
+        if m[i] > mx:
+            mx = m[i]
+    half = (n + 1) // 2
+    while True:
+        guess = (mn + mx) / F32(2.0)
+        less = 0
+        greater = 0
+        equal = 0
+        maxlt = mn
+        mingt = mx
+        for i in range(n):
+            v = m[i]
+            if v < guess:
+                less += 1
+                if v > maxlt:
+                    maxlt = v
+            elif v > guess:
+                greater += 1
+                if v < mingt:
+                    mingt = v
+            else:
+                equal += 1
+        if less <= half and greater <= half:
+            break
+        elif less > greater:
+            mx = maxlt
+        else:
+            mn = mingt
+    if less >= half:
+        return maxlt
+    elif less + equal >= half:
+        return guess
+    return mingt
+
+
+@njit(cache=True, nogil=True)
+def _bits(b):
+    """Bit ``k = i*16 + j`` set where ``b[i, j]`` exceeds the median."""
+    flat = b.ravel()
+    med = _torben(flat)
+    out = np.zeros(256, dtype=np.uint8)
+    for k in range(256):
+        if flat[k] > med:
+            out[k] = 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _dihedral_dcts(b):
+    """The 16x16 DCTs of the 8 dihedral transforms, in the reference's order:
+    original, rotate 90, 180, 270, flip x, flip y, flip +1 (transpose), flip -1."""
+    out = np.empty((8, 16, 16), dtype=np.float32)
+    for i in range(16):
+        for j in range(16):
+            v = b[i, j]
+            out[0, i, j] = v
+            out[1, j, i] = v if j & 1 else -v
+            out[2, i, j] = -v if (i + j) & 1 else v
+            out[3, j, i] = v if i & 1 else -v
+            out[4, i, j] = v if i & 1 else -v
+            out[5, i, j] = v if j & 1 else -v
+            out[6, j, i] = v
+            out[7, j, i] = -v if (i + j) & 1 else v
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _luma64(rgb):
+    out = np.empty((64, 64), dtype=np.float32)
+    for i in range(64):
+        for j in range(64):
+            y = rgb[i, j, 0] * 0.299 + rgb[i, j, 1] * 0.587 + rgb[i, j, 2] * 0.114
+            out[i, j] = np.float32(y)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def pdq_dct_quality(rgb, row_samples, col_samples, dct, direct64):
+    """16x16 DCT coefficients and quality of an RGB uint8 image (at least 5x5).
+
+    With ``direct64`` a 64x64 image is used as the 64x64 buffer without filtering, as the
+    reference's single-hash entry point does (its dihedral entry point filters it regardless).
+    """
+    if direct64 and rgb.shape[0] == 64 and rgb.shape[1] == 64:
+        a = _luma64(rgb)
+    else:
+        a = _downsample64(rgb, row_samples, col_samples)
+    return _dct16(a, dct), _quality(a)
+
+
+@njit(cache=True, nogil=True)
+def dihedral_bits(b):
+    """8 x 256 bit vectors (bit ``k`` at index ``k``) for the dihedral variants of DCT ``b``."""
+    dcts = _dihedral_dcts(b)
+    out = np.empty((8, 256), dtype=np.uint8)
+    for v in range(8):
+        out[v] = _bits(dcts[v])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def hash_bits(b):
+    return _bits(b)
