@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
+    DownloadColumn,
     Progress,
     SpinnerColumn,
     TextColumn,
@@ -217,18 +217,33 @@ def case_list(ctx: click.Context) -> None:
 
 
 class _RichScanProgress:
+    """One bar over bytes (the ETA), with files done, files/s and bytes/s beside it."""
+
+    columns = (
+        SpinnerColumn(),
+        BarColumn(),
+        TextColumn("{task.fields[files]:,}/{task.fields[total_files]} files"),
+        DownloadColumn(),
+        TextColumn("{task.fields[rate]:,.0f} files/s"),
+        TransferSpeedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TimeElapsedColumn(),
+    )
+
     def __init__(self, bar: Progress) -> None:
         self.bar = bar
-        self.files = bar.add_task("files", total=None)
-        self.bytes = bar.add_task("bytes", total=None)
+        self.files = 0
+        self.task = bar.add_task("scan", total=None, files=0, total_files="?", rate=0.0)
 
     def total(self, files: int, size: int, final: bool) -> None:
-        self.bar.update(self.files, total=files)
-        self.bar.update(self.bytes, total=size)
+        self.bar.update(self.task, total=size, total_files=f"{files:,}" + ("" if final else "+"))
 
     def advance(self, files: int, size: int) -> None:
-        self.bar.advance(self.files, files)
-        self.bar.advance(self.bytes, size)
+        self.files += files
+        elapsed = self.bar.tasks[self.task].elapsed or 0.0
+        rate = self.files / elapsed if elapsed > 0 else 0.0
+        self.bar.update(self.task, advance=size, files=self.files, rate=rate)
 
 
 @main.command()
@@ -267,14 +282,7 @@ def scan(
     if workers:
         settings = dataclasses.replace(settings, workers=workers)
     store = _store(ctx)
-    columns = (
-        TextColumn("{task.description:>5}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        TimeElapsedColumn(),
-    )
+    columns = _RichScanProgress.columns
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
         progress = _RichScanProgress(bar)
         summary = run_scan(
