@@ -42,10 +42,14 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration (no-op when it is already there)."""
+    """Bring the schema to the newest migrations (no-op when it is already there).
+
+    Upgrades to every head, so that independent feature migrations (branches off the same
+    parent) apply side by side until a merge revision joins them.
+    """
     config = alembic_config(engine)
-    head = ScriptDirectory.from_config(config).get_current_head()
+    heads = set(ScriptDirectory.from_config(config).get_heads())
     with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-    if current != head:
-        command.upgrade(config, "head")
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if current != heads:
+        command.upgrade(config, "heads")
