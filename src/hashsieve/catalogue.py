@@ -13,13 +13,12 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
 from sqlalchemy import delete, func, select
 
 from hashsieve.errors import DuplicateNameError, HashSetFormatError, UnknownHashSetError
 from hashsieve.hashsets import FORMATS, detect_format
 from hashsieve.hashsets.base import HEX_LENGTHS, HashRecord, HashSetFormat, ParseProblem
-from hashsieve.index.store_index import StoreIndex
+from hashsieve.index.store_index import WIDTHS, StoreIndex
 from hashsieve.store import Store
 from hashsieve.store.models import HashEntry, HashSet
 
@@ -88,7 +87,6 @@ def import_hashset(
     default_category = None if kind == KNOWN_GOOD else category
     placeholder = "?" if store.engine.dialect.paramstyle == "qmark" else "%s"
     sql = _INSERT.format(p=placeholder)
-    index = StoreIndex(store)
     try:
         # One transaction per batch keeps the WAL small on a 10M-row import; the set stays
         # "incomplete" (and unused by matching) until its last row is in.
@@ -124,7 +122,9 @@ def import_hashset(
             s.execute(delete(HashEntry).where(HashEntry.hashset_id == hashset_id))
             s.execute(delete(HashSet).where(HashSet.id == hashset_id))
         raise
-    index.add_hashset(hashset_id)
+    for algorithm in WIDTHS:  # an index per algorithm, updated with this set's rows only
+        if summary.by_algorithm.get(algorithm):
+            StoreIndex(store, algorithm).add_hashset(hashset_id)
     with store.session() as s:
         hs = s.get_one(HashSet, hashset_id)
         hs.entries, hs.refused, hs.complete = summary.taken, summary.refused, True
@@ -201,7 +201,8 @@ def delete_hashset(store: Store, name: str) -> int:
         if hs is None:
             raise UnknownHashSetError(f"no hash set named {name!r}")
         hashset_id = hs.id
-    StoreIndex(store).remove_hashset(hashset_id)
+    for algorithm in WIDTHS:
+        StoreIndex(store, algorithm).remove_hashset(hashset_id)
     with store.session() as s:
         result = s.execute(delete(HashEntry).where(HashEntry.hashset_id == hashset_id))
         removed = getattr(result, "rowcount", 0)
@@ -246,23 +247,6 @@ def export_hashset(store: Store, name: str, format_name: str, stream: TextIO) ->
     )
 
 
-def pdq_rows(store: Store, hashset_id: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, codes) of the stored PDQ entries, of one hash set or of all."""
-    query = select(HashEntry.id, HashEntry.value).where(HashEntry.algorithm == "pdq")
-    if hashset_id is not None:
-        query = query.where(HashEntry.hashset_id == hashset_id)
-    ids: list[int] = []
-    codes = bytearray()
-    with store.session() as s:
-        for entry_id, value in s.execute(query.execution_options(yield_per=50_000)):
-            ids.append(entry_id)
-            codes += value
-    return (
-        np.asarray(ids, dtype=np.uint32),
-        np.frombuffer(bytes(codes), dtype=np.uint8).reshape(-1, 32),
-    )
-
-
 __all__ = [
     "FORMATS",
     "KNOWN",
@@ -274,5 +258,4 @@ __all__ = [
     "import_hashset",
     "iter_records",
     "list_hashsets",
-    "pdq_rows",
 ]

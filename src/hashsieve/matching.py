@@ -1,8 +1,9 @@
 """Matching a batch of hashed files against every complete hash set in the store.
 
-Cryptographic digests are looked up through the database's (algorithm, value) index; PDQ goes
-through the persisted PDQ index, with all 8 dihedral variants of every usable hash in one batch
-query, so rotated, mirrored and EXIF-rotated copies match too.
+Cryptographic digests are looked up in the store's sorted digest arrays and PDQ in its exact
+multi-index (both persisted beside the database); only the hits are read from the database. PDQ
+queries carry all 8 dihedral variants of every usable hash in one batch, so rotated, mirrored and
+EXIF-rotated copies match too.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class Matcher:
     def __init__(self, store: Store, settings: Settings | None = None) -> None:
         self.store = store
         self.settings = settings or store.settings
-        self.index = StoreIndex(store).open()
+        self.index = StoreIndex(store, "pdq").open()
+        self.digests = {algo: StoreIndex(store, algo).open() for algo in CRYPTO_ALGORITHMS}
         with store.session() as s:
             self.hashsets = {
                 hs.id: (hs.name, hs.kind)
@@ -98,19 +100,25 @@ class Matcher:
 
     def _match_crypto(self, results: Sequence[FileResult], hits: list[list[MatchHit]]) -> None:
         for algo in CRYPTO_ALGORITHMS:
-            wanted: dict[bytes, list[int]] = {}
-            for i, r in enumerate(results):
-                if (digest := getattr(r, algo)) is not None:
-                    wanted.setdefault(bytes.fromhex(digest), []).append(i)
-            values = list(wanted)
-            for start in range(0, len(values), _LOOKUP_CHUNK):
-                chunk = values[start : start + _LOOKUP_CHUNK]
-                rows = self._entries((HashEntry.algorithm == algo) & HashEntry.value.in_(chunk))
-                for row in rows:
-                    hit = self._hit(row, 0)
-                    if hit is not None:
-                        for i in wanted[row[3]]:
-                            hits[i].append(hit)
+            index = self.digests[algo]
+            present = [i for i, r in enumerate(results) if getattr(r, algo) is not None]
+            if not len(index) or not present:
+                continue
+            digests = np.frombuffer(
+                b"".join(bytes.fromhex(getattr(results[i], algo)) for i in present), np.uint8
+            ).reshape(len(present), -1)
+            rows, ids = index.lookup(digests)
+            by_id = self._entries_by_id(sorted(set(ids.tolist())))
+            for row, entry_id in zip(rows.tolist(), ids.tolist(), strict=True):
+                if entry_id in by_id and (hit := self._hit(by_id[entry_id], 0)) is not None:
+                    hits[present[row]].append(hit)
+
+    def _entries_by_id(self, entry_ids: list[int]) -> dict[int, tuple]:
+        by_id = {}
+        for start in range(0, len(entry_ids), _LOOKUP_CHUNK):
+            for row in self._entries(HashEntry.id.in_(entry_ids[start : start + _LOOKUP_CHUNK])):
+                by_id[row[0]] = row
+        return by_id
 
     def _match_pdq(self, results: Sequence[FileResult], hits: list[list[MatchHit]]) -> None:
         if not len(self.index):
@@ -133,11 +141,7 @@ class Matcher:
             key = (usable[row // n_variants], entry_id)
             if key not in best or dist < best[key][0]:
                 best[key] = (dist, row % n_variants)
-        entry_ids = sorted({entry_id for _, entry_id in best})
-        by_id = {}
-        for start in range(0, len(entry_ids), _LOOKUP_CHUNK):
-            for row_ in self._entries(HashEntry.id.in_(entry_ids[start : start + _LOOKUP_CHUNK])):
-                by_id[row_[0]] = row_
+        by_id = self._entries_by_id(sorted({entry_id for _, entry_id in best}))
         for (file_i, entry_id), (dist, variant) in sorted(best.items()):
             if entry_id in by_id:
                 hit = self._hit(by_id[entry_id], dist, DIHEDRAL_NAMES[variant])

@@ -1,8 +1,11 @@
-"""The PDQ index that belongs to a store: persisted beside the database, updated incrementally.
+"""The indexes that belong to a store: persisted beside the database, updated incrementally.
 
-``state.json`` records which hash sets the index holds. When it disagrees with the database
-(a crash between the database commit and the index save) the index is rebuilt from the
-database, so the database stays the single source of truth.
+One index per algorithm: the exact PDQ multi-index for ``pdq`` and sorted digest arrays for
+``md5``, ``sha1`` and ``sha256`` (about 1-2 µs per lookup at 50M rows, batched; the database's
+B-tree takes 7-8). A hash-set import adds its rows; a deletion removes them; nothing rebuilds the
+whole index. ``state.json`` records which hash sets each index holds: when it disagrees with the
+database (a crash between the database commit and the index save), that index is rebuilt from the
+database, which stays the single source of truth.
 """
 
 from __future__ import annotations
@@ -13,27 +16,66 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func, select
 
+from hashsieve.index.exact import SortedDigestIndex
 from hashsieve.index.pdq_index import MultiIndexPdqIndex
 
 if TYPE_CHECKING:
     from hashsieve.store import Store
 
+#: Bytes per value of each indexed algorithm.
+WIDTHS = {"pdq": 32, "md5": 16, "sha1": 20, "sha256": 32}
+_FETCH = 200_000
+
+
+def _empty(algorithm: str) -> Any:
+    return MultiIndexPdqIndex() if algorithm == "pdq" else SortedDigestIndex(WIDTHS[algorithm])
+
+
+def _load(algorithm: str, directory: os.PathLike[str], mmap: bool) -> Any:
+    cls = MultiIndexPdqIndex if algorithm == "pdq" else SortedDigestIndex
+    return cls.load(directory, mmap=mmap)
+
+
+def entry_arrays(
+    store: Store, algorithm: str, hashset_id: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ids uint32, values (n, width) uint8) of stored entries, of one hash set or of all."""
+    from hashsieve.store.models import HashEntry
+
+    query = select(HashEntry.id, HashEntry.value).where(HashEntry.algorithm == algorithm)
+    if hashset_id is not None:
+        query = query.where(HashEntry.hashset_id == hashset_id)
+    id_parts, value_parts = [], []
+    with store.engine.connect() as conn:
+        result = conn.execute(query.execution_options(stream_results=True))
+        while rows := result.fetchmany(_FETCH):
+            ids, values = zip(*rows, strict=True)
+            id_parts.append(np.asarray(ids, dtype=np.uint32))
+            value_parts.append(np.frombuffer(b"".join(values), np.uint8))
+    width = WIDTHS[algorithm]
+    if not id_parts:
+        return np.empty(0, np.uint32), np.empty((0, width), np.uint8)
+    return np.concatenate(id_parts), np.concatenate(value_parts).reshape(-1, width)
+
 
 class StoreIndex:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, algorithm: str = "pdq") -> None:
+        if algorithm not in WIDTHS:
+            raise ValueError(f"no index for {algorithm!r}")
         self.store = store
-        self.directory = store.settings.index_dir / "pdq"
-        self.state_path = store.settings.index_dir / "pdq-state.json"
+        self.algorithm = algorithm
+        self.directory = store.settings.index_dir / algorithm
+        self.state_path = store.settings.index_dir / f"{algorithm}-state.json"
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
         self.directory.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.directory.parent / "pdq.lock", "w") as lock:
+        with open(self.directory.parent / f"{self.algorithm}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
@@ -42,16 +84,12 @@ class StoreIndex:
 
         with self.store.session() as s:
             rows = s.execute(
-                select(HashSet.id, func.count(HashEntry.id))
-                .join(
-                    HashEntry,
-                    (HashEntry.hashset_id == HashSet.id) & (HashEntry.algorithm == "pdq"),
-                    isouter=True,
-                )
-                .where(HashSet.complete.is_(True))
-                .group_by(HashSet.id)
+                select(HashEntry.hashset_id, func.count())
+                .join(HashSet, HashSet.id == HashEntry.hashset_id)
+                .where(HashSet.complete.is_(True) & (HashEntry.algorithm == self.algorithm))
+                .group_by(HashEntry.hashset_id)
             )
-            return {str(hs_id): int(n) for hs_id, n in rows if n}
+            return {str(hs_id): int(n) for hs_id, n in rows}
 
     def _saved_state(self) -> dict[str, int] | None:
         try:
@@ -59,12 +97,12 @@ class StoreIndex:
         except (OSError, ValueError, KeyError):
             return None
 
-    def _save(self, index: MultiIndexPdqIndex, state: dict[str, int]) -> None:
-        tmp = self.directory.with_name("pdq.tmp")
+    def _save(self, index: Any, state: dict[str, int]) -> None:
+        tmp = self.directory.with_name(self.algorithm + ".tmp")
         if tmp.exists():
             shutil.rmtree(tmp)
         index.save(tmp)
-        old = self.directory.with_name("pdq.old")
+        old = self.directory.with_name(self.algorithm + ".old")
         if self.directory.exists():
             if old.exists():
                 shutil.rmtree(old)
@@ -76,64 +114,48 @@ class StoreIndex:
         state_tmp.write_text(json.dumps({"hashsets": state}))
         os.replace(state_tmp, self.state_path)
 
-    def _rebuild(self, state: dict[str, int]) -> MultiIndexPdqIndex:
-        from hashsieve.catalogue import pdq_rows
-
-        index = MultiIndexPdqIndex()
-        ids, codes = pdq_rows(self.store)
+    def _rebuild(self, state: dict[str, int]) -> Any:
+        index = _empty(self.algorithm)
+        ids, values = entry_arrays(self.store, self.algorithm)
         if len(ids):
-            index.add(ids, codes)
+            index.add(ids, values)
         self._save(index, state)
         return index
 
-    def _load_for_update(self) -> MultiIndexPdqIndex | None:
-        """The saved index when it matches the database, else None (the caller rebuilds)."""
+    def _current(self) -> Any | None:
+        """The saved index (writable copy) when it exists, else None."""
         if self._saved_state() is None or not self.directory.exists():
             return None
-        return MultiIndexPdqIndex.load(self.directory, mmap=False)
+        return _load(self.algorithm, self.directory, mmap=False)
 
-    def open(self) -> MultiIndexPdqIndex:
+    def open(self) -> Any:
         """The index for queries (memory-mapped), rebuilt first if it is stale."""
         with self._locked():
             state = self._db_state()
             if self._saved_state() != state or not self.directory.exists():
                 return self._rebuild(state)
-        return MultiIndexPdqIndex.load(self.directory, mmap=True)
+        return _load(self.algorithm, self.directory, mmap=True)
 
     def add_hashset(self, hashset_id: int) -> None:
-        from hashsieve.catalogue import pdq_rows
-
         with self._locked():
-            saved = self._saved_state()
-            state = self._db_state()
-            ids, codes = pdq_rows(self.store, hashset_id)
-            expected = dict(saved or {})
-            if len(ids):
-                expected[str(hashset_id)] = len(ids)
-            if saved is None or expected != state:
+            saved, state = self._saved_state(), self._db_state()
+            expected = {k: v for k, v in (saved or {}).items() if k in state}
+            if str(hashset_id) in state:
+                expected[str(hashset_id)] = state[str(hashset_id)]
+            if saved is None or expected != state or (index := self._current()) is None:
                 self._rebuild(state)
                 return
-            if not len(ids):
-                return
-            index = self._load_for_update() or MultiIndexPdqIndex()
-            index.add(ids, codes)
+            ids, values = entry_arrays(self.store, self.algorithm, hashset_id)
+            if len(ids):
+                index.add(ids, values)
             self._save(index, state)
 
     def remove_hashset(self, hashset_id: int) -> None:
-        from hashsieve.catalogue import pdq_rows
-
         with self._locked():
             saved = self._saved_state()
-            ids, _ = pdq_rows(self.store, hashset_id)
-            if saved is None or not self.directory.exists():
+            if saved is None or (index := self._current()) is None:
                 return  # rebuilt from the database on next open
-            index = self._load_for_update()
-            if index is not None and len(ids):
-                index.remove(np.asarray(ids, dtype=np.uint32))
-                state = {k: v for k, v in saved.items() if k != str(hashset_id)}
-                self._save(index, state)
-            elif str(hashset_id) in saved:
-                self._save(
-                    index or MultiIndexPdqIndex(),
-                    {k: v for k, v in saved.items() if k != str(hashset_id)},
-                )
+            if str(hashset_id) in saved:
+                ids, _ = entry_arrays(self.store, self.algorithm, hashset_id)
+                index.remove(ids)
+            self._save(index, {k: v for k, v in saved.items() if k != str(hashset_id)})
