@@ -116,16 +116,20 @@ def review_order(case_id: int) -> Select[Any]:
 
 
 def iter_review(store: Store, case_id: int) -> Iterator[tuple[FileRecord, list[Match]]]:
-    """(file, its matches) in review order, streamed."""
+    """(file, its matches) in review order, streamed; matches read a chunk of files at a time."""
     with store.session() as s:
         files = s.scalars(review_order(case_id).execution_options(yield_per=2000))
-        for file in cast(Iterator[FileRecord], files):
-            matches = list(
-                s.scalars(
-                    select(Match).where(Match.file_id == file.id).order_by(Match.distance, Match.id)
-                )
-            )
-            yield file, matches
+        for chunk in files.partitions():
+            chunk = cast(list[FileRecord], chunk)
+            by_file: dict[int, list[Match]] = {f.id: [] for f in chunk}
+            for match in s.scalars(
+                select(Match)
+                .where(Match.file_id.in_(list(by_file)))
+                .order_by(Match.file_id, Match.distance, Match.id)
+            ):
+                by_file[match.file_id].append(match)
+            for file in chunk:
+                yield file, by_file[file.id]
 
 
 def file_line(file: FileRecord, matches: list[Match]) -> dict[str, object]:
