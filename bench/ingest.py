@@ -1,0 +1,198 @@
+"""Ingest throughput, side by side in one run on one corpus of 1-3 MP JPEGs.
+
+    .venv/bin/python bench/ingest.py [--images 1000] [--workers N]
+
+Measured, in this order, on the same files (page cache warmed first):
+
+1. limit: read each file, MD5 + SHA-1 + SHA-256 of its bytes, decode it at the reduced size our
+   scan uses (``hashsieve.hashing.decode.open_image(fast=True)``), with N processes
+   (``multiprocessing.Pool``): the work no triage can skip.
+2. pytx: ``threatexchange hash photo FILE...`` (python-threatexchange 1.2.17, from ``.bench-venv``),
+   one process as a user runs it, in chunks of files per invocation; its start-up is timed apart.
+3. ours: ``hashsieve scan <corpus> --case bench --workers N`` with a fresh ``HASHSIEVE_HOME``
+   holding a small imported hash set (random MD5 and PDQ plus some of the corpus's own MD5s and
+   some of pytx's PDQs from step 2, so matching runs); files/s from the wall time of the whole
+   command, and the scan's own printed rate.
+4. ours with ``--full-decode``, for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import anchors
+import corpus
+from hashsieve.config import MAX_IMAGE_PIXELS
+from hashsieve.hashing.decode import open_image
+
+HASHSIEVE = str(Path(sys.executable).parent / "hashsieve")
+_RATE = re.compile(r"scanned ([\d,]+) files .* in ([\d.]+) s: ([\d,.]+) files/s")
+
+
+def _limit_one(path: str) -> int:
+    with open(path, "rb") as f:
+        data = f.read()
+    hashlib.md5(data).digest(), hashlib.sha1(data).digest(), hashlib.sha256(data).digest()
+    return open_image(data, max_pixels=MAX_IMAGE_PIXELS, fast=True).image.size[0]
+
+
+def limit(paths: list[str], workers: int) -> dict:
+    t0 = time.perf_counter()
+    with mp.get_context("fork").Pool(workers) as pool:
+        for _ in pool.imap_unordered(_limit_one, paths, chunksize=4):
+            pass
+    wall = time.perf_counter() - t0
+    return {"workers": workers, "seconds": wall, "files_per_s": len(paths) / wall}
+
+
+def _warm(paths: list[str]) -> int:
+    total = 0
+    for p in paths:
+        with open(p, "rb") as f:
+            total += len(f.read())
+    return total
+
+
+def pytx(paths: list[str], home: Path, chunk: int) -> dict:
+    """``threatexchange hash photo`` over ``paths`` in invocations of ``chunk`` files."""
+    exe = str(anchors.ensure(quiet=True))
+    env = os.environ | {"HOME": str(home)}
+    tiny = home / "tiny.jpg"
+    Image.new("RGB", (32, 32), (90, 120, 150)).save(tiny)
+    subprocess.run([exe, "hash", "photo", str(tiny)], env=env, capture_output=True, check=True)
+    starts = []
+    for _ in range(3):  # start-up: a whole run on one tiny file
+        t0 = time.perf_counter()
+        subprocess.run([exe, "hash", "photo", str(tiny)], env=env, capture_output=True, check=True)
+        starts.append(time.perf_counter() - t0)
+    startup = min(starts)
+    hashes: list[str] = []
+    t0 = time.perf_counter()
+    invocations = 0
+    for i in range(0, len(paths), chunk):
+        out = subprocess.run(
+            [exe, "hash", "photo", *paths[i : i + chunk]],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        hashes += [line.split()[1] for line in out.splitlines() if line.startswith("pdq ")]
+        invocations += 1
+    wall = time.perf_counter() - t0
+    return {
+        "command": "threatexchange hash photo FILE...",
+        "version": "1.2.17",
+        "files_per_invocation": chunk,
+        "invocations": invocations,
+        "hashes": len(hashes),
+        "seconds": wall,
+        "startup_s": startup,
+        "files_per_s": len(paths) / wall,
+        "files_per_s_without_startup": len(paths) / max(wall - invocations * startup, 1e-9),
+        "processes": 1,
+        "pdq": hashes,
+    }
+
+
+def hash_set(path: Path, paths: list[str], pdqs: list[str]) -> int:
+    """A python-threatexchange-format list: random MD5s and PDQs plus some of the corpus's own."""
+    rng = np.random.default_rng(7)
+    lines = [f"md5 {rng.bytes(16).hex()}" for _ in range(3000)]
+    lines += [f"pdq {rng.bytes(32).hex()}" for _ in range(2000)]
+    for p in paths[::25]:
+        lines.append(f"md5 {hashlib.md5(Path(p).read_bytes()).hexdigest()}")
+    lines += [f"pdq {h}" for h in pdqs[::20]]
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def scan(home: Path, root: Path, case: str, workers: int, full: bool = False) -> dict:
+    env = os.environ | {"HASHSIEVE_HOME": str(home), "COLUMNS": "250"}
+    cmd = [HASHSIEVE, "scan", str(root), "--case", case, "--workers", str(workers)]
+    cmd += ["--full-decode"] if full else []
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr[-2000:]}")
+    found = _RATE.search(done.stdout)
+    files = int(found.group(1).replace(",", "")) if found else 0
+    return {
+        "command": " ".join(["hashsieve", *cmd[1:]]),
+        "workers": workers,
+        "files": files,
+        "seconds": wall,
+        "files_per_s": files / wall,
+        "scan_seconds": float(found.group(2)) if found else None,
+        "scan_files_per_s": float(found.group(3).replace(",", "")) if found else None,
+        "output": done.stdout[-1500:],
+    }
+
+
+def run(images: int, workers: int | None = None, chunk: int = 250) -> dict:
+    workers = workers or os.cpu_count() or 1
+    root = corpus.build("photos", images)
+    paths = [str(p) for p in corpus.files(root)]
+    anchors.ensure()
+    size = _warm(paths)
+    result: dict = {"corpus": corpus.describe(root), "bytes": size, "workers": workers}
+    result["load_before"] = os.getloadavg()
+    print(f"ingest: {len(paths):,} JPEGs, {size / 1e6:,.0f} MB, {workers} workers", flush=True)
+    result["limit"] = limit(paths, workers)
+    print(f"  limit (read+3 hashes+reduced decode): {result['limit']['files_per_s']:.1f} files/s")
+    with tempfile.TemporaryDirectory(prefix="hashsieve-bench-") as tmp:
+        home = Path(tmp)
+        # pytx first: its PDQ hashes of some corpus files go into the hash set our scan matches.
+        tx = pytx(paths, home, chunk)
+        print(f"  pytx hash photo (1 process): {tx['files_per_s']:.1f} files/s")
+        hs = home / "bench-hashes.txt"
+        entries = hash_set(hs, paths, tx.pop("pdq"))
+        env = os.environ | {"HASHSIEVE_HOME": str(home / "store")}
+        subprocess.run(
+            [HASHSIEVE, "hashset", "import", str(hs), "--name", "bench"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        result["hash_set_entries"] = entries
+        result["ours"] = scan(home / "store", root, "bench", workers)
+        print(f"  hashsieve scan: {result['ours']['files_per_s']:.1f} files/s")
+        result["pytx"] = tx
+        result["ours_full_decode"] = scan(home / "store", root, "bench-full", workers, full=True)
+        print(f"  hashsieve scan --full-decode: {result['ours_full_decode']['files_per_s']:.1f}")
+    result["load_after"] = os.getloadavg()
+    ours, tx_rate = result["ours"]["files_per_s"], tx["files_per_s"]
+    result["ratios"] = {
+        "ours_over_pytx": ours / tx_rate,
+        "ours_per_core_over_pytx": ours / workers / tx_rate,
+        "limit_over_ours": result["limit"]["files_per_s"] / ours,
+    }
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--images", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--chunk", type=int, default=250, help="files per pytx invocation")
+    args = ap.parse_args()
+    result = run(args.images, args.workers, args.chunk)
+    print(json.dumps(result["ratios"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
