@@ -43,4 +43,14 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'hashsieve' has no attribute {name!r}")
 
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "Settings",
+    "Store",
+    "__version__",
+    "delete_hashset",
+    "export_hashset",
+    "hash_file",
+    "import_hashset",
+    "list_hashsets",
+    "run_scan",
+]

@@ -226,7 +226,8 @@ def iter_records(store: Store, name: str) -> Iterator[HashRecord]:
                 HashEntry.victim_identified,
             )
             .where(HashEntry.hashset_id == hashset_id)
-            .order_by(HashEntry.id)
+            # a record's hashes together (imports insert in index order, not record order)
+            .order_by(HashEntry.entry, HashEntry.id)
             .execution_options(yield_per=10_000)
         )
         for algo, value, entry, cat, series, victim in rows:

@@ -186,15 +186,23 @@ def hashset_delete(ctx: click.Context, name: str) -> None:
     "format_name",
     default="vics",
     show_default=True,
-    type=click.Choice(["vics", "md5", "sha1", "sha256", "pdq"]),
+    type=click.Choice(["vics", "md5", "sha1", "sha256", "pdq", "vpdq"]),
 )
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="File (vpdq: folder)."
+)
 @click.pass_context
 @_friendly
 def hashset_export(ctx: click.Context, name: str, format_name: str, output: Path) -> None:
     """Export a stored hash set as VICS 2.0 JSON or a plain list of one algorithm."""
     from hashsieve.catalogue import export_hashset
 
+    if format_name == "vpdq":  # known videos: one vPDQ file per video, into a folder
+        from hashsieve.hashsets.vpdq import export_vpdq
+
+        videos = export_vpdq(_store(ctx), name, output)
+        stdout.print(f"wrote {len(videos):,} videos to {output}")
+        return
     with open(output, "w", encoding="utf-8") as out:
         n = export_hashset(_store(ctx), name, format_name, out)
     stdout.print(f"wrote {n:,} records to {output}")
@@ -382,6 +390,148 @@ def hash_command(ctx: click.Context, files: tuple[str, ...], full_decode: bool) 
         )
     if failed:
         sys.exit(1)
+
+
+# --- review workspace ------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Users of the review workspace (hashsieve serve)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(["reviewer", "admin", "read-only"]),
+    default="reviewer",
+    show_default=True,
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+@_friendly
+def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
+    """Add a user; the password is prompted for (or read from stdin) and stored argon2-hashed."""
+    from hashsieve.review.auth import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    add_user(_store(ctx), name, password, role)
+    stdout.print(f"added {role} {name}")
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """List users and their roles."""
+    from hashsieve.review.auth import list_users
+
+    for u in list_users(_store(ctx)):
+        click.echo(f"{u.username}\t{u.role}" + ("\tdisabled" if u.disabled else ""))
+
+
+@main.command()
+@click.option("--case", "case_name", help="Serve only this case (default: every case).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8642, show_default=True, type=int)
+@click.pass_context
+@_friendly
+def serve(ctx: click.Context, case_name: str | None, host: str, port: int) -> None:
+    """Serve the review workspace (log in with a user made by 'hashsieve user add')."""
+    import uvicorn
+
+    from hashsieve.review.app import create_app
+
+    store = _store(ctx)
+    if case_name:
+        store.get_case(case_name)
+    app = create_app(store, case=case_name)
+    where = f"http://{host}:{port}" + (f"/cases/{case_name}" if case_name else "")
+    console.print(f"review workspace on {where}")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+# --- live streams ----------------------------------------------------------------------------
+
+
+@main.command("stream")
+@click.argument("url")
+@click.option(
+    "--case",
+    "case_name",
+    default="streams",
+    show_default=True,
+    help="Case whose folder receives the evidence recordings.",
+)
+@click.option(
+    "--evidence-dir",
+    type=click.Path(path_type=Path),
+    help="Write recordings here instead (default: HOME/cases/CASE/streams).",
+)
+@click.option("--fps", type=float, default=2.0, show_default=True, help="Frames hashed a second.")
+@click.option(
+    "--buffer",
+    "buffer_s",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds of stream kept before a match.",
+)
+@click.option(
+    "--after",
+    "after_s",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds recorded after the last match.",
+)
+@click.option("--webhook", help="POST each alert as JSON to this URL.")
+@click.option("--jsonl", type=click.Path(path_type=Path), help="Append alerts here (JSON lines).")
+@click.option("--max-seconds", type=float, help="Stop after this long (default: run until ^C).")
+@click.pass_context
+@_friendly
+def stream_command(
+    ctx: click.Context,
+    url: str,
+    case_name: str,
+    evidence_dir: Path | None,
+    fps: float,
+    buffer_s: float,
+    after_s: float,
+    webhook: str | None,
+    jsonl: Path | None,
+    max_seconds: float | None,
+) -> None:
+    """Watch a live stream (rtmp, srt, udp, rtsp, HLS .m3u8, or a file) for known material.
+
+    Alerts go to the terminal, to standard output as JSON lines (or --jsonl), and to --webhook;
+    each match records the buffered and following stream, unchanged, into the case folder.
+    """
+    from hashsieve.stream import StreamOptions, monitor_stream
+
+    store = _store(ctx)
+    folder = evidence_dir or store.settings.home / "cases" / case_name / "streams"
+    options = StreamOptions(
+        frames_per_second=fps,
+        buffer_seconds=buffer_s,
+        after_seconds=after_s,
+        evidence_dir=folder,
+        max_seconds=max_seconds,
+    )
+    out = open(jsonl, "a", encoding="utf-8") if jsonl else sys.stdout  # noqa: SIM115
+    monitor = monitor_stream(store, url, options, jsonl=out, webhook=webhook)
+    console.print(f"watching {url}; evidence to {folder}")
+    try:
+        monitor.run()
+    except KeyboardInterrupt:
+        monitor.stop()
+        monitor._finish_recording()
+    finally:
+        if jsonl:
+            out.close()
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ class Settings:
     commit_every: int = 256
     #: PDQ distance that joins new media into one near-duplicate group.
     group_threshold: int = PDQ_MATCH_THRESHOLD
+    #: Robust matching (docs/robust-matching.md): also hash and match candidate regions of each
+    #: image (borders trimmed, window chrome, overlays, crops). ``HASHSIEVE_ROBUST=0`` turns it off.
+    robust: bool = field(default_factory=lambda: os.environ.get("HASHSIEVE_ROBUST", "1") != "0")
 
     @property
     def database_url(self) -> str:

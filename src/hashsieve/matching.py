@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import select
 
 from hashsieve.config import Settings
+from hashsieve.hashing.candidates import THRESHOLDS as CANDIDATE_THRESHOLDS
 from hashsieve.hashing.pdq import DIHEDRAL_NAMES, PDQ_BYTES
 from hashsieve.index.store_index import StoreIndex
 from hashsieve.scan.worker import FileResult
@@ -36,6 +37,12 @@ class MatchHit:
     category: int | None
     series: str | None
     variant: str | None = None  # dihedral variant that matched, for PDQ
+    #: For a video: the time (s) in the scanned video of the first matching frame.
+    seconds: float | None = None
+    #: For a video matched by vPDQ: the share (%) of its frames the known video covers.
+    coverage: float | None = None
+    #: The candidate region that matched (robust matching); None for the whole image.
+    candidate: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -49,6 +56,12 @@ class MatchHit:
             out["series"] = self.series
         if self.variant and self.variant != "r0":
             out["variant"] = self.variant
+        if self.seconds is not None:
+            out["seconds"] = round(self.seconds, 3)
+        if self.coverage is not None:
+            out["coverage"] = round(self.coverage, 1)
+        if self.candidate:
+            out["candidate"] = self.candidate
         return out
 
 
@@ -70,6 +83,9 @@ class Matcher:
             return hits
         self._match_crypto(results, hits)
         self._match_pdq(results, hits)
+        from hashsieve.video_matching import match_videos
+
+        match_videos(self, results, hits)
         return hits
 
     def _entries(
@@ -91,12 +107,16 @@ class Matcher:
                 )
             ]
 
-    def _hit(self, row: tuple, distance: int, variant: str | None = None) -> MatchHit | None:
+    def _hit(
+        self, row: tuple, distance: int, variant: str | None = None, candidate: str | None = None
+    ) -> MatchHit | None:
         _id, hs_id, algo, _value, entry, category, series = row
         if hs_id not in self.hashsets:
             return None  # an import still in progress
         name, kind = self.hashsets[hs_id]
-        return MatchHit(hs_id, name, kind, entry, algo, distance, category, series, variant)
+        return MatchHit(
+            hs_id, name, kind, entry, algo, distance, category, series, variant, candidate=candidate
+        )
 
     def _match_crypto(self, results: Sequence[FileResult], hits: list[list[MatchHit]]) -> None:
         for algo in CRYPTO_ALGORITHMS:
@@ -123,27 +143,38 @@ class Matcher:
     def _match_pdq(self, results: Sequence[FileResult], hits: list[list[MatchHit]]) -> None:
         if not len(self.index):
             return
-        usable = [
-            i
-            for i, r in enumerate(results)
-            if r.dihedral and (r.quality or 0) >= self.settings.pdq_min_quality
-        ]
-        if not usable:
+        # One query row block per (file, region): the whole image (candidate None, the settings'
+        # threshold) and each candidate region (robust matching, its own measured threshold).
+        min_quality = self.settings.pdq_min_quality
+        queries: list[tuple[int, str | None, int, bytes]] = []
+        for i, r in enumerate(results):
+            if r.dihedral and (r.quality or 0) >= min_quality:
+                queries.append((i, None, self.settings.pdq_threshold, r.dihedral))
+            for name, quality, codes_ in r.candidates:
+                if quality >= min_quality and name in CANDIDATE_THRESHOLDS:
+                    queries.append((i, name, CANDIDATE_THRESHOLDS[name], codes_))
+        if not queries:
             return
-        codes = np.frombuffer(
-            b"".join(results[i].dihedral or b"" for i in usable), dtype=np.uint8
-        ).reshape(-1, PDQ_BYTES)
-        rows, ids, dists = self.index.query(codes, self.settings.pdq_threshold)
-        # The best (smallest) distance per (file, entry) over the 8 variants.
-        best: dict[tuple[int, int], tuple[int, int]] = {}
+        codes = np.frombuffer(b"".join(q[3] for q in queries), dtype=np.uint8).reshape(
+            -1, PDQ_BYTES
+        )
+        limit = max(q[2] for q in queries)
+        rows, ids, dists = self.index.query(codes, limit)
+        # Per (file, entry): the whole image's best distance over its 8 variants when it matched
+        # at all (plain PDQ's answer is kept), else the best candidate region's.
+        best: dict[tuple[int, int], tuple[int, int, int, str | None]] = {}
         n_variants = len(DIHEDRAL_NAMES)
         for row, entry_id, dist in zip(rows.tolist(), ids.tolist(), dists.tolist(), strict=True):
-            key = (usable[row // n_variants], entry_id)
-            if key not in best or dist < best[key][0]:
-                best[key] = (dist, row % n_variants)
+            file_i, name, threshold, _ = queries[row // n_variants]
+            if dist > threshold:
+                continue
+            key = (file_i, entry_id)
+            rank = (name is not None, dist)
+            if key not in best or rank < (best[key][3] is not None, best[key][0]):
+                best[key] = (dist, row % n_variants, threshold, name)
         by_id = self._entries_by_id(sorted({entry_id for _, entry_id in best}))
-        for (file_i, entry_id), (dist, variant) in sorted(best.items()):
+        for (file_i, entry_id), (dist, variant, _threshold, name) in sorted(best.items()):
             if entry_id in by_id:
-                hit = self._hit(by_id[entry_id], dist, DIHEDRAL_NAMES[variant])
+                hit = self._hit(by_id[entry_id], dist, DIHEDRAL_NAMES[variant], name)
                 if hit is not None:
                     hits[file_i].append(hit)

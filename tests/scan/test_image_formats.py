@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from hashsieve.config import MAX_IMAGE_PIXELS
 from hashsieve.hashing.pdq import distance

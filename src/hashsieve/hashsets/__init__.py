@@ -14,6 +14,7 @@ from hashsieve.hashsets.base import HashSetFormat
 from hashsieve.hashsets.lists import CsvFormat, PlainListFormat, ThreatExchangeFormat
 from hashsieve.hashsets.nsrl import NsrlRds3Format, NsrlTextFormat
 from hashsieve.hashsets.vics import VicsFormat
+from hashsieve.hashsets.vpdq import VpdqFormat
 from hashsieve.registry import Registry
 
 #: How much of a file the sniffers see.
@@ -24,6 +25,7 @@ for _format in (
     VicsFormat(),
     NsrlRds3Format(),
     NsrlTextFormat(),  # its header would also pass as a CSV with hash columns
+    VpdqFormat(),  # frame,quality,pdq,seconds lines (or a folder of them): before CSV
     CsvFormat(),
     ThreatExchangeFormat(),  # before plain: "<type> <hex>" lines are not bare hashes
     PlainListFormat(),

@@ -17,6 +17,7 @@ import ijson
 
 from hashsieve.hashsets.base import HEX_LENGTHS, HashRecord, ParseProblem
 from hashsieve.hashsets.lists import UTF8_BOM, parse_bool, parse_category, parse_hex
+from hashsieve.hashsets.vpdq import vics_frame_records
 
 _CONTEXT_KEYS = ("@odata.context", "odata.metadata")
 # Only used on the first 64 KiB, once per file: where the root says which entity set follows.
@@ -108,10 +109,16 @@ def media_records(media: object, position: int) -> Iterator[HashRecord | ParsePr
         if fields.get(key) not in (None, "")
     ]
     alternatives = fields.get("alternativehashes")
+    frames = 0  # a video's vPDQ frame hashes (HashName "vPDQ", HashValue a vPDQ line)
     for alternative in alternatives if isinstance(alternatives, list) else ():
         if not isinstance(alternative, dict):
             continue
         hash_name = str(alternative.get("HashName") or "").strip()
+        if hash_name.lower() == "vpdq":
+            for item in vics_frame_records(entry, alternative.get("HashValue"), category, series):
+                frames += isinstance(item, HashRecord)
+                yield item
+            continue
         algorithm = _ALTERNATIVE_NAMES.get(hash_name.lower())
         if algorithm is not None:
             candidates.append(
@@ -129,7 +136,7 @@ def media_records(media: object, position: int) -> Iterator[HashRecord | ParsePr
         elif (algorithm, value) not in seen:  # SHA1 may be both a field and an alternative
             seen.add((algorithm, value))
             yield HashRecord(algorithm, value, entry, category, series, victim)
-    if not seen and not bad:
+    if not seen and not bad and not frames:
         yield ParseProblem(entry, "no MD5, SHA1, SHA256 or PDQ hash")
 
 

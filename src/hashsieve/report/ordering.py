@@ -155,6 +155,9 @@ def file_line(file: FileRecord, matches: list[Match]) -> dict[str, object]:
                 "category": m.category,
                 **({"series": m.series} if m.series else {}),
                 **({"variant": m.variant} if m.variant and m.variant != "r0" else {}),
+                **({"seconds": round(m.seconds, 3)} if m.seconds is not None else {}),
+                **({"coverage": round(m.coverage, 1)} if m.coverage is not None else {}),
+                **({"candidate": m.candidate} if m.candidate else {}),
             }
             for m in matches
         ],

@@ -28,7 +28,6 @@ def case_summary(store: Store, case_name: str) -> CaseSummary:
                 .where(FileRecord.case_id == case.id)
                 .group_by(FileRecord.verdict)
             )
-            .tuples()
             .all()
         )
         cats = (
@@ -40,7 +39,6 @@ def case_summary(store: Store, case_name: str) -> CaseSummary:
                 .group_by(FileRecord.category)
                 .order_by(FileRecord.category)
             )
-            .tuples()
             .all()
         )
     verdicts = {

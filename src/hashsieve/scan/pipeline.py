@@ -95,13 +95,29 @@ class _Writer:
                     (FileRecord.case_id == self.case_id) & FileRecord.path_key.in_(keys)
                 )
             )
-            ids = s.scalars(
-                insert(FileRecord).returning(FileRecord.id, sort_by_parameter_order=True),
+            # Plain executemany (no RETURNING: SQLite would insert row by row), then one
+            # SELECT for the new ids of the files that have matches.
+            s.execute(
+                insert(FileRecord.__table__),
                 [
                     self._file_row(r, v, c, key)
                     for (r, v, c, _), key in zip(rows, keys, strict=True)
                 ],
-            ).all()
+            )
+            matched_keys = [key for (_, _, _, hits), key in zip(rows, keys, strict=True) if hits]
+            id_by_key = (
+                dict(
+                    s.execute(
+                        select(FileRecord.path_key, FileRecord.id).where(
+                            (FileRecord.case_id == self.case_id)
+                            & FileRecord.path_key.in_(matched_keys)
+                        )
+                    ).all()
+                )
+                if matched_keys
+                else {}
+            )
+            ids = [id_by_key.get(key) for key in keys]
             match_rows = [
                 {
                     "file_id": file_id,
@@ -114,6 +130,9 @@ class _Writer:
                     "category": m.category,
                     "series": m.series,
                     "variant": m.variant,
+                    "seconds": m.seconds,
+                    "coverage": m.coverage,
+                    "candidate": m.candidate,
                 }
                 for file_id, (_, _, _, hits) in zip(ids, rows, strict=True)
                 for m in hits
@@ -255,7 +274,9 @@ def run_scan(
     executor: LocalProcessExecutor[str, FileResult] = LocalProcessExecutor(
         settings.workers, on_crash=_crash_result, preload=["hashsieve.scan.worker"]
     )
-    options = HashOptions(max_image_pixels=settings.max_image_pixels, fast_decode=fast_decode)
+    options = HashOptions(
+        max_image_pixels=settings.max_image_pixels, fast_decode=fast_decode, robust=settings.robust
+    )
     try:
         walked = (item for root in roots for item in open_source(root).files())
         problems: list[SourceProblem] = []

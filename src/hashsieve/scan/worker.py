@@ -11,9 +11,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from hashsieve.hashing.candidates import candidate_hashes
 from hashsieve.hashing.crypto import BLOCK_SIZE, CryptoHasher
 from hashsieve.hashing.decode import UnreadableImage, open_image
 from hashsieve.hashing.pdq import pdq_with_dihedral
+from hashsieve.hashing.video import FrameHash, VideoOptions
 from hashsieve.media import MediaKind, sniff
 from hashsieve.metadata import exif_metadata
 
@@ -26,6 +28,9 @@ _O_NOATIME = getattr(os, "O_NOATIME", 0)
 class HashOptions:
     max_image_pixels: int
     fast_decode: bool = True
+    #: Robust matching (hashsieve.hashing.candidates): hash candidate regions of each image too.
+    robust: bool = True
+    video: VideoOptions = field(default_factory=VideoOptions)
 
 
 @dataclass(slots=True)
@@ -49,6 +54,10 @@ class FileResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     #: Why the file could not be fully read: "<reason>: <detail>".
     error: str | None = None
+    #: A video's sampled frame hashes (vPDQ); duration and codec go in ``metadata``.
+    frames: list[FrameHash] | None = None
+    #: Candidate regions of an image (robust matching): (name, quality, 8 x 32 dihedral bytes).
+    candidates: list[tuple[str, int, bytes]] = field(default_factory=list)
 
 
 def _open_readonly(path: str) -> int:
@@ -94,6 +103,12 @@ def hash_file(path: str, options: HashOptions) -> FileResult:
     result.media_kind, result.mime = kind.value, mime
     if kind is MediaKind.IMAGE:
         _hash_image(result, data, options)
+    elif kind is MediaKind.VIDEO:
+        from hashsieve.video_scan import hash_video_into
+
+        # A file over the in-memory limit is decoded from a second read-only descriptor.
+        reopen = lambda: os.fdopen(_open_readonly(path), "rb")  # noqa: E731
+        hash_video_into(result, data or reopen, options.video)
     return result
 
 
@@ -111,6 +126,11 @@ def _hash_image(result: FileResult, data: bytes, options: HashOptions) -> None:
     pdq, dihedral = pdq_with_dihedral(opened.image)
     result.pdq, result.quality = pdq.hex, pdq.quality
     result.dihedral = b"".join(dihedral)
+    if options.robust:
+        try:
+            result.candidates = [c.as_tuple() for c in candidate_hashes(opened.image)]
+        except Exception:  # a bonus like metadata: never lose the file's own hashes
+            result.candidates = []
     try:
         result.metadata = exif_metadata(opened.exif)
     except Exception as exc:  # metadata is a bonus; a broken block must not lose the hashes

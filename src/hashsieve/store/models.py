@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -145,3 +146,9 @@ class Match(Base):
     series: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: Which dihedral variant of the file's hash matched ("r0", "r90", ...), for PDQ.
     variant: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: For a video: the time (s) of the first matching frame in the scanned video.
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: For a video matched by vPDQ: the share (%) of its frames the known video covers.
+    coverage: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The candidate region of the file that matched (robust matching); NULL = the whole image.
+    candidate: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -1,0 +1,519 @@
+"""Robustness benchmark in the style of Thorn's perception: plain PDQ vs hashsieve's candidates.
+
+    .venv/bin/python bench/robustness/run.py            # make bench-robust
+    .venv/bin/python bench/robustness/run.py --quick    # fewer originals and distractors
+
+Builds, from real photographs shipped in Debian packages (bench/robustness/sources.py):
+
+- **originals** (the known set): the four quadrants of every other source photograph, each its
+  own picture, hashed with plain PDQ as every hash list holds them;
+- **transformed copies** of every original: resize 50 %, JPEG quality 30, grayscale, brightness,
+  flip, rotate 90, crop 5 % per edge, letterbox 15 %, watermark (caption in a dark box),
+  screenshot (the picture inside a drawn viewer window, often with player controls over it), PNG;
+- **distractors**: crops of the *other* source photographs (never related to an original), each
+  disguised the same ways (letterboxed, in a window, watermarked, cropped) so that every
+  candidate type fires on unrelated pictures too.
+
+Every image goes through the scanner's own path (encode, ``open_image`` fast decode, PDQ with the
+8 dihedral variants, candidate regions). Prints recall per transform and false matches for plain
+PDQ (the whole image, any variant, distance <= 31, quality >= 50: python-threatexchange / HMA) and
+for hashsieve side by side, false-match counts per candidate type and threshold, the cost per
+image, and the scan throughput with the robust stage off and on; writes
+``bench/results/robustness.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageOps
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+from sources import fetch  # noqa: E402
+
+from hashsieve.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY  # noqa: E402
+from hashsieve.hashing.candidates import CANDIDATE_NAMES, THRESHOLDS, candidate_hashes  # noqa: E402
+from hashsieve.hashing.decode import open_image  # noqa: E402
+from hashsieve.hashing.pdq import pdq_with_dihedral, warm_up  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "robustness.json"
+MAX_PIXELS = 200_000_000
+EASY = ("resize50", "jpeg30", "grayscale", "brightness", "flip", "rotate90", "png")
+HARD = ("crop5", "letterbox15", "watermark", "screenshot")
+TRANSFORMS = EASY + HARD
+BAR = {"letterbox15": 0.90, "screenshot": 0.75, "watermark": 0.80, "crop5": 0.65}
+#: Distractor disguises: what the candidates are built to undo, applied to unrelated pictures.
+DISGUISES = ("none", "letterbox15", "screenshot", "watermark", "crop5")
+THRESHOLD_GRID = (24, 28, 31, 34, 38)
+
+# ---------------------------------------------------------------------------------------------
+# Transforms
+
+
+def _encode(img: Image.Image, fmt: str = "JPEG", quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        img.convert("RGB").save(out, "JPEG", quality=quality)
+    else:
+        img.save(out, fmt)
+    return out.getvalue()
+
+
+def _crop(img: Image.Image, share: float) -> Image.Image:
+    w, h = img.size
+    dx, dy = round(w * share), round(h * share)
+    return img.crop((dx, dy, w - dx, h - dy))
+
+
+def _letterbox(img: Image.Image, share: float, rng: np.random.Generator) -> Image.Image:
+    w, h = img.size
+    bar = round(h * share)
+    colour = (0, 0, 0) if rng.random() < 0.7 else tuple(int(c) for c in rng.integers(0, 256, 3))
+    out = Image.new("RGB", (w, h + 2 * bar), colour)
+    out.paste(img, (0, bar))
+    return out
+
+
+def _watermark(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A caption in a dark, semi-opaque box, as sites stamp on pictures they repost."""
+    w, h = img.size
+    bw, bh = round(w * rng.uniform(0.35, 0.6)), round(h * rng.uniform(0.07, 0.12))
+    x0 = round(rng.uniform(0.03, 0.97) * (w - bw))
+    y0 = round(h * rng.uniform(0.72, 0.9)) - bh // 2
+    base = img.convert("RGBA")
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    draw.rectangle((x0, y0, x0 + bw, y0 + bh), fill=(0, 0, 0, int(rng.integers(150, 220))))
+    text = str(rng.choice(["(c) photos.example.net", "shared by example-board", "SAMPLE"]))
+    draw.text((x0 + bh // 4, y0 + bh // 3), text, fill=(255, 255, 255, 230), font_size=bh // 3)
+    return Image.alpha_composite(base, layer).convert("RGB")
+
+
+def _screenshot(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The picture shown in a viewer window on a desktop: title bar, frame, bars, controls."""
+    sw, sh = [(1280, 800), (1440, 900), (1920, 1080), (1366, 768)][int(rng.integers(0, 4))]
+    desktop = tuple(int(c) for c in rng.integers(0, 80, 3))
+    shot = Image.new("RGB", (sw, sh), desktop)
+    draw = ImageDraw.Draw(shot)
+    ww, wh = round(sw * rng.uniform(0.55, 0.95)), round(sh * rng.uniform(0.7, 0.95))
+    wx, wy = int(rng.integers(0, sw - ww + 1)), int(rng.integers(0, sh - wh + 1))
+    title = int(rng.integers(22, 34))
+    light = rng.random() < 0.5
+    bar_colour = (232, 232, 232) if light else (60, 62, 64)
+    draw.rectangle((wx - 1, wy - 1, wx + ww, wy + wh), outline=(110, 110, 110))
+    draw.rectangle((wx, wy, wx + ww - 1, wy + title - 1), fill=bar_colour)
+    for k, c in enumerate(((255, 95, 87), (255, 189, 46), (40, 200, 64))):
+        cx = wx + 12 + 20 * k
+        draw.ellipse((cx, wy + title // 2 - 6, cx + 12, wy + title // 2 + 6), fill=c)
+    draw.text(
+        (wx + ww // 2 - 60, wy + title // 4),
+        "IMG_2041.jpg - Viewer",
+        fill=(30, 30, 30) if light else (220, 220, 220),
+        font_size=title // 2,
+    )
+    area_w, area_h = ww, wh - title
+    backdrop = (0, 0, 0) if rng.random() < 0.7 else (40, 40, 40)
+    draw.rectangle((wx, wy + title, wx + ww - 1, wy + wh - 1), fill=backdrop)
+    scale = min(area_w / img.width, area_h / img.height)
+    pw, ph = max(1, round(img.width * scale)), max(1, round(img.height * scale))
+    px, py = wx + (area_w - pw) // 2, wy + title + (area_h - ph) // 2
+    shot.paste(img.resize((pw, ph), Image.Resampling.BILINEAR), (px, py))
+    if rng.random() < 0.5:  # player controls laid over the bottom of the picture
+        base = shot.convert("RGBA")
+        layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+        d = ImageDraw.Draw(layer)
+        cw, ch = round(pw * 0.8), round(min(ph * 0.1, 70))
+        cx, cy = px + (pw - cw) // 2, py + round(ph * 0.85) - ch
+        d.rounded_rectangle((cx, cy, cx + cw, cy + ch), radius=8, fill=(30, 30, 30, 170))
+        d.polygon(
+            [
+                (cx + cw // 2 - 8, cy + 8),
+                (cx + cw // 2 - 8, cy + ch - 8),
+                (cx + cw // 2 + 10, cy + ch // 2),
+            ],
+            fill=(240, 240, 240, 255),
+        )
+        d.line(
+            (cx + 12, cy + ch - 10, cx + cw - 12, cy + ch - 10), fill=(200, 200, 200, 255), width=2
+        )
+        shot = Image.alpha_composite(base, layer).convert("RGB")
+    return shot
+
+
+def transform(img: Image.Image, name: str, rng: np.random.Generator) -> bytes:
+    if name == "none":
+        return _encode(img)
+    if name == "resize50":
+        return _encode(img.resize((img.width // 2, img.height // 2), Image.Resampling.BILINEAR))
+    if name == "jpeg30":
+        return _encode(img, quality=30)
+    if name == "grayscale":
+        return _encode(ImageOps.grayscale(img))
+    if name == "brightness":
+        return _encode(img.point(lambda v: min(255, int(v * 1.3) + 10)))
+    if name == "flip":
+        return _encode(ImageOps.mirror(img))
+    if name == "rotate90":
+        return _encode(img.transpose(Image.Transpose.ROTATE_90))
+    if name == "png":
+        return _encode(img, "PNG")
+    if name == "crop5":
+        return _encode(_crop(img, 0.05))
+    if name == "letterbox15":
+        return _encode(_letterbox(img, 0.15, rng))
+    if name == "watermark":
+        return _encode(_watermark(img, rng))
+    if name == "screenshot":
+        return _encode(_screenshot(img, rng), "PNG")
+    raise ValueError(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the pictures
+
+
+def _load(path: Path, side: int = 2048) -> Image.Image:
+    im = Image.open(path)
+    im.draft("RGB", (side, side))
+    im = im.convert("RGB")
+    im.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return im
+
+
+def _quadrants(im: Image.Image) -> list[Image.Image]:
+    w, h = im.size
+    out = []
+    for x0, y0 in ((0, 0), (w // 2, 0), (0, h // 2), (w // 2, h // 2)):
+        tile = im.crop((x0, y0, x0 + w // 2, y0 + h // 2))
+        tile.thumbnail((1024, 1024), Image.Resampling.BILINEAR)
+        out.append(tile)
+    return out
+
+
+def _distractor_crops(im: Image.Image, n: int, rng: np.random.Generator) -> list[Image.Image]:
+    w, h = im.size
+    out = []
+    for _ in range(n):
+        cw = rng.uniform(0.25, 0.8) * w
+        ch = min(h, cw / rng.choice((4 / 3, 3 / 2, 16 / 9, 1.0, 3 / 4, 2 / 3)))
+        x0, y0 = rng.uniform(0, w - cw), rng.uniform(0, h - ch)
+        side = rng.uniform(400, 1200)
+        s = side / max(cw, ch)
+        out.append(
+            im.resize(
+                (max(16, round(cw * s)), max(16, round(ch * s))),
+                Image.Resampling.BILINEAR,
+                box=(x0, y0, x0 + cw, y0 + ch),
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Hashing (in worker processes)
+
+
+def _init() -> None:
+    warm_up()
+
+
+def _hash(job: tuple[str, bytes]) -> dict:
+    """What the scanner computes for one file, with the time each stage took."""
+    key, data = job
+    t0 = time.perf_counter()
+    opened = open_image(data, max_pixels=MAX_PIXELS)
+    pdq, dihedral = pdq_with_dihedral(opened.image)
+    t1 = time.perf_counter()
+    cands = candidate_hashes(opened.image)
+    t2 = time.perf_counter()
+    return {
+        "key": key,
+        "quality": pdq.quality,
+        "codes": b"".join(dihedral),
+        "candidates": [c.as_tuple() for c in cands],
+        "plain_s": t1 - t0,
+        "robust_s": t2 - t1,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching
+
+
+def _as_u64(codes: bytes) -> np.ndarray:
+    return np.frombuffer(codes, dtype=">u8").astype(np.uint64).reshape(-1, 4)
+
+
+def _min_dist(queries: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per query row: the smallest distance to any known code, and which known code."""
+    best = np.empty(len(queries), np.int32)
+    arg = np.empty(len(queries), np.int32)
+    for s in range(0, len(queries), 2048):
+        q = queries[s : s + 2048]
+        d = np.bitwise_count(q[:, None, :] ^ known[None, :, :]).sum(axis=2)
+        best[s : s + 2048], arg[s : s + 2048] = d.min(axis=1), d.argmin(axis=1)
+    return best, arg
+
+
+def _dist_to(queries: np.ndarray, target: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(queries ^ target[None, :]).sum(axis=1)
+
+
+def _regions(result: dict) -> list[tuple[str | None, int, np.ndarray]]:
+    """(candidate name or None for the whole image, quality, 8 x 4 uint64 codes)."""
+    out = [(None, result["quality"], _as_u64(result["codes"]))]
+    for name, quality, codes in result["candidates"]:
+        out.append((name, quality, _as_u64(codes)))
+    return out
+
+
+def _evaluate(result: dict, known: np.ndarray, own: int | None) -> dict:
+    """Best distance per region to the own original (when there is one) and to any other."""
+    per: dict[str, dict] = {}
+    for name, quality, codes in _regions(result):
+        if quality < PDQ_MIN_QUALITY:
+            continue
+        dmin, arg = _min_dist(codes, known)
+        k = int(dmin.argmin())
+        entry = {"any": int(dmin[k]), "any_id": int(arg[k])}
+        if own is not None:
+            entry["own"] = int(_dist_to(codes, known[own]).min())
+            others = known.copy()
+            others[own] = ~known[own]  # never within range of anything
+            d_other, _ = _min_dist(codes, others)
+            entry["other"] = int(d_other.min())
+        per[name or "image"] = entry
+    return per
+
+
+def _matched(per: dict, robust: bool, key: str) -> bool:
+    """Whether the image's regions match, by ``key`` ("own" or "any"/"other")."""
+    if "image" in per and per["image"][key] <= PDQ_MATCH_THRESHOLD:
+        return True
+    if not robust:
+        return False
+    return any(
+        name in THRESHOLDS and entry[key] <= THRESHOLDS[name]
+        for name, entry in per.items()
+        if name != "image"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Scan throughput
+
+
+def _throughput(images: list[Image.Image], workers: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "evidence"
+        folder.mkdir()
+        for i, img in enumerate(images):
+            (folder / f"IMG_{i:04d}.jpg").write_bytes(_encode(img, quality=88))
+        out: dict[str, float] = {}
+        exe = shutil.which("hashsieve", path=str(Path(sys.executable).parent)) or "hashsieve"
+        for label, flag in (("off", "0"), ("on", "1"), ("off2", "0"), ("on2", "1")):
+            home = Path(tmp) / f"home-{label}"
+            env = dict(os.environ, HASHSIEVE_ROBUST=flag)
+            t0 = time.perf_counter()
+            subprocess.run(
+                [exe, "--home", str(home), "scan", str(folder), "--case", "bench"],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            out[label] = len(images) / (time.perf_counter() - t0)
+    off = max(out["off"], out["off2"])
+    on = max(out["on"], out["on2"])
+    return {"files": len(images), "files_per_s_off": off, "files_per_s_on": on, "ratio": off / on}
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer originals and distractors")
+    ap.add_argument("--distractors", type=int, default=3000)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--no-scan", action="store_true", help="skip the scan throughput run")
+    args = ap.parse_args()
+    n_distractors = 600 if args.quick else args.distractors
+    rng = np.random.default_rng(2026)
+    started = time.perf_counter()
+
+    paths = [p for p in fetch() if min(Image.open(p).size) >= 800]  # photographs, not icons
+    if not paths:
+        sys.exit("robustness: no source photographs (apt-get download failed)")
+    known_paths, distractor_paths = paths[0::2], paths[1::2]
+    if args.quick:
+        known_paths = known_paths[:20]
+
+    originals: list[Image.Image] = []
+    for p in known_paths:
+        originals.extend(_quadrants(_load(p)))
+    per_source = -(-n_distractors // len(distractor_paths))
+    distractors: list[Image.Image] = []
+    for p in distractor_paths:
+        distractors.extend(_distractor_crops(_load(p, 1600), per_source, rng))
+    distractors = distractors[:n_distractors]
+    print(
+        f"sources: {len(paths)} photographs ({len(known_paths)} known side, "
+        f"{len(distractor_paths)} distractor side); originals {len(originals)}, "
+        f"distractors {len(distractors)}",
+        flush=True,
+    )
+
+    jobs: list[tuple[str, bytes]] = [
+        (f"orig/{i}", _encode(im, quality=92)) for i, im in enumerate(originals)
+    ]
+    for i, im in enumerate(originals):
+        for t in TRANSFORMS:
+            jobs.append((f"q/{i}/{t}", transform(im, t, rng)))
+    disguise_of: dict[int, str] = {}
+    for i, im in enumerate(distractors):
+        disguise_of[i] = DISGUISES[i % len(DISGUISES)]
+        jobs.append((f"d/{i}", transform(im, disguise_of[i], rng)))
+    print(f"hashing {len(jobs)} images on {args.workers} processes ...", flush=True)
+    with mp.get_context("fork").Pool(args.workers, initializer=_init) as pool:
+        results = {r["key"]: r for r in pool.imap_unordered(_hash, jobs, chunksize=8)}
+
+    # The known set: plain PDQ of each usable original, as a hash list holds it.
+    usable = [
+        i for i in range(len(originals)) if results[f"orig/{i}"]["quality"] >= PDQ_MIN_QUALITY
+    ]
+    # Drop near-duplicate originals (one quadrant of sky looks like another).
+    kept: list[int] = []
+    codes0 = {i: _as_u64(results[f"orig/{i}"]["codes"])[0] for i in usable}
+    for i in usable:
+        if all(int(np.bitwise_count(codes0[i] ^ codes0[j]).sum()) > 50 for j in kept):
+            kept.append(i)
+    known = np.stack([codes0[i] for i in kept])
+    position = {i: k for k, i in enumerate(kept)}
+
+    recall: dict[str, dict[str, float]] = {}
+    wins: dict[str, Counter[str]] = defaultdict(Counter)
+    wrong = {"plain": 0, "hashsieve": 0}
+    for t in TRANSFORMS:
+        got = {"plain": 0, "hashsieve": 0}
+        for i in kept:
+            per = _evaluate(results[f"q/{i}/{t}"], known, position[i])
+            got["plain"] += _matched(per, False, "own")
+            got["hashsieve"] += _matched(per, True, "own")
+            wrong["plain"] += _matched(per, False, "other")
+            wrong["hashsieve"] += _matched(per, True, "other")
+            if _matched(per, True, "own") and not _matched(per, False, "own"):
+                name = min(
+                    (e["own"], n)
+                    for n, e in per.items()
+                    if n != "image" and e["own"] <= THRESHOLDS[n]
+                )[1]
+                wins[t][name] += 1
+        recall[t] = {k: v / len(kept) for k, v in got.items()}
+
+    # Distractors: every region's best distance to any original, per candidate type.
+    fm_grid: dict[str, dict[int, int]] = {
+        n: dict.fromkeys(THRESHOLD_GRID, 0) for n in ("image", *CANDIDATE_NAMES)
+    }
+    fired: Counter[str] = Counter()
+    closest: dict[str, int] = {}
+    false = {"plain": 0, "hashsieve": 0}
+    for i in range(len(distractors)):
+        per = _evaluate(results[f"d/{i}"], known, None)
+        false["plain"] += _matched(per, False, "any")
+        false["hashsieve"] += _matched(per, True, "any")
+        for name, e in per.items():
+            fired[name] += 1
+            closest[name] = min(closest.get(name, 999), e["any"])
+            for th in THRESHOLD_GRID:
+                fm_grid[name][th] += e["any"] <= th
+
+    plain_ms = 1000 * np.mean([r["plain_s"] for r in results.values()])
+    robust_ms = 1000 * np.mean([r["robust_s"] for r in results.values()])
+    n_cands = np.mean([len(r["candidates"]) for r in results.values()])
+    plain_only = [r for k, r in results.items() if k.startswith("d/") and not r["candidates"]]
+
+    print(f"\nknown set: {len(kept)} originals; distractors: {len(distractors)}")
+    print(f"\n{'transform':<13}{'plain PDQ':>10}{'hashsieve':>11}   candidates that added matches")
+    for t in TRANSFORMS:
+        bar = f"  (bar {BAR[t]:.0%})" if t in BAR else ""
+        extra = ", ".join(f"{n} {c}" for n, c in wins[t].most_common())
+        print(f"{t:<13}{recall[t]['plain']:>10.1%}{recall[t]['hashsieve']:>11.1%}   {extra}{bar}")
+    print(
+        f"\nfalse matches on {len(distractors)} distractors: plain {false['plain']}, hashsieve {false['hashsieve']}"
+    )
+    print(
+        f"transformed copies matching a wrong original: plain {wrong['plain']}, hashsieve {wrong['hashsieve']}"
+    )
+    print(
+        "\ndistractor regions within distance T of an original, per candidate type (threshold now):"
+    )
+    print(
+        f"{'region':<9}{'fired':>7}{'closest':>9}"
+        + "".join(f"{'<=' + str(t):>7}" for t in THRESHOLD_GRID)
+    )
+    for name in ("image", *CANDIDATE_NAMES):
+        th = THRESHOLDS.get(name, PDQ_MATCH_THRESHOLD)
+        row = "".join(f"{fm_grid[name][t]:>7}" for t in THRESHOLD_GRID)
+        print(f"{name:<9}{fired[name]:>7}{closest.get(name, 0):>9}{row}   ({th})")
+    print(
+        f"\ncost per image (one process): decode + PDQ {plain_ms:.1f} ms, candidates "
+        f"+{robust_ms:.1f} ms ({n_cands:.2f} candidates per image on average)"
+    )
+    scan = None
+    if not args.no_scan:
+        sample = distractors[: 200 if args.quick else 400]
+        scan = _throughput(sample, args.workers)
+        print(
+            f"scan throughput ({scan['files']} JPEGs, {args.workers} workers): robust off "
+            f"{scan['files_per_s_off']:.0f} files/s, on {scan['files_per_s_on']:.0f} files/s "
+            f"(off/on {scan['ratio']:.2f}x)"
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "sources": len(paths),
+                "originals": len(kept),
+                "distractors": len(distractors),
+                "recall": recall,
+                "bar": BAR,
+                "added_by": {t: dict(c) for t, c in wins.items()},
+                "false_matches": false,
+                "wrong_original": wrong,
+                "distractor_regions_within": {
+                    n: {str(t): v for t, v in g.items()} for n, g in fm_grid.items()
+                },
+                "distractor_regions_fired": dict(fired),
+                "distractor_closest": closest,
+                "thresholds": THRESHOLDS,
+                "cost_ms": {
+                    "plain": plain_ms,
+                    "candidates": robust_ms,
+                    "candidates_per_image": n_cands,
+                },
+                "distractors_without_candidates": len(plain_only),
+                "scan": scan,
+                "seconds": time.perf_counter() - started,
+            },
+            indent=2,
+        )
+    )
+    print(f"\nwrote {RESULTS.relative_to(ROOT)} in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,385 @@
+"""Candidate regions: the parts of a query image that may be a known picture, each hashed with PDQ.
+
+Plain PDQ of a whole image misses copies that were letterboxed, shown inside a viewer window and
+screenshotted, stamped with a watermark box, or cropped. Known hash sets hold plain PDQ of the
+original, so the repair happens on the query side: from one decoded image this module derives a
+few **candidate regions**, each of which is what the original would look like if the alteration
+were undone, and hashes each (with its 8 dihedral variants) for the matcher.
+
+| name | what it undoes | how |
+|---|---|---|
+| ``trim`` | letterbox, pillarbox, padding of any flat colour | peel edge lines that are one flat colour (noise and compression tolerated), one colour per side |
+| ``chrome`` | a title bar, toolbar or player controls laid over or around the picture | find bands at the top/bottom ending in a full-width edge; replace them by the nearest content row |
+| ``overlay`` | a dark box stamped on the picture (watermark caption, player controls) | find a dark rectangle by its long horizontal edges; fill it by interpolating the rows around it |
+| ``picture`` | an image shown on a flat background inside a window | peel every flat band, whatever its colour, inside the window |
+| ``uncrop`` | a few per cent cut from every edge | mirror-pad the image back to the original's frame |
+
+A cheap gate keeps most images at one PDQ hash: the border, chrome and overlay analysis runs on a
+reduced copy (long side :data:`ANALYSIS_SIDE`) and produces nothing for a picture whose edges are
+not flat and that carries no box, so only ``uncrop`` (when enabled) is added.
+
+Each candidate has its own match threshold (:data:`THRESHOLDS`), set from false matches measured
+on thousands of unrelated photographs (docs/robust-matching.md): a candidate is a new guess, and
+every guess is another chance to match something unrelated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, rgb_array
+
+#: Candidate names, in the order :func:`find_candidates` returns them.
+CANDIDATE_NAMES = ("trim", "chrome", "picture", "overlay", "picture-overlay", "uncrop")
+#: PDQ distance at or below which each candidate matches (the whole image keeps the settings'
+#: threshold, 31). Measured: docs/robust-matching.md.
+THRESHOLDS: dict[str, int] = {
+    "trim": 31,
+    "chrome": 31,
+    "overlay": 31,
+    "picture": 31,
+    "picture-overlay": 31,
+    "uncrop": 31,
+}
+#: Candidates computed by default (``uncrop`` costs one PDQ on every image).
+DEFAULT_CANDIDATES: tuple[str, ...] = CANDIDATE_NAMES
+#: The analysis copy's long side in pixels.
+ANALYSIS_SIDE = 384
+#: Two luma levels within this many steps are "the same flat colour".
+_TOL = 20
+#: A line is flat when at least this share of its pixels is within _TOL of its median colour.
+_FLAT = 0.97
+#: The share of each edge that ``uncrop`` adds back: 5 % cut from each side of 100 leaves 90.
+_UNCROP = 0.05 / 0.90
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+Box = tuple[int, int, int, int]  # top, bottom, left, right (rows and columns, end exclusive)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    name: str
+    #: The region in the input image's pixels: (top, bottom, left, right).
+    box: Box
+    pixels: np.ndarray  # RGB, what is hashed
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateHash:
+    name: str
+    quality: int
+    #: The 8 dihedral PDQ codes concatenated (8 x 32 bytes), as ``FileResult.dihedral``.
+    codes: bytes
+
+    def as_tuple(self) -> tuple[str, int, bytes]:
+        return (self.name, self.quality, self.codes)
+
+
+def _analysis(rgb: np.ndarray) -> tuple[np.ndarray, int]:
+    """A reduced luma copy (long side about ANALYSIS_SIDE, float32) and its reduction factor."""
+    h, w = rgb.shape[:2]
+    factor = max(1, -(-max(h, w) // ANALYSIS_SIDE))
+    small = rgb if factor == 1 else np.asarray(Image.fromarray(rgb).reduce(factor))
+    return small.astype(np.float32) @ _LUMA, factor
+
+
+def _flat_share(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per line (a row of ``lines``): share of pixels near the line's level, and that level.
+
+    The level is the median of 33 evenly spaced samples: as good as the full median for a flat
+    line and a fraction of its cost.
+    """
+    step = max(1, lines.shape[1] // 32)
+    level = np.median(lines[:, ::step], axis=1)
+    return (np.abs(lines - level[:, None]) <= _TOL).mean(axis=1), level
+
+
+def _edge_is_flat(lum: np.ndarray) -> bool:
+    """The gate: is any outer line of the image flat (a border may be there)?"""
+    edges = (lum[:2], lum[-2:], lum[:, :2].T, lum[:, -2:].T)
+    return any(bool((_flat_share(e)[0] >= _FLAT).all()) for e in edges)
+
+
+def _peel(lum: np.ndarray, box: Box, *, one_colour: bool, max_share: float = 0.45) -> Box | None:
+    """Peel flat lines off every side of ``box``; None when the peel would eat the picture.
+
+    With ``one_colour`` each side stops where the flat level changes (a letterbox is one colour;
+    a window's frame, then its black bars, are two), otherwise every flat band goes.
+    """
+    t, b, l, r = box  # noqa: E741
+    first: dict[str, float] = {}
+    for _ in range(8):  # peeling one side can make the lines of the others flat
+        sub = lum[t:b, l:r]
+        h, w = sub.shape
+        if h < 16 or w < 16:
+            return None
+        rows, row_levels = _flat_share(sub)
+        cols, col_levels = _flat_share(sub.T)
+
+        def run(share: np.ndarray, levels: np.ndarray, order: range, side: str) -> int:
+            n = 0
+            for i in order:
+                if share[i] < _FLAT:
+                    break
+                if one_colour and abs(levels[i] - first.setdefault(side, levels[i])) > _TOL:
+                    break
+                n += 1
+            return n
+
+        nt = run(rows, row_levels, range(h), "t")
+        nb = run(rows, row_levels, range(h - 1, -1, -1), "b")
+        nl = run(cols, col_levels, range(w), "l")
+        nr = run(cols, col_levels, range(w - 1, -1, -1), "r")
+        if nt + nb > 2 * max_share * h or nl + nr > 2 * max_share * w:
+            return None
+        if nt + nb + nl + nr == 0:
+            break
+        t, b, l, r = t + nt, b - nb, l + nl, r - nr  # noqa: E741
+    return (t, b, l, r)
+
+
+def _chrome_bands(lum: np.ndarray, box: Box, share: float = 0.08) -> tuple[int, int]:
+    """Rows of chrome at the top and bottom of ``box``: bands that end in a full-width edge."""
+    t, b, l, r = box  # noqa: E741
+    lum = lum[t:b, l:r]
+    h = lum.shape[0]
+    score = (np.abs(np.diff(lum, axis=0)) > 12).mean(axis=1)  # score[y]: edge below row y
+    k = max(2, int(h * share))
+    top = np.flatnonzero(score[:k] >= 0.9)
+    bottom = np.flatnonzero(score[h - 1 - k :] >= 0.9)
+    nt = int(top[-1]) + 1 if len(top) else 0
+    nb = k - int(bottom[0]) if len(bottom) else 0
+    # Chrome is mostly one colour per row (a bar with a little text and a few buttons); a band of
+    # the photograph itself above a strong edge is not.
+    if nt and _flat_share(lum[:nt])[0].mean() < 0.6:
+        nt = 0
+    if nb and _flat_share(lum[h - nb :])[0].mean() < 0.6:
+        nb = 0
+    return nt, nb
+
+
+def _longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """(length, start) of the longest run of True in a 1-D mask."""
+    padded = np.concatenate(([0], mask.astype(np.int8), [0]))
+    d = np.diff(padded)
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    if not len(starts):
+        return 0, 0
+    k = int((ends - starts).argmax())
+    return int(ends[k] - starts[k]), int(starts[k])
+
+
+def _edge_rows(g: np.ndarray, min_run: float) -> list[tuple[int, int, int]]:
+    """Rows of a signed edge mask with a long run: (row, start, end), one per cluster of rows."""
+    w = g.shape[1]
+    # Close gaps of a pixel or two: an edge under text or a rounded corner is still one edge.
+    closed = g.copy()
+    closed[:, 1:] |= g[:, :-1]
+    closed[:, :-1] |= g[:, 1:]
+    found: list[tuple[int, int, int, int]] = []
+    for y in np.flatnonzero(closed.sum(axis=1) >= min_run * w):
+        length, start = _longest_run(closed[y])
+        if length >= min_run * w:
+            found.append((int(y), length, start, start + length))
+    out: list[tuple[int, int, int]] = []
+    for y, length, start, end in found:  # keep the strongest row of adjacent rows
+        if out and y - out[-1][0] <= 2:
+            if length > out[-1][2] - out[-1][1]:
+                out[-1] = (y, start, end)
+            continue
+        out.append((y, start, end))
+    return out
+
+
+def _find_overlays(lum: np.ndarray, box: Box) -> list[Box]:
+    """A rectangle laid over the picture (controls, a watermark box), in ``lum``'s pixels.
+
+    Found by its long top and bottom edges; accepted when its inside is darker than the picture
+    above and below it (a dark caption box, dark controls), or much smoother than a textured
+    picture around it (translucent, blurred player controls).
+    """
+    t, b, l, r = box  # noqa: E741
+    lum = lum[t:b, l:r]
+    h, w = lum.shape
+    if h < 24 or w < 24:
+        return []
+    gy = np.zeros_like(lum)
+    gy[1:-1] = lum[2:] - lum[:-2]  # central difference: a blurred edge still counts
+    texture = np.zeros_like(lum)
+    texture[:, 1:] = np.abs(np.diff(lum, axis=1))
+    edges = _edge_rows(np.abs(gy) > 8, 0.25)
+    found = [
+        _best_box(lum, texture, _edge_rows(gy < -8, 0.25), _edge_rows(gy > 8, 0.25), True),
+        _best_box(lum, texture, edges, edges, False),
+    ]
+    return [(t + y1, t + y2, l + x1, l + x2) for y1, y2, x1, x2 in dict.fromkeys(found) if y2]
+
+
+def _best_box(
+    lum: np.ndarray,
+    texture: np.ndarray,
+    tops: list[tuple[int, int, int]],
+    bottoms: list[tuple[int, int, int]],
+    dark: bool,
+) -> Box:
+    h, w = lum.shape
+    best: tuple[float, Box] | None = None
+    for y1, a1, b1 in tops:
+        for y2, a2, b2 in bottoms:
+            if not 0.03 * h <= y2 - y1 <= 0.4 * h or y2 - y1 < 5:
+                continue
+            if min(b1, b2) - max(a1, a2) < 0.25 * w:
+                continue
+            slack = 0.04 * w
+            contained = (a1 >= a2 - slack and b1 <= b2 + slack) or (
+                a2 >= a1 - slack and b2 <= b1 + slack
+            )
+            if not contained and abs(a1 - a2) > slack and abs(b1 - b2) > slack:
+                continue
+            left, right = min(a1, a2), max(b1, b2)
+            margin = max(2, (y2 - y1) // 4)
+            inside = np.s_[y1 + 2 : y2 - 1, left:right]
+            above = np.s_[max(0, y1 - margin) : y1 - 1, left:right]
+            below = np.s_[y2 + 2 : y2 + 2 + margin, left:right]
+            if lum[above].size == 0 or lum[below].size == 0:
+                continue
+            if dark:
+                if lum[inside].mean() > min(lum[above].mean(), lum[below].mean()) - 6:
+                    continue
+            else:
+                # Row medians: icons and a progress bar inside controls are a few rows only.
+                around = min(texture[above].mean(), texture[below].mean())
+                if around < 6 or np.median(texture[inside].mean(axis=1)) > 0.3 * around:
+                    continue
+            score = float((b1 - a1) + (b2 - a2))
+            if best is None or score > best[0]:
+                best = (score, (y1, y2 + 1, left, right))
+    return (0, 0, 0, 0) if best is None else best[1]
+
+
+def _scale(box: Box, factor: int, shape: tuple[int, ...]) -> Box:
+    t, b, l, r = box  # noqa: E741
+    return (t * factor, min(b * factor, shape[0]), l * factor, min(r * factor, shape[1]))
+
+
+def _fill_rows(pixels: np.ndarray, box: Box) -> np.ndarray:
+    """Replace ``box`` by interpolating, column by column, between the rows just outside it."""
+    t, b, l, r = box  # noqa: E741
+    h = pixels.shape[0]
+    above, below = max(t - 1, 0), min(b, h - 1)
+    out = pixels.copy()
+    top = pixels[above, l:r].astype(np.float32)
+    bottom = pixels[below, l:r].astype(np.float32)
+    if t == 0:
+        top = bottom
+    if b >= h:
+        bottom = top
+    span = max(below - above, 1)
+    weight = ((np.arange(above, below + 1) - above) / span).astype(np.float32)[:, None, None]
+    out[above : below + 1, l:r] = np.clip(top * (1 - weight) + bottom * weight, 0, 255)
+    return out
+
+
+def _uncrop(rgb: np.ndarray) -> np.ndarray:
+    small = _reduced(rgb)
+    h, w = small.shape[:2]
+    ph, pw = round(h * _UNCROP), round(w * _UNCROP)
+    # Repeating the edge pixels beat mirroring, blurred mirroring and a flat fill (measured:
+    # docs/robust-matching.md).
+    return np.pad(small, ((ph, ph), (pw, pw), (0, 0)), mode="edge")
+
+
+def _reduced(pixels: np.ndarray, side: int = 512) -> np.ndarray:
+    """Pixels to hash: PDQ keeps only low frequencies, so a copy reduced to about ``side`` px
+    hashes within a few bits of the full-size one, at a fraction of the cost."""
+    h, w = pixels.shape[:2]
+    factor = max(h, w) // side
+    if factor < 2:
+        return np.ascontiguousarray(pixels)
+    return np.asarray(Image.fromarray(np.ascontiguousarray(pixels)).reduce(factor))
+
+
+def _same(a: Box, b: Box, shape: tuple[int, ...]) -> bool:
+    tol = 0.01 * max(shape[:2])
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
+
+
+def _crop(rgb: np.ndarray, box: Box) -> np.ndarray:
+    return rgb[box[0] : box[1], box[2] : box[3]]
+
+
+def find_candidates(
+    image: ImageLike, names: tuple[str, ...] | frozenset[str] = DEFAULT_CANDIDATES
+) -> list[Candidate]:
+    """The candidate regions of an image (the whole image itself is not among them)."""
+    rgb = rgb_array(image)
+    height, width = rgb.shape[:2]
+    full: Box = (0, height, 0, width)
+    out: list[Candidate] = []
+    if min(height, width) >= 32:
+        lum, factor = _analysis(rgb)
+        small_full: Box = (0, lum.shape[0], 0, lum.shape[1])
+        # 1. Flat borders (only when an outer line is flat: the gate).
+        small_base, base = small_full, full
+        if _edge_is_flat(lum):
+            trim = _peel(lum, small_full, one_colour=True)
+            if trim is not None:
+                box = _scale(trim, factor, rgb.shape)
+                if not _same(box, full, rgb.shape):
+                    small_base, base = trim, box
+                    if "trim" in names:
+                        out.append(Candidate("trim", box, _crop(rgb, box)))
+        base_px = _crop(rgb, base)
+        # 2. Chrome bands (a title bar over or above the picture): filled from the content.
+        nt, nb = _chrome_bands(lum, small_base)
+        filled = base_px
+        if nt or nb:
+            h = base_px.shape[0]
+            ct, cb = min(nt * factor, h // 4), min(nb * factor, h // 4)
+            filled = base_px.copy()
+            if ct:
+                filled[:ct] = base_px[ct]
+            if cb:
+                filled[h - cb :] = base_px[h - cb - 1]
+            if "chrome" in names:
+                out.append(Candidate("chrome", base, filled))
+        # 3. The picture inside a window: every flat band inside the chrome peeled.
+        small_pic: Box | None = None
+        if base is not full or nt or nb:
+            t, b, l, r = small_base  # noqa: E741
+            small_pic = _peel(lum, (t + nt, b - nb, l, r), one_colour=False)
+            if small_pic is not None:
+                box = _scale(small_pic, factor, rgb.shape)
+                if _same(box, base, rgb.shape) or _same(box, full, rgb.shape):
+                    small_pic = None
+                elif "picture" in names:
+                    out.append(Candidate("picture", box, _crop(rgb, box)))
+        # 4. A dark box laid over the picture (controls, a watermark): filled by interpolation.
+        if "overlay" in names:
+            for found in _find_overlays(lum, small_base):
+                ob = _scale(found, factor, rgb.shape)
+                local = (ob[0] - base[0], ob[1] - base[0], ob[2] - base[2], ob[3] - base[2])
+                out.append(Candidate("overlay", base, _fill_rows(filled, local)))
+        if "picture-overlay" in names and small_pic is not None:
+            for found in _find_overlays(lum, small_pic):
+                pic = _scale(small_pic, factor, rgb.shape)
+                ob = _scale(found, factor, rgb.shape)
+                local = (ob[0] - pic[0], ob[1] - pic[0], ob[2] - pic[2], ob[3] - pic[2])
+                out.append(Candidate("picture-overlay", pic, _fill_rows(_crop(rgb, pic), local)))
+    if "uncrop" in names and min(height, width) >= 16:
+        out.append(Candidate("uncrop", full, _uncrop(rgb)))
+    return out
+
+
+def candidate_hashes(
+    image: ImageLike, names: tuple[str, ...] | frozenset[str] = DEFAULT_CANDIDATES
+) -> list[CandidateHash]:
+    """Each candidate region hashed with PDQ (8 dihedral codes); duplicates of the image dropped."""
+    out: list[CandidateHash] = []
+    for candidate in find_candidates(image, names):
+        pdq, codes = pdq_with_dihedral(_reduced(candidate.pixels))
+        out.append(CandidateHash(candidate.name, pdq.quality, b"".join(codes)))
+    return out

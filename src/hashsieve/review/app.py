@@ -1,0 +1,206 @@
+"""The review workspace app: ``create_app(store, case=...)`` (FastAPI, Jinja2 templates).
+
+Every HTML page has a JSON twin under ``/api`` (the tested contract, described by OpenAPI at
+``/openapi.json`` for logged-in users). Sessions are server-side, the cookie HttpOnly and
+SameSite=Strict; every state change needs the session's CSRF token; logins are rate limited.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+
+from hashsieve import __version__
+from hashsieve.errors import HashsieveError
+from hashsieve.review import audit, geo
+from hashsieve.review.auth import LoginLimiter, Principal, authenticate, close_session, open_session
+from hashsieve.review.preferences import Preferences
+from hashsieve.review.web import (
+    SESSION_COOKIE,
+    NotAuthenticated,
+    User,
+    check_origin,
+    client_of,
+    csrf,
+)
+from hashsieve.store import Store
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+CSP = (
+    "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self' "
+    "'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'"
+)
+
+
+Csrf = Annotated[Principal, Depends(csrf)]
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(max_length=100)
+    password: str = Field(max_length=1000)
+
+
+def create_app(
+    store: Store,
+    *,
+    case: str | None = None,
+    limiter: LoginLimiter | None = None,
+    secure_cookies: bool = False,
+) -> FastAPI:
+    """The web app over ``store``; with ``case``, only that case is served."""
+    from hashsieve.review import views
+
+    app = FastAPI(
+        title="hashsieve review",
+        version=__version__,
+        openapi_url=None,  # served below, to logged-in users only
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.store = store
+    app.state.case = case
+    app.state.limiter = limiter or LoginLimiter()
+    app.state.secure_cookies = secure_cookies
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.globals["world_path"] = geo.world_path
+    templates.env.globals["prefs"] = Preferences()  # pages before login
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"  # "no-referrer" makes Origin null
+        response.headers["X-Frame-Options"] = "DENY"
+        if not request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, _exc: NotAuthenticated) -> Response:
+        path = request.url.path
+        if path.startswith("/api/") or path == "/openapi.json" or request.method != "GET":
+            return JSONResponse({"detail": "log in first"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(HashsieveError)
+    async def library_error(_request: Request, exc: HashsieveError) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    _auth_routes(app)
+    app.include_router(views.router)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_user: User) -> dict[str, Any]:
+        return app.openapi()
+
+    return app
+
+
+def _set_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=bool(request.app.state.secure_cookies),
+        path="/",
+    )
+
+
+def _login(request: Request, username: str, password: str) -> tuple[str, Principal]:
+    store: Store = request.app.state.store
+    limiter: LoginLimiter = request.app.state.limiter
+    client = client_of(request)
+    wait = limiter.retry_after(username, client)
+    if wait > 0:
+        raise HTTPException(
+            429, "too many failed logins; try again later", {"Retry-After": str(int(wait) + 1)}
+        )
+    user = authenticate(store, username, password)
+    if user is None:
+        limiter.failed(username, client)
+        audit.log(store, username[:100] or "-", "login-failed", client=client)
+        raise HTTPException(401, "wrong user name or password")
+    limiter.succeeded(username, client)
+    audit.log(store, user.username, "login", client=client)
+    return open_session(store, user)
+
+
+def _safe_next(target: str | None) -> str:
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _auth_routes(app: FastAPI) -> None:
+    @app.post("/api/login", tags=["session"])
+    def api_login(request: Request, body: LoginRequest) -> JSONResponse:
+        """Log in; sets the same HttpOnly session cookie as the login page."""
+        check_origin(request)
+        token, user = _login(request, body.username, body.password)
+        response = JSONResponse(
+            {"username": user.username, "role": user.role, "csrf_token": user.csrf_token}
+        )
+        _set_cookie(request, response, token)
+        return response
+
+    @app.get("/login", include_in_schema=False, response_class=HTMLResponse)
+    def login_page(request: Request, next: str | None = None, error: str | None = None) -> Response:
+        templates: Jinja2Templates = request.app.state.templates
+        return templates.TemplateResponse(
+            request, "login.html", {"next": _safe_next(next), "error": error, "user": None}
+        )
+
+    @app.post("/login", include_in_schema=False)
+    def login_form(
+        request: Request,
+        username: str = Form(max_length=100),
+        password: str = Form(max_length=1000),
+        next: str = Form("/"),
+    ) -> Response:
+        check_origin(request)
+        try:
+            token, _user = _login(request, username, password)
+        except HTTPException as exc:
+            templates: Jinja2Templates = request.app.state.templates
+            return templates.TemplateResponse(
+                request,
+                "login.html",
+                {"next": _safe_next(next), "error": exc.detail, "user": None},
+                status_code=exc.status_code,
+                headers=exc.headers,
+            )
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        _set_cookie(request, response, token)
+        return response
+
+    @app.post("/api/logout", tags=["session"])
+    def api_logout(request: Request, user: Csrf) -> JSONResponse:
+        """End the session (needs the CSRF token like every state change)."""
+        close_session(request.app.state.store, request.cookies.get(SESSION_COOKIE))
+        audit.log(request.app.state.store, user.username, "logout", client=client_of(request))
+        response = JSONResponse({"logged_out": True})
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    def logout_form(request: Request, user: Csrf) -> Response:
+        close_session(request.app.state.store, request.cookies.get(SESSION_COOKIE))
+        audit.log(request.app.state.store, user.username, "logout", client=client_of(request))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response

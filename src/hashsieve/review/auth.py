@@ -1,0 +1,171 @@
+"""Local users (argon2id password hashes), server-side sessions, login rate limiting."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+
+from hashsieve.errors import DuplicateNameError, HashsieveError
+from hashsieve.review.models import ROLES, User, UserSession, UserSettings
+from hashsieve.store import Store
+
+_HASHER = PasswordHasher()
+#: Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _HASHER.hash("hashsieve-no-such-user")
+SESSION_LIFETIME = timedelta(hours=12)
+MIN_PASSWORD_LENGTH = 8
+
+
+class UnknownUserError(HashsieveError):
+    """A user name the store does not hold."""
+
+
+class UserError(HashsieveError):
+    """A user that cannot be created as asked (role, name or password refused)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The logged-in user behind a request."""
+
+    user_id: int
+    username: str
+    role: str
+    csrf_token: str
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in ("admin", "reviewer")
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def add_user(store: Store, username: str, password: str, role: str = "reviewer") -> User:
+    """Create a user; the password is stored only as an argon2id hash."""
+    username = username.strip()
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+    if not username or len(username) > 100 or any(c.isspace() for c in username):
+        raise UserError("a user name is 1 to 100 characters without spaces")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    with store.session() as s:
+        if s.scalar(select(User.id).where(User.username == username)) is not None:
+            raise DuplicateNameError(f"a user named {username!r} exists")
+        user = User(username=username, password_hash=hash_password(password), role=role)
+        s.add(user)
+        s.flush()
+        s.add(UserSettings(user_id=user.id))
+        return user
+
+
+def list_users(store: Store) -> list[User]:
+    with store.session() as s:
+        return list(s.scalars(select(User).order_by(User.username)))
+
+
+def authenticate(store: Store, username: str, password: str) -> User | None:
+    """The user when the password is right (and the user enabled), else None."""
+    with store.session() as s:
+        user = s.scalar(select(User).where(User.username == username))
+        stored = user.password_hash if user is not None else _DUMMY_HASH
+        try:
+            _HASHER.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if user is None or user.disabled:
+            return None
+        if _HASHER.check_needs_rehash(stored):
+            user.password_hash = hash_password(password)
+        return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(store: Store, user: User) -> tuple[str, Principal]:
+    """A new session for ``user``: (cookie token, principal with its CSRF token)."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    with store.session() as s:
+        s.execute(delete(UserSession).where(UserSession.expires_at < now))
+        s.add(
+            UserSession(
+                token_hash=_token_hash(token),
+                user_id=user.id,
+                csrf_token=csrf,
+                expires_at=now + SESSION_LIFETIME,
+            )
+        )
+    return token, Principal(user.id, user.username, user.role, csrf)
+
+
+def session_principal(store: Store, token: str | None) -> Principal | None:
+    if not token:
+        return None
+    with store.session() as s:
+        row = s.execute(
+            select(UserSession, User)
+            .join(User, User.id == UserSession.user_id)
+            .where(UserSession.token_hash == _token_hash(token))
+        ).first()
+    if row is None:
+        return None
+    sess, user = row
+    expires = sess.expires_at if sess.expires_at.tzinfo else sess.expires_at.replace(tzinfo=UTC)
+    if expires < datetime.now(UTC) or user.disabled:
+        return None
+    return Principal(user.id, user.username, user.role, sess.csrf_token)
+
+
+def close_session(store: Store, token: str | None) -> None:
+    if token:
+        with store.session() as s:
+            s.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
+
+
+class LoginLimiter:
+    """At most ``attempts`` failed logins per user name and per client within ``window`` s."""
+
+    def __init__(self, attempts: int = 5, window: float = 300.0) -> None:
+        self.attempts, self.window = attempts, window
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _keys(self, username: str, client: str) -> tuple[str, str]:
+        return f"user:{username.lower()}", f"client:{client}"
+
+    def retry_after(self, username: str, client: str) -> float:
+        """Seconds until another try is allowed (0 when allowed now)."""
+        now = time.monotonic()
+        wait = 0.0
+        with self._lock:
+            for key in self._keys(username, client):
+                q = self._failures[key]
+                while q and q[0] <= now - self.window:
+                    q.popleft()
+                if len(q) >= self.attempts:
+                    wait = max(wait, q[0] + self.window - now)
+        return wait
+
+    def failed(self, username: str, client: str) -> None:
+        with self._lock:
+            for key in self._keys(username, client):
+                self._failures[key].append(time.monotonic())
+
+    def succeeded(self, username: str, client: str) -> None:
+        with self._lock:
+            self._failures.pop(self._keys(username, client)[0], None)

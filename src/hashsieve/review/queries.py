@@ -1,0 +1,334 @@
+"""What the review pages show, as plain data: dashboard, groups, file detail, similar, places.
+
+Every page of the web app and its JSON twin are built from these functions; they take a store
+and return dicts and lists ready for JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+
+from hashsieve.config import PDQ_MATCH_THRESHOLD
+from hashsieve.hashsets.categories import US_CATEGORIES, category_label
+from hashsieve.report.ordering import file_line
+from hashsieve.report.summary import case_summary
+from hashsieve.review.decisions import decision_dict, decisions_for
+from hashsieve.review.models import Decision
+from hashsieve.scan.verdict import Verdict
+from hashsieve.store import Store
+from hashsieve.store.models import Case, FileRecord, HashSet, Match, Scan
+
+GROUP_KEY = func.coalesce(FileRecord.group_id, FileRecord.id)
+#: Metadata shown in the detail view, in this order.
+METADATA_FIELDS = (
+    "Make",
+    "Model",
+    "BodySerialNumber",
+    "LensModel",
+    "LensSerialNumber",
+    "CameraOwnerName",
+    "Software",
+    "DateTimeOriginal",
+    "DateTime",
+    "GPSLatitude",
+    "GPSLongitude",
+    "Orientation",
+)
+
+
+def categories() -> list[dict[str, Any]]:
+    return [{"code": c, "label": label} for c, label in US_CATEGORIES.items()]
+
+
+def dashboard(store: Store, case: Case) -> dict[str, Any]:
+    summary = case_summary(store, case.name)
+    with store.session() as s:
+        scans = []
+        for scan in s.scalars(select(Scan).where(Scan.case_id == case.id).order_by(Scan.id)):
+            stored = s.scalar(select(func.count()).where(FileRecord.scan_id == scan.id)) or 0
+            scans.append(
+                {
+                    "id": scan.id,
+                    "roots": json.loads(scan.root),
+                    "status": scan.status,
+                    "started_at": scan.started_at.isoformat(timespec="seconds"),
+                    "finished_at": scan.finished_at.isoformat(timespec="seconds")
+                    if scan.finished_at
+                    else None,
+                    "files": scan.files if scan.status == "completed" else stored,
+                }
+            )
+        used = dict(
+            s.execute(
+                select(Match.hashset, func.count(func.distinct(Match.file_id)))
+                .join(FileRecord, FileRecord.id == Match.file_id)
+                .where(FileRecord.case_id == case.id)
+                .group_by(Match.hashset)
+            ).all()
+        )
+        hashsets = [
+            {
+                "name": hs.name,
+                "kind": hs.kind,
+                "format": hs.format,
+                "entries": hs.entries,
+                "complete": hs.complete,
+                "files_matched": used.get(hs.name, 0),
+            }
+            for hs in s.scalars(select(HashSet).order_by(HashSet.name))
+        ]
+        for name, n in used.items():  # sets deleted since: the case keeps their record
+            if not any(h["name"] == name for h in hashsets):
+                hashsets.append({"name": name, "deleted": True, "files_matched": n})
+        reviewed = dict(
+            s.execute(
+                select(Decision.category, func.count())
+                .where((Decision.case_id == case.id) & Decision.category.is_not(None))
+                .group_by(Decision.category)
+            ).all()
+        )
+    return {
+        "case": case.name,
+        "files": summary.files,
+        "verdicts": summary.verdicts,
+        "categories": summary.categories,
+        "reviewed": {
+            f"{code} {category_label(code)}": reviewed.get(code, 0) for code in US_CATEGORIES
+        },
+        "scans": scans,
+        "scanning": any(sc["status"] == "running" for sc in scans),
+        "hashsets": hashsets,
+    }
+
+
+def _verdict_filter(case_id: int, verdict: str, category: int | None, uncategorised: bool) -> Any:
+    cond = (FileRecord.case_id == case_id) & (FileRecord.verdict == verdict)
+    if uncategorised:
+        cond = cond & FileRecord.category.is_(None)
+    elif category is not None:
+        cond = cond & (FileRecord.category == category)
+    return cond
+
+
+def known_sections(store: Store, case: Case) -> list[dict[str, Any]]:
+    """Known material collapsed by category: one section per category with its counts."""
+    with store.session() as s:
+        rows = s.execute(
+            select(FileRecord.category, func.count(), func.count(func.distinct(FileRecord.sha256)))
+            .where((FileRecord.case_id == case.id) & (FileRecord.verdict == Verdict.KNOWN.value))
+            .group_by(FileRecord.category)
+            .order_by(func.coalesce(FileRecord.category, 1000))
+        ).all()
+    return [
+        {
+            "category": c,
+            "label": category_label(c),
+            "files": n,
+            "tiles": tiles,
+            "query": f"verdict=known&category={'none' if c is None else c}",
+        }
+        for c, n, tiles in rows
+    ]
+
+
+def groups(
+    store: Store,
+    case: Case,
+    *,
+    verdict: str = Verdict.NEW.value,
+    category: int | None = None,
+    uncategorised: bool = False,
+    offset: int = 0,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Groups of a case, largest first; each group's tiles are its distinct contents.
+
+    A tile stacks byte-identical copies (``copies``); a group is a near-duplicate series (new
+    material within the PDQ group threshold) or one content and its copies.
+    """
+    cond = _verdict_filter(case.id, verdict, category, uncategorised)
+    with store.session() as s:
+        total = s.scalar(select(func.count(func.distinct(GROUP_KEY))).where(cond)) or 0
+        page = s.execute(
+            select(GROUP_KEY.label("g"), func.count().label("n"))
+            .where(cond)
+            .group_by(GROUP_KEY)
+            .order_by(func.count().desc(), GROUP_KEY)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        keys = [g for g, _ in page]
+        members: dict[int, list[FileRecord]] = defaultdict(list)
+        if keys:
+            for f in s.scalars(
+                select(FileRecord).where(cond & GROUP_KEY.in_(keys)).order_by(FileRecord.path_key)
+            ):
+                members[f.group_id if f.group_id is not None else f.id].append(f)
+        shas = [f.sha256 for fs in members.values() for f in fs if f.sha256]
+        decided = decisions_for(s, case.id, shas)
+        out = []
+        for g, n in page:
+            tiles: dict[str, dict[str, Any]] = {}
+            for f in members[g]:
+                key = f.sha256 or f"file-{f.id}"
+                tile = tiles.get(key)
+                if tile is None:
+                    tiles[key] = _tile(f, decided.get(f.sha256 or ""))
+                else:
+                    tile["copies"] += 1
+            out.append({"group": g, "files": n, "tiles": list(tiles.values())})
+    return {
+        "case": case.name,
+        "verdict": verdict,
+        "category": category,
+        "uncategorised": uncategorised,
+        "offset": offset,
+        "limit": limit,
+        "total_groups": total,
+        "groups": out,
+        "known": known_sections(store, case) if verdict == Verdict.NEW.value else [],
+    }
+
+
+def _tile(f: FileRecord, decision: Decision | None) -> dict[str, Any]:
+    return {
+        "file_id": f.id,
+        "sha256": f.sha256,
+        "name": os.path.basename(os.fsdecode(f.path_key)),
+        "copies": 1,
+        "media_kind": f.media_kind,
+        "verdict": f.verdict,
+        "category": f.category,
+        "width": f.width,
+        "height": f.height,
+        "review": decision_dict(decision),
+    }
+
+
+def file_detail(store: Store, case: Case, file: FileRecord) -> dict[str, Any]:
+    """Everything about one file: every path of its content, hashes, matches, metadata."""
+    with store.session() as s:
+        matches = list(
+            s.scalars(select(Match).where(Match.file_id == file.id).order_by(Match.distance))
+        )
+        copies = []
+        if file.sha256:
+            for other in s.scalars(
+                select(FileRecord)
+                .where((FileRecord.case_id == case.id) & (FileRecord.sha256 == file.sha256))
+                .order_by(FileRecord.path_key)
+            ):
+                copies.append({"file_id": other.id, "path": other.path_text})
+                if other.id != file.id:
+                    for m in s.scalars(select(Match).where(Match.file_id == other.id)):
+                        if not any(x.entry == m.entry and x.hashset == m.hashset for x in matches):
+                            matches.append(m)
+        else:
+            copies.append({"file_id": file.id, "path": file.path_text})
+        group_size = (
+            s.scalar(
+                select(func.count()).where(
+                    (FileRecord.case_id == case.id) & (GROUP_KEY == (file.group_id or file.id))  # noqa: SIM300
+                )
+            )
+            or 1
+        )
+        decision = decisions_for(s, case.id, [file.sha256 or ""]).get(file.sha256 or "")
+    line = file_line(file, matches)
+    metadata = line.get("metadata") or {}
+    assert isinstance(metadata, dict)
+    return {
+        **line,
+        "file_id": file.id,
+        "case": case.name,
+        "name": os.path.basename(os.fsdecode(file.path_key)),
+        "media_kind": file.media_kind,
+        "paths": copies,
+        "group_size": group_size,
+        "category_label": category_label(file.category) if file.verdict == "known" else None,
+        "identifying_metadata": {k: metadata[k] for k in METADATA_FIELDS if k in metadata},
+        "gps": _gps(metadata),
+        "review": decision_dict(decision),
+    }
+
+
+def _gps(metadata: dict[str, Any]) -> dict[str, float] | None:
+    lat, lon = metadata.get("GPSLatitude"), metadata.get("GPSLongitude")
+    if isinstance(lat, int | float) and isinstance(lon, int | float):
+        return {"lat": float(lat), "lon": float(lon)}
+    return None
+
+
+def places(store: Store, case: Case) -> list[dict[str, Any]]:
+    """Every GPS position found in the case's metadata (one point per file)."""
+    points = []
+    with store.session() as s:
+        rows = s.execute(
+            select(FileRecord.id, FileRecord.path_key, FileRecord.metadata_json).where(
+                (FileRecord.case_id == case.id) & FileRecord.metadata_json.like("%GPSLatitude%")
+            )
+        )
+        for file_id, key, meta in rows:
+            gps = _gps(json.loads(meta or "{}"))
+            if gps:
+                points.append(
+                    {"file_id": file_id, "name": os.path.basename(os.fsdecode(key)), **gps}
+                )
+    return points
+
+
+def similar(
+    store: Store, case: Case, file: FileRecord, distance: int = PDQ_MATCH_THRESHOLD
+) -> dict[str, Any]:
+    """Every content of the case whose PDQ hash is within ``distance`` bits of the file's."""
+    distance = max(0, min(int(distance), 128))
+    result: dict[str, Any] = {
+        "case": case.name,
+        "file_id": file.id,
+        "pdq": file.pdq,
+        "distance": distance,
+        "tiles": [],
+    }
+    if not file.pdq:
+        return result
+    with store.session() as s:
+        rows = s.execute(
+            select(FileRecord.id, FileRecord.sha256, FileRecord.pdq)
+            .where((FileRecord.case_id == case.id) & FileRecord.pdq.is_not(None))
+            .order_by(FileRecord.id)
+        ).all()
+        if not rows:
+            return result
+        codes = np.frombuffer(b"".join(bytes.fromhex(r[2] or "") for r in rows), np.uint8).reshape(
+            -1, 32
+        )
+        probe = np.frombuffer(bytes.fromhex(file.pdq), np.uint8)
+        dist = np.unpackbits(codes ^ probe, axis=1).sum(axis=1)
+        best: dict[str, tuple[int, int]] = {}
+        for (fid, sha, _), d in zip(rows, dist.tolist(), strict=True):
+            if d <= distance:
+                key = sha or f"file-{fid}"
+                if key not in best or d < best[key][0]:
+                    best[key] = (d, fid)
+        ids = {fid: d for d, fid in best.values()}
+        files = {f.id: f for f in s.scalars(select(FileRecord).where(FileRecord.id.in_(ids)))}
+        decided = decisions_for(s, case.id, [f.sha256 for f in files.values() if f.sha256])
+        tiles = []
+        for fid, d in sorted(ids.items(), key=lambda kv: (kv[1], kv[0])):
+            f = files[fid]
+            tile = _tile(f, decided.get(f.sha256 or ""))
+            tile["distance"] = d
+            tiles.append(tile)
+    result["tiles"] = tiles
+    return result
+
+
+def summary_dict(store: Store, case: Case) -> dict[str, Any]:
+    return asdict(case_summary(store, case.name))

@@ -1,0 +1,117 @@
+"""Thumbnails and display copies of evidence, rendered on demand from the read-only original.
+
+The original is opened ``O_RDONLY | O_NOFOLLOW`` by the path the scan stored (never a path from a
+request). Thumbnails are cached under ``$HASHSIEVE_HOME/thumbs/`` by content hash, never next to
+the evidence. The report's thumbnails are blurred and greyscale in the pixels themselves, so a
+printed report never shows the picture.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+from PIL import Image, ImageFilter, ImageOps
+
+from hashsieve.store import Store
+from hashsieve.store.models import FileRecord
+
+THUMB_SIZES = (128, 256, 512)
+DISPLAY_SIZE = 1600
+#: Evidence files larger than this are not read for a preview.
+MAX_PREVIEW_BYTES = 256 * 1024 * 1024
+_O_NOATIME = getattr(os, "O_NOATIME", 0)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes
+    media_type: str
+
+
+def read_evidence(path_key: bytes, limit: int = MAX_PREVIEW_BYTES) -> bytes:
+    """The bytes of an evidence file, read-only, without following a symbolic link."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path_key, flags | _O_NOATIME)
+    except PermissionError:
+        fd = os.open(path_key, flags)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError("file too large for a preview")
+    return data
+
+
+def placeholder(label: str, size: int = 256) -> Rendered:
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+        f'viewBox="0 0 100 100"><rect width="100" height="100" fill="#3a3f47"/>'
+        f'<text x="50" y="54" font-family="sans-serif" font-size="11" fill="#cfd6df" '
+        f'text-anchor="middle">{escape(label)}</text></svg>'
+    )
+    return Rendered(svg.encode(), "image/svg+xml")
+
+
+def _decode(data: bytes, box: int, max_pixels: int) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        opened = Image.open(io.BytesIO(data))
+        if opened.size[0] * opened.size[1] > max_pixels:
+            raise OSError("image too large")
+        opened.draft("RGB", (box, box))
+        image = ImageOps.exif_transpose(opened).convert("RGB")
+    image.thumbnail((box, box), Image.Resampling.LANCZOS)
+    return image
+
+
+def _jpeg(image: Image.Image, quality: int = 82) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def thumbnail(store: Store, file: FileRecord, size: int = 256, *, report: bool = False) -> Rendered:
+    """A JPEG thumbnail (``report``: blurred and greyscale in its pixels), or a placeholder."""
+    size = min(THUMB_SIZES, key=lambda s: abs(s - size))
+    if file.media_kind != "image":
+        return placeholder("video" if file.media_kind == "video" else "no preview", size)
+    suffix = "-report" if report else ""
+    cache: Path | None = None
+    if file.sha256:
+        cache = store.home / "thumbs" / file.sha256[:2] / f"{file.sha256}-{size}{suffix}.jpg"
+        if cache.is_file():
+            return Rendered(cache.read_bytes(), "image/jpeg")
+    try:
+        image = _decode(read_evidence(file.path_key), size, store.settings.max_image_pixels)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return placeholder("no preview", size)
+    if report:
+        image = ImageOps.grayscale(image).filter(ImageFilter.GaussianBlur(max(4, size // 12)))
+    data = _jpeg(image)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, cache)
+    return Rendered(data, "image/jpeg")
+
+
+def display_image(store: Store, file: FileRecord) -> Rendered:
+    """The picture for the detail view: re-encoded (never the raw bytes), at most 1600 px."""
+    if file.media_kind == "video" and file.mime and file.mime.startswith("video/"):
+        try:
+            return Rendered(read_evidence(file.path_key), file.mime)
+        except OSError:
+            return placeholder("video unreadable")
+    if file.media_kind != "image":
+        return placeholder("no preview")
+    try:
+        image = _decode(read_evidence(file.path_key), DISPLAY_SIZE, store.settings.max_image_pixels)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return placeholder("no preview")
+    return Rendered(_jpeg(image, 88), "image/jpeg")

@@ -1,0 +1,150 @@
+"""Candidate regions on generated pictures: each alteration is undone by the right candidate.
+
+The pictures are generated (``hashsieve.samples.photo_like``): letterboxed in several flat colours,
+shown in a drawn viewer window, stamped with a dark caption box, or left plain.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from hashsieve.hashing.candidates import THRESHOLDS, candidate_hashes, find_candidates
+from hashsieve.hashing.pdq import distance, pdq_hash
+from hashsieve.samples import photo_like
+
+ORIGINAL = photo_like(7, (640, 480))
+CODE = pdq_hash(ORIGINAL).code
+
+
+def _jpeg(img: Image.Image, quality: int = 85) -> Image.Image:
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(out.getvalue())).convert("RGB")
+
+
+def letterbox(colour: tuple[int, int, int], noise: float = 0.0) -> tuple[Image.Image, tuple]:
+    w, h = ORIGINAL.size
+    bar = round(0.15 * h)
+    canvas = np.zeros((h + 2 * bar, w, 3), np.float32) + np.array(colour, np.float32)
+    if noise:
+        canvas += np.random.default_rng(0).normal(0, noise, canvas.shape)
+    canvas[bar : bar + h] = np.asarray(ORIGINAL)
+    img = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
+    return _jpeg(img), (bar, bar + h, 0, w)
+
+
+def pillarbox(colour: tuple[int, int, int]) -> tuple[Image.Image, tuple]:
+    w, h = ORIGINAL.size
+    bar = round(0.2 * w)
+    img = Image.new("RGB", (w + 2 * bar, h), colour)
+    img.paste(ORIGINAL, (bar, 0))
+    return _jpeg(img), (0, h, bar, bar + w)
+
+
+def in_window() -> tuple[Image.Image, tuple]:
+    """The picture inside a viewer window (title bar, frame, black bars) on a flat desktop."""
+    shot = Image.new("RGB", (1280, 800), (36, 52, 71))
+    d = ImageDraw.Draw(shot)
+    wx, wy, ww, wh, title = 140, 60, 1000, 700, 28
+    d.rectangle((wx - 1, wy - 1, wx + ww, wy + wh), outline=(120, 120, 120))
+    d.rectangle((wx, wy, wx + ww - 1, wy + title - 1), fill=(225, 225, 225))
+    for k, c in enumerate(((255, 95, 87), (255, 189, 46), (40, 200, 64))):
+        d.ellipse((wx + 10 + 20 * k, wy + 8, wx + 22 + 20 * k, wy + 20), fill=c)
+    d.text((wx + 420, wy + 7), "IMG_0042.jpg", fill=(20, 20, 20))
+    d.rectangle((wx, wy + title, wx + ww - 1, wy + wh - 1), fill=(0, 0, 0))
+    scale = min(ww / ORIGINAL.width, (wh - title) / ORIGINAL.height)
+    pw, ph = round(ORIGINAL.width * scale), round(ORIGINAL.height * scale)
+    px, py = wx + (ww - pw) // 2, wy + title + (wh - title - ph) // 2
+    shot.paste(ORIGINAL.resize((pw, ph), Image.Resampling.BILINEAR), (px, py))
+    return shot, (py, py + ph, px, px + pw)
+
+
+def watermarked() -> tuple[Image.Image, tuple]:
+    w, h = ORIGINAL.size
+    box = (round(0.35 * w), round(0.78 * h), round(0.9 * w), round(0.88 * h))
+    base = ORIGINAL.convert("RGBA")
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    d = ImageDraw.Draw(layer)
+    d.rectangle(box, fill=(0, 0, 0, 200))
+    d.text((box[0] + 12, box[1] + 14), "(c) photos.example.net", fill=(255, 255, 255, 240))
+    img = Image.alpha_composite(base, layer).convert("RGB")
+    return _jpeg(img, 90), (box[1], box[3], box[0], box[2])
+
+
+def _close(a: tuple, b: tuple, shape: tuple[int, ...], share: float = 0.02) -> bool:
+    tol = share * max(shape[:2])
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
+
+
+CASES = {
+    "letterbox-black": lambda: letterbox((0, 0, 0)),
+    "letterbox-white": lambda: letterbox((255, 255, 255)),
+    "letterbox-grey": lambda: letterbox((128, 128, 128)),
+    "letterbox-noisy-near-black": lambda: letterbox((12, 12, 12), noise=4.0),
+    "pillarbox-blue": lambda: pillarbox((20, 40, 160)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_flat_borders_are_trimmed_to_the_picture(case: str) -> None:
+    img, expected = CASES[case]()
+    trims = [c for c in find_candidates(img) if c.name == "trim"]
+    assert len(trims) == 1
+    assert _close(trims[0].box, expected, np.asarray(img).shape)
+    assert pdq_hash(img).code != CODE and distance(pdq_hash(img).code, CODE) > 31
+    hashes = {c.name: c for c in candidate_hashes(img)}
+    codes = hashes["trim"].codes
+    best = min(distance(codes[i : i + 32], CODE) for i in range(0, 256, 32))
+    assert best <= THRESHOLDS["trim"]
+
+
+def test_the_picture_inside_a_viewer_window_is_found() -> None:
+    img, expected = in_window()
+    assert distance(pdq_hash(img).code, CODE) > 31  # plain PDQ misses it
+    pictures = [c for c in find_candidates(img) if c.name == "picture"]
+    assert len(pictures) == 1
+    assert _close(pictures[0].box, expected, np.asarray(img).shape)
+    hashes = {c.name: c.codes for c in candidate_hashes(img)}
+    assert min(distance(hashes["picture"][i : i + 32], CODE) for i in range(0, 256, 32)) <= 31
+
+
+def test_a_dark_caption_box_is_filled_from_around_it() -> None:
+    img, box = watermarked()
+    overlays = [c for c in find_candidates(img) if c.name == "overlay"]
+    assert len(overlays) == 1
+    filled = overlays[0].pixels
+    t, b, l, r = box  # noqa: E741
+    # The dark box is gone: its inside is about as bright as the picture around it.
+    assert (
+        filled[t + 5 : b - 5, l + 5 : r - 5].mean()
+        > np.asarray(img)[t + 5 : b - 5, l + 5 : r - 5].mean() + 30
+    )
+    hashes = {c.name: c.codes for c in candidate_hashes(img)}
+    best = min(distance(hashes["overlay"][i : i + 32], CODE) for i in range(0, 256, 32))
+    assert best <= THRESHOLDS["overlay"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_a_plain_picture_gets_no_border_or_window_candidates(seed: int) -> None:
+    """The gate: no flat edge, no chrome edge -> no trim, chrome or picture (about one PDQ)."""
+    img = _jpeg(photo_like(seed, (800, 600)))
+    names = {c.name for c in find_candidates(img)}
+    assert not names & {"trim", "chrome", "picture", "picture-overlay"}
+    assert "uncrop" in names
+
+
+def test_only_the_requested_candidates_are_computed() -> None:
+    img, _ = letterbox((0, 0, 0))
+    assert [c.name for c in find_candidates(img, ("trim",))] == ["trim"]
+    assert find_candidates(img, ()) == []
+
+
+@pytest.mark.parametrize("size", [(1, 1), (4, 300), (20, 20)])
+def test_tiny_images_do_not_fail(size: tuple[int, int]) -> None:
+    img = Image.new("RGB", size, (10, 20, 30))
+    for c in candidate_hashes(img):
+        assert len(c.codes) == 256

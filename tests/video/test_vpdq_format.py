@@ -1,0 +1,78 @@
+"""vPDQ text files as known video hash sets: detection, import (file or folder), export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hashsieve.catalogue import import_hashset
+from hashsieve.hashing.video import FrameHash, read_vpdq
+from hashsieve.hashsets import detect_format
+from hashsieve.hashsets.base import HashRecord, ParseProblem
+from hashsieve.hashsets.vpdq import VpdqFormat, export_vpdq
+from hashsieve.store import Store
+from hashsieve.video_matching import frame_entry, parse_frame_entry
+
+from ..conftest import run_cli
+
+A = "e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c"
+B = "c0f11178372c6aaccddea259648fbfd62f434c89c9e99b249772be216c8d055c"
+C = B[::-1]  # another 64-digit hash
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_frame_entry_round_trip() -> None:
+    entry = frame_entry("dir/clip 1.txt", FrameHash(372, 87, bytes(32), 12.4))
+    assert entry == "dir/clip 1.txt @12.400s frame 372 q87"
+    parsed = parse_frame_entry(entry)
+    assert parsed is not None and parsed.video == "dir/clip 1.txt" and parsed.frame == 372
+    assert parse_frame_entry("MediaID 17") is None
+    assert parse_frame_entry("list.txt:12") is None
+
+
+def test_detected_as_file_and_folder(tmp_path: Path) -> None:
+    clip = _write(tmp_path / "set" / "a.txt", f"0,100,{A},0.000\n1,100,{B},0.033\n")
+    assert detect_format(clip).name == "vpdq"
+    assert detect_format(tmp_path / "set").name == "vpdq"
+    plain = _write(tmp_path / "plain.txt", f"# algorithm: pdq\n{A}\n")
+    assert detect_format(plain).name != "vpdq"
+
+
+def test_read_skips_low_quality_and_repeats_and_reports_bad_lines(tmp_path: Path) -> None:
+    clip = _write(
+        tmp_path / "clip.txt",
+        f"0,100,{A},0.000\n1,100,{A},0.033\n2,10,{B},0.067\nbad line\n4,90,{C},0.133\n",
+    )
+    items = list(VpdqFormat().read(clip))
+    records = [i for i in items if isinstance(i, HashRecord)]
+    problems = [i for i in items if isinstance(i, ParseProblem)]
+    assert [r.value for r in records] == [A, C]
+    assert records[1].entry == "clip.txt @0.133s frame 4 q90"
+    assert [p.entry for p in problems] == ["clip.txt:4"]
+
+
+def test_import_folder_and_export_round_trip(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "videos"
+    _write(folder / "one.txt", f"0,100,{A},0.000\n30,95,{B},1.000\n")
+    _write(folder / "sub" / "two.txt", f"0,80,{C},0.000\n")
+    summary = import_hashset(store, folder, "videos", category=1)
+    assert (summary.format, summary.taken, summary.refused) == ("vpdq", 3, 0)
+    written = export_vpdq(store, "videos", tmp_path / "out")
+    assert written == {"one.txt": 2, "sub/two.txt": 1}
+    assert read_vpdq(tmp_path / "out" / "one.txt") == read_vpdq(folder / "one.txt")
+    assert read_vpdq(tmp_path / "out" / "sub" / "two.txt") == read_vpdq(folder / "sub" / "two.txt")
+
+
+@pytest.mark.slow
+def test_cli_import_and_export(tmp_path: Path) -> None:
+    clip = _write(tmp_path / "clip.txt", f"0,100,{A},0.000\n30,95,{B},1.000\n")
+    home = tmp_path / "home"
+    run_cli(home, "hashset", "import", str(clip), "--name", "v", "--category", "1")
+    run_cli(home, "hashset", "export", "v", "--format", "vpdq", "-o", str(tmp_path / "out"))
+    assert read_vpdq(tmp_path / "out" / "clip.txt") == read_vpdq(clip)
