@@ -154,9 +154,11 @@ def _chrome_bands(lum: np.ndarray, box: Box, share: float = 0.08) -> tuple[int, 
     nb = k - int(bottom[0]) if len(bottom) else 0
     # Chrome is mostly one colour per row (a bar with a little text and a few buttons); a band of
     # the photograph itself above a strong edge is not.
-    if nt and _flat_share(lum[:nt])[0].mean() < 0.6:
+    # A bar is at least a few rows (1.5 % of the height) tall.
+    least = max(3, round(0.015 * h))
+    if nt < least or _flat_share(lum[:nt])[0].mean() < 0.65:
         nt = 0
-    if nb and _flat_share(lum[h - nb :])[0].mean() < 0.6:
+    if nb < least or _flat_share(lum[h - nb :])[0].mean() < 0.65:
         nb = 0
     return nt, nb
 
