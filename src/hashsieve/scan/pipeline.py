@@ -272,7 +272,7 @@ def run_scan(
     jsonl = open(jsonl_path, "a", encoding="utf-8") if jsonl_path else None  # noqa: SIM115
     writer = _Writer(store, case.id, scan_id, jsonl)
     executor: LocalProcessExecutor[str, FileResult] = LocalProcessExecutor(
-        settings.workers, on_crash=_crash_result, preload=["hashsieve.scan.worker"]
+        settings.workers, on_crash=_crash_result, preload=["hashsieve.scan._preload"]
     )
     options = HashOptions(
         max_image_pixels=settings.max_image_pixels, fast_decode=fast_decode, robust=settings.robust
