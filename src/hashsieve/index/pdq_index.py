@@ -332,7 +332,15 @@ def _workspace() -> _Workspace:
 
 
 def _empty_segment() -> _Segment:
-    return _Segment.build(np.empty(0, np.uint32), np.empty((0, PDQ_BYTES), np.uint8), None)
+    # Built by hand: calling the kernels here would load them (~0.4 s) for an empty index.
+    bits = choose_bits(0)
+    return _Segment(
+        np.empty((0, PDQ_BYTES), np.uint8),
+        np.empty(0, np.uint32),
+        np.zeros((NTABLES, (1 << bits) + 1), np.uint32),
+        np.empty((NTABLES - 1, 0), np.uint32),
+        bits,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
