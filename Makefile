@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench bench-quick clean
+.PHONY: setup demo test lint bench bench-quick bench-robust clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ bench: setup
 
 bench-quick: setup
 	$(PY) bench/run.py --quick
+
+bench-robust: setup
+	$(PY) bench/robustness/run.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .mypy_cache

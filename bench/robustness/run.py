@@ -453,10 +453,12 @@ def main() -> None:
         extra = ", ".join(f"{n} {c}" for n, c in wins[t].most_common())
         print(f"{t:<13}{recall[t]['plain']:>10.1%}{recall[t]['hashsieve']:>11.1%}   {extra}{bar}")
     print(
-        f"\nfalse matches on {len(distractors)} distractors: plain {false['plain']}, hashsieve {false['hashsieve']}"
+        f"\nfalse matches on {len(distractors)} distractors: "
+        f"plain {false['plain']}, hashsieve {false['hashsieve']}"
     )
     print(
-        f"transformed copies matching a wrong original: plain {wrong['plain']}, hashsieve {wrong['hashsieve']}"
+        "transformed copies matching a wrong original: "
+        f"plain {wrong['plain']}, hashsieve {wrong['hashsieve']}"
     )
     print(
         "\ndistractor regions within distance T of an original, per candidate type (threshold now):"

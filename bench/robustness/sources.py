@@ -4,7 +4,9 @@ Fetched with ``apt-get download`` and unpacked with ``dpkg-deb`` into
 ``bench/corpus/robustness-sources/`` (gitignored) the first time. One file per picture: where a
 package ships the same picture at several resolutions (KDE's ``contents/images/*``), only the
 largest is kept. Landscapes, plants, animals, water, sky, textures and a few abstract renders;
-no people. GNOME's backgrounds were tried and left out: they are flat vector art, not photographs. The list below is the whole provenance: package, the folder inside it, licence.
+no people. GNOME's backgrounds were tried and left out: they are flat vector art, not
+photographs; pictures under 800 px on their short side are skipped too. The list below is the
+whole provenance: package, the folder inside it, licence.
 """
 
 from __future__ import annotations

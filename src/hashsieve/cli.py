@@ -437,9 +437,20 @@ def user_list(ctx: click.Context) -> None:
 @click.option("--case", "case_name", help="Serve only this case (default: every case).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8642, show_default=True, type=int)
+@click.option("--webhook", help="POST each sensor alert as JSON to this URL (retried).")
+@click.option("--cef-syslog", help="Send each sensor alert as CEF over syslog to HOST:PORT.")
+@click.option("--cef-tcp", is_flag=True, help="Use TCP for --cef-syslog (default UDP).")
 @click.pass_context
 @_friendly
-def serve(ctx: click.Context, case_name: str | None, host: str, port: int) -> None:
+def serve(
+    ctx: click.Context,
+    case_name: str | None,
+    host: str,
+    port: int,
+    webhook: str | None = None,
+    cef_syslog: str | None = None,
+    cef_tcp: bool = False,
+) -> None:
     """Serve the review workspace (log in with a user made by 'hashsieve user add')."""
     import uvicorn
 
@@ -449,6 +460,9 @@ def serve(ctx: click.Context, case_name: str | None, host: str, port: int) -> No
     if case_name:
         store.get_case(case_name)
     app = create_app(store, case=case_name)
+    from hashsieve.sensors.outputs import forwarder
+
+    app.state.alert_forwarder = forwarder(webhook_url=webhook, cef=cef_syslog, cef_tcp=cef_tcp)
     where = f"http://{host}:{port}" + (f"/cases/{case_name}" if case_name else "")
     console.print(f"review workspace on {where}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -532,6 +546,11 @@ def stream_command(
     finally:
         if jsonl:
             out.close()
+
+
+from hashsieve.sensors.cli import register as _register_sensors  # noqa: E402
+
+_register_sensors(main, _store, _friendly)  # sensor add|list|revoke, icap, agent
 
 
 if __name__ == "__main__":

@@ -173,8 +173,8 @@ class Matcher:
             if key not in best or rank < (best[key][3] is not None, best[key][0]):
                 best[key] = (dist, row % n_variants, threshold, name)
         by_id = self._entries_by_id(sorted({entry_id for _, entry_id in best}))
-        for (file_i, entry_id), (dist, variant, _threshold, name) in sorted(best.items()):
+        for (file_i, entry_id), (dist, variant, _threshold, region) in sorted(best.items()):
             if entry_id in by_id:
-                hit = self._hit(by_id[entry_id], dist, DIHEDRAL_NAMES[variant], name)
+                hit = self._hit(by_id[entry_id], dist, DIHEDRAL_NAMES[variant], region)
                 if hit is not None:
                     hits[file_i].append(hit)

@@ -6,13 +6,19 @@ original, so the repair happens on the query side: from one decoded image this m
 few **candidate regions**, each of which is what the original would look like if the alteration
 were undone, and hashes each (with its 8 dihedral variants) for the matcher.
 
-| name | what it undoes | how |
-|---|---|---|
-| ``trim`` | letterbox, pillarbox, padding of any flat colour | peel edge lines that are one flat colour (noise and compression tolerated), one colour per side |
-| ``chrome`` | a title bar, toolbar or player controls laid over or around the picture | find bands at the top/bottom ending in a full-width edge; replace them by the nearest content row |
-| ``overlay`` | a dark box stamped on the picture (watermark caption, player controls) | find a dark rectangle by its long horizontal edges; fill it by interpolating the rows around it |
-| ``picture`` | an image shown on a flat background inside a window | peel every flat band, whatever its colour, inside the window |
-| ``uncrop`` | a few per cent cut from every edge | mirror-pad the image back to the original's frame |
+- ``trim`` undoes a letterbox, pillarbox or padding of any flat colour: edge lines that are one
+  flat colour (noise and compression tolerated) are peeled, one colour per side.
+- ``chrome`` undoes a title bar or toolbar laid over or around the picture: a band at the top or
+  bottom, mostly one colour per row, that ends in a full-width edge, is replaced by the nearest
+  content row.
+- ``picture`` finds an image shown on a flat background inside a window: every flat band inside
+  the window is peeled, whatever its colour.
+- ``overlay`` / ``picture-overlay`` undo a box stamped on the picture (a watermark caption, player
+  controls): a rectangle found by its long top and bottom edges, darker than the picture around
+  it or much smoother than a textured picture, is filled by interpolating the rows around it (in
+  the trimmed image, or in the ``picture``).
+- ``uncrop`` partly undoes a few per cent cut from every edge: the image is padded back to the
+  original's frame by repeating its edge pixels.
 
 A cheap gate keeps most images at one PDQ hash: the border, chrome and overlay analysis runs on a
 reduced copy (long side :data:`ANALYSIS_SIDE`) and produces nothing for a picture whose edges are
@@ -50,6 +56,8 @@ DEFAULT_CANDIDATES: tuple[str, ...] = CANDIDATE_NAMES
 ANALYSIS_SIDE = 384
 #: Two luma levels within this many steps are "the same flat colour".
 _TOL = 20
+#: Padding added around a picture is flatter than the picture's own sky or shadows.
+_BORDER_TOL = 10
 #: A line is flat when at least this share of its pixels is within _TOL of its median colour.
 _FLAT = 0.97
 #: The share of each edge that ``uncrop`` adds back: 5 % cut from each side of 100 leaves 90.
@@ -86,7 +94,7 @@ def _analysis(rgb: np.ndarray) -> tuple[np.ndarray, int]:
     return small.astype(np.float32) @ _LUMA, factor
 
 
-def _flat_share(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _flat_share(lines: np.ndarray, tol: float = _TOL) -> tuple[np.ndarray, np.ndarray]:
     """Per line (a row of ``lines``): share of pixels near the line's level, and that level.
 
     The level is the median of 33 evenly spaced samples: as good as the full median for a flat
@@ -94,7 +102,7 @@ def _flat_share(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     step = max(1, lines.shape[1] // 32)
     level = np.median(lines[:, ::step], axis=1)
-    return (np.abs(lines - level[:, None]) <= _TOL).mean(axis=1), level
+    return (np.abs(lines - level[:, None]) <= tol).mean(axis=1), level
 
 
 def _edge_is_flat(lum: np.ndarray) -> bool:
@@ -103,11 +111,20 @@ def _edge_is_flat(lum: np.ndarray) -> bool:
     return any(bool((_flat_share(e)[0] >= _FLAT).all()) for e in edges)
 
 
-def _peel(lum: np.ndarray, box: Box, *, one_colour: bool, max_share: float = 0.45) -> Box | None:
+def _peel(
+    lum: np.ndarray,
+    box: Box,
+    *,
+    one_colour: bool,
+    max_share: float = 0.45,
+    tol: float = _TOL,
+    min_run: float = 0.0,
+) -> Box | None:
     """Peel flat lines off every side of ``box``; None when the peel would eat the picture.
 
     With ``one_colour`` each side stops where the flat level changes (a letterbox is one colour;
-    a window's frame, then its black bars, are two), otherwise every flat band goes.
+    a window's frame, then its black bars, are two), otherwise every flat band goes. A side whose
+    band is thinner than ``min_run`` of the box is kept (a picture's own flat edge, not a border).
     """
     t, b, l, r = box  # noqa: E741
     first: dict[str, float] = {}
@@ -116,15 +133,15 @@ def _peel(lum: np.ndarray, box: Box, *, one_colour: bool, max_share: float = 0.4
         h, w = sub.shape
         if h < 16 or w < 16:
             return None
-        rows, row_levels = _flat_share(sub)
-        cols, col_levels = _flat_share(sub.T)
+        rows, row_levels = _flat_share(sub, tol)
+        cols, col_levels = _flat_share(sub.T, tol)
 
         def run(share: np.ndarray, levels: np.ndarray, order: range, side: str) -> int:
             n = 0
             for i in order:
                 if share[i] < _FLAT:
                     break
-                if one_colour and abs(levels[i] - first.setdefault(side, levels[i])) > _TOL:
+                if one_colour and abs(levels[i] - first.setdefault(side, levels[i])) > tol:
                     break
                 n += 1
             return n
@@ -138,6 +155,15 @@ def _peel(lum: np.ndarray, box: Box, *, one_colour: bool, max_share: float = 0.4
         if nt + nb + nl + nr == 0:
             break
         t, b, l, r = t + nt, b - nb, l + nl, r - nr  # noqa: E741
+    t0, b0, l0, r0 = box
+    if t - t0 < min_run * (b0 - t0):
+        t = t0
+    if b0 - b < min_run * (b0 - t0):
+        b = b0
+    if l - l0 < min_run * (r0 - l0):
+        l = l0  # noqa: E741
+    if r0 - r < min_run * (r0 - l0):
+        r = r0
     return (t, b, l, r)
 
 
@@ -187,12 +213,12 @@ def _edge_rows(g: np.ndarray, min_run: float) -> list[tuple[int, int, int]]:
         if length >= min_run * w:
             found.append((int(y), length, start, start + length))
     out: list[tuple[int, int, int]] = []
-    for y, length, start, end in found:  # keep the strongest row of adjacent rows
-        if out and y - out[-1][0] <= 2:
+    for row, length, start, end in found:  # keep the strongest row of adjacent rows
+        if out and row - out[-1][0] <= 2:
             if length > out[-1][2] - out[-1][1]:
-                out[-1] = (y, start, end)
+                out[-1] = (row, start, end)
             continue
-        out.append((y, start, end))
+        out.append((row, start, end))
     return out
 
 
@@ -327,7 +353,7 @@ def find_candidates(
         # 1. Flat borders (only when an outer line is flat: the gate).
         small_base, base = small_full, full
         if _edge_is_flat(lum):
-            trim = _peel(lum, small_full, one_colour=True)
+            trim = _peel(lum, small_full, one_colour=True, tol=_BORDER_TOL, min_run=0.02)
             if trim is not None:
                 box = _scale(trim, factor, rgb.shape)
                 if not _same(box, full, rgb.shape):

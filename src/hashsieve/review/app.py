@@ -102,6 +102,9 @@ def create_app(
 
     _auth_routes(app)
     app.include_router(views.router)
+    from hashsieve.sensors.api import router as sensors_router
+
+    app.include_router(sensors_router)  # sensor API + alerts page (docs/sensors.md)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_user: User) -> dict[str, Any]:
