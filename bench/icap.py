@@ -1,0 +1,197 @@
+"""ICAP sensor load: many concurrent fetches of ~100 KB images through Squid, with and without
+the ICAP service, on loopback. Bounded: a fixed number of requests and a time limit per phase.
+
+    .venv/bin/python bench/icap.py [--requests 3000] [--concurrency 32] [--seconds 60]
+
+Reports images/s through Squid+ICAP (every image hashed: crypto + PDQ) and the latency the ICAP
+service adds (median and p95 of Squid+ICAP minus Squid alone, one request at a time and under
+load). Needs Debian's squid; runs as root (Squid's work folder is given to user proxy).
+Results: bench/results/icap.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.server
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.sensors.squid import Squid  # noqa: E402
+
+from hashsieve.samples import jpeg_bytes, photo_like  # noqa: E402
+from hashsieve.sensors.icap import IcapOptions, IcapService  # noqa: E402
+from hashsieve.sensors.listcopy import ListCopy  # noqa: E402
+
+
+def images(n: int, target: int = 100_000) -> list[bytes]:
+    out = []
+    for seed in range(n):
+        img = photo_like(1000 + seed, (1024, 768))
+        quality = 90
+        data = jpeg_bytes(img, quality)
+        while len(data) > target * 1.15 and quality > 30:
+            quality -= 8
+            data = jpeg_bytes(img, quality)
+        out.append(data)
+    return out
+
+
+def web_server(files: dict[str, bytes]) -> tuple[http.server.ThreadingHTTPServer, int]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            body = files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, int(server.server_address[1])
+
+
+async def _client(proxy_port: int, urls: list[str], latencies: list[float], deadline: float) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
+    errors = 0
+    for url in urls:
+        if time.monotonic() > deadline:
+            break
+        start = time.perf_counter()
+        host = url.split("/")[2]
+        writer.write(f"GET {url} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await reader.readexactly(length)
+        latencies.append(time.perf_counter() - start)
+        if not head.startswith(b"HTTP/1.1 200"):
+            errors += 1
+    writer.close()
+    return errors
+
+
+def drive(proxy_port: int, urls: list[str], concurrency: int, seconds: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    per = [urls[i::concurrency] for i in range(concurrency)]
+
+    async def main() -> int:
+        deadline = time.monotonic() + seconds
+        results = await asyncio.gather(
+            *(_client(proxy_port, p, latencies, deadline) for p in per if p)
+        )
+        return sum(results)
+
+    start = time.perf_counter()
+    errors = asyncio.run(main())
+    wall = time.perf_counter() - start
+    lat = sorted(latencies)
+    return {
+        "requests": len(lat),
+        "errors": errors,
+        "seconds": round(wall, 2),
+        "per_second": round(len(lat) / wall, 1),
+        "median_ms": round(statistics.median(lat) * 1000, 2),
+        "p95_ms": round(lat[int(len(lat) * 0.95) - 1] * 1000, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--distinct", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    pictures = images(args.distinct)
+    files = {f"/img{i}.jpg": data for i, data in enumerate(pictures)}
+    server, web_port = web_server(files)
+    # a list with one known picture not among those fetched (every fetch is hashed and matched)
+    known = jpeg_bytes(photo_like(999, (640, 480)))
+    import hashlib
+
+    from hashsieve.sensors.console import keyed_digest
+
+    key = b"k" * 32
+    lists = ListCopy()
+    lists.apply(
+        {
+            "version": "1",
+            "since": "0",
+            "key": key.hex(),
+            "hashsets": {"1": "bench"},
+            "remove": [],
+            "entries": [
+                [1, 1, "md5", keyed_digest(key, "md5", hashlib.md5(known).digest()).hex(), 1]
+            ],
+        }
+    )
+    service = IcapService(lists, IcapOptions(mode="block", workers=args.workers))
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    asyncio.run_coroutine_threadsafe(service.start("127.0.0.1", 0), loop).result(60)
+    with_icap = Squid(service.port)
+    plain = Squid(service.port, extra="icap_enable off\n")
+    names = list(files)
+    urls = [f"http://127.0.0.1:{web_port}{names[i % len(names)]}" for i in range(args.requests)]
+    sequential = urls[: min(300, len(urls))]
+    try:
+        drive(with_icap.port, urls[:100], 8, 30)  # warm-up (pool start, OPTIONS)
+        drive(plain.port, urls[:100], 8, 30)
+        seq_plain = drive(plain.port, sequential, 1, args.seconds)
+        seq_icap = drive(with_icap.port, sequential, 1, args.seconds)
+        load_plain = drive(plain.port, urls, args.concurrency, args.seconds)
+        load_icap = drive(with_icap.port, urls, args.concurrency, args.seconds)
+    finally:
+        with_icap.stop()
+        plain.stop()
+        asyncio.run_coroutine_threadsafe(service.close(), loop).result(10)
+        server.shutdown()
+    result = {
+        "image_bytes_mean": int(statistics.mean(len(p) for p in pictures)),
+        "concurrency": args.concurrency,
+        "icap_workers": args.workers,
+        "sequential": {"squid": seq_plain, "squid+icap": seq_icap},
+        "load": {"squid": load_plain, "squid+icap": load_icap},
+        "added_ms_sequential": {
+            "median": round(seq_icap["median_ms"] - seq_plain["median_ms"], 2),
+            "p95": round(seq_icap["p95_ms"] - seq_plain["p95_ms"], 2),
+        },
+        "added_ms_load": {
+            "median": round(load_icap["median_ms"] - load_plain["median_ms"], 2),
+            "p95": round(load_icap["p95_ms"] - load_plain["p95_ms"], 2),
+        },
+        "icap_stats": service.stats,
+    }
+    out = REPO / "bench" / "results" / "icap.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory():
+        main()

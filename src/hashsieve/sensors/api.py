@@ -1,0 +1,186 @@
+"""Routes of the sensor console: the bearer-token API for sensors, and the alerts page + twin.
+
+Sensor routes (``/api/sensors/...``) take ``Authorization: Bearer <token>`` and nothing else;
+the alerts page and its JSON twin are for logged-in users, and changing an alert's status needs
+the session's CSRF token like every other state change of the app.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from hashsieve.review import audit
+from hashsieve.review.auth import Principal
+from hashsieve.review.preferences import get_preferences
+from hashsieve.review.web import User, client_of, csrf, get_store
+from hashsieve.sensors import console
+from hashsieve.sensors.models import ALERT_STATUSES, Sensor
+
+router = APIRouter()
+Csrf = Annotated[Principal, Depends(csrf)]
+
+
+def sensor_auth(request: Request) -> Sensor:
+    """The sensor named by the bearer token; 401 for a missing, unknown or revoked token."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    sensor = (
+        console.authenticate(get_store(request), token.strip())
+        if scheme.lower() == ("bearer")
+        else None
+    )
+    if sensor is None:
+        raise HTTPException(401, "a valid sensor token is needed", {"WWW-Authenticate": "Bearer"})
+    return sensor
+
+
+SensorDep = Annotated[Sensor, Depends(sensor_auth)]
+
+
+class MatchIn(BaseModel):
+    entry_id: int | None = None
+    hashset: str | None = Field(None, max_length=200)
+    category: int | None = None
+    algorithm: str = Field(max_length=16)
+    distance: int = Field(0, ge=0, le=256)
+    variant: str | None = Field(None, max_length=16)
+
+
+class AlertIn(BaseModel):
+    """What a sensor reports: where and when, the file's hashes and what matched: no content."""
+
+    alert_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    time: str | None = Field(None, max_length=40)
+    source: Literal["file", "http"] = "file"
+    host: str | None = Field(None, max_length=255)
+    user: str | None = Field(None, max_length=255)
+    location: str | None = Field(None, max_length=4096)
+    client: str | None = Field(None, max_length=255)
+    action: Literal["seen", "blocked"] | None = None
+    mime: str | None = Field(None, max_length=100)
+    size: int | None = Field(None, ge=0)
+    hashes: dict[Literal["md5", "sha1", "sha256", "pdq"], str] = Field(default_factory=dict)
+    matches: list[MatchIn] = Field(min_length=1, max_length=100)
+
+
+@router.post("/api/sensors/alerts", tags=["sensors"])
+def post_alert(request: Request, sensor: SensorDep, body: AlertIn) -> JSONResponse:
+    """Store an alert (committed before this answers); a repeated ``alert_id`` is ignored."""
+    recorded = console.record_alert(get_store(request), sensor, body.model_dump())
+    if recorded.created:
+        forwarder = getattr(request.app.state, "alert_forwarder", None)
+        if forwarder is not None:
+            forwarder.submit(recorded.alert)
+    return JSONResponse(
+        {"id": recorded.alert["id"], "duplicate": not recorded.created},
+        status_code=201 if recorded.created else 200,
+    )
+
+
+@router.get("/api/sensors/hashlist", tags=["sensors"])
+def get_hashlist(
+    request: Request,
+    _sensor: SensorDep,
+    since: Annotated[str | None, Query(max_length=10_000)] = None,
+    pdq: bool = True,
+) -> dict[str, Any]:
+    """The list sensors match against, as changes since the version ``since`` they hold."""
+    return console.hashlist(get_store(request), since, pdq=pdq)
+
+
+@router.get("/api/sensors/version", tags=["sensors"])
+def get_version(request: Request, _sensor: SensorDep) -> dict[str, Any]:
+    """The current list version (cheap: sensors poll this, then pull the changes)."""
+    version = console.list_version(get_store(request))
+    return {"version": version, "istag": console.istag(version)}
+
+
+# --- the alerts page --------------------------------------------------------------------------
+
+
+def _alerts(request: Request, status: str | None, before: int | None, limit: int) -> dict[str, Any]:
+    if status and status not in ALERT_STATUSES:
+        raise HTTPException(422, f"status must be one of {', '.join(ALERT_STATUSES)}")
+    alerts = console.list_alerts(get_store(request), status=status, before=before, limit=limit)
+    return {"alerts": alerts, "status": status, "statuses": list(ALERT_STATUSES)}
+
+
+@router.get("/api/alerts", tags=["alerts"])
+def api_alerts(
+    request: Request,
+    _user: User,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Sensor alerts, newest first (time, sensor, host, user, path or URL, match)."""
+    return _alerts(request, status, before, limit)
+
+
+@router.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
+def alerts_page(
+    request: Request,
+    user: User,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    data = _alerts(request, status or None, before, 100)
+    templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        "alerts.html",
+        {
+            "data": data,
+            "user": user,
+            "prefs": get_preferences(get_store(request), user.user_id),
+            "served_case": request.app.state.case,
+        },
+    )
+
+
+class StatusIn(BaseModel):
+    status: Literal["new", "acknowledged", "resolved"]
+
+
+def _set_status(request: Request, user: Principal, alert_id: int, status: str) -> dict[str, Any]:
+    if not user.can_write:
+        raise HTTPException(403, f"the {user.role} role cannot change alerts")
+    store = get_store(request)
+    try:
+        old, alert = console.set_status(store, alert_id, status, user.username)
+    except console.SensorError as exc:
+        raise HTTPException(404, str(exc)) from None
+    audit.log(
+        store,
+        user.username,
+        "alert-status",
+        sha256=alert.get("sha256"),
+        field=f"alert {alert_id}",
+        old=old,
+        new=status,
+        client=client_of(request),
+    )
+    return alert
+
+
+@router.post("/api/alerts/{alert_id}/status", tags=["alerts"])
+def api_alert_status(request: Request, user: Csrf, alert_id: int, body: StatusIn) -> dict[str, Any]:
+    """Acknowledge or resolve an alert (or set it back to new)."""
+    return _set_status(request, user, alert_id, body.status)
+
+
+@router.post("/alerts/{alert_id}/status", include_in_schema=False)
+def form_alert_status(
+    request: Request,
+    user: Csrf,
+    alert_id: int,
+    status: Annotated[str, Form(max_length=16)],
+) -> Response:
+    if status not in ALERT_STATUSES:
+        raise HTTPException(422, "unknown status")
+    _set_status(request, user, alert_id, status)
+    return RedirectResponse("/alerts", status_code=303)

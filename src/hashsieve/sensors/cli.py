@@ -1,0 +1,202 @@
+"""Command-line verbs of the sensors: ``sensor add|list|revoke``, ``icap``, ``agent``.
+
+Registered on the main group by :func:`register` (kept here so cli.py stays small).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def register(main: click.Group, store: Any, friendly: Any) -> None:
+    """Add the sensor commands to ``main``; ``store(ctx)`` opens the store."""
+
+    @main.group("sensor")
+    def sensor() -> None:
+        """Sensors (agents, ICAP services) that report to this console."""
+
+    @sensor.command("add")
+    @click.argument("name")
+    @click.pass_context
+    @friendly
+    def sensor_add(ctx: click.Context, name: str) -> None:
+        """Register a sensor and print its token (shown once; stored hashed)."""
+        from hashsieve.sensors.console import add_sensor
+
+        token = add_sensor(store(ctx), name)
+        click.echo(token)
+        click.echo(f"sensor {name} added; give it this token (it is not shown again)", err=True)
+
+    @sensor.command("list")
+    @click.pass_context
+    def sensor_list(ctx: click.Context) -> None:
+        """List sensors, when they were last seen, and whether they are revoked."""
+        from hashsieve.sensors.console import list_sensors
+
+        for s in list_sensors(store(ctx)):
+            seen = s.last_seen.isoformat(timespec="seconds") if s.last_seen else "never"
+            state = "revoked" if s.revoked_at else "active"
+            click.echo(f"{s.name}\t{state}\tlast seen {seen}")
+
+    @sensor.command("revoke")
+    @click.argument("name")
+    @click.pass_context
+    @friendly
+    def sensor_revoke(ctx: click.Context, name: str) -> None:
+        """Revoke a sensor's token: its requests are refused from now on."""
+        from hashsieve.sensors.console import revoke_sensor
+
+        revoke_sensor(store(ctx), name)
+        click.echo(f"sensor {name} revoked", err=True)
+
+    @main.command("icap")
+    @click.option("--listen", default="127.0.0.1:1344", show_default=True, help="HOST:PORT.")
+    @click.option(
+        "--mode",
+        type=click.Choice(["monitor", "block"]),
+        default="monitor",
+        show_default=True,
+        help="block: answer known media with a 403 page; monitor: alert only.",
+    )
+    @click.option("--console", "console_url", help="Console URL (alerts and the list).")
+    @click.option("--token", envvar="HASHSIEVE_SENSOR_TOKEN", help="Sensor token (env too).")
+    @click.option("--workers", type=int, default=0, help="Hashing processes (default: CPUs).")
+    @click.option("--max-body", type=int, default=64, show_default=True, help="MB hashed at most.")
+    @click.option("--state", type=click.Path(path_type=Path), help="Outbox folder.")
+    @click.pass_context
+    @friendly
+    def icap_command(
+        ctx: click.Context,
+        listen: str,
+        mode: str,
+        console_url: str | None,
+        token: str | None,
+        workers: int,
+        max_body: int,
+        state: Path | None,
+    ) -> None:
+        """ICAP RESPMOD service for web proxies (icap://HOST:PORT/respmod).
+
+        With --console/--token it pulls the list from the console and sends alerts there;
+        without, it uses this store's hash sets and prints alerts as JSON lines.
+        """
+        import asyncio
+
+        from hashsieve.sensors import console
+        from hashsieve.sensors.client import ConsoleClient, Outbox
+        from hashsieve.sensors.icap.server import IcapOptions, IcapService, print_alert
+        from hashsieve.sensors.listcopy import ListCopy
+        from hashsieve.sensors.outputs import parse_hostport
+
+        host, port = parse_hostport(listen, 1344)
+        lists = ListCopy()
+        client = None
+        settings = ctx.obj
+        if console_url:
+            if not token:
+                raise click.UsageError("--console needs --token (or HASHSIEVE_SENSOR_TOKEN)")
+            client = ConsoleClient(console_url, token)
+            lists.apply(client.hashlist("0"))
+
+            def refresh(copy: ListCopy) -> None:
+                copy.apply(client.hashlist(copy.version))
+
+        else:
+            db = store(ctx)
+            lists.apply(console.hashlist(db))
+
+            def refresh(copy: ListCopy) -> None:
+                copy.apply(console.hashlist(db, copy.version))
+
+        folder = state or settings.home / "icap"
+        outbox = Outbox(folder / "outbox.db", client).start() if client else None
+        options = IcapOptions(mode=mode, max_body=max_body * 1024 * 1024)  # type: ignore[arg-type]
+        if workers:
+            options.workers = workers
+        service = IcapService(lists, options, outbox=outbox, refresh=refresh, on_alert=print_alert)
+
+        async def run() -> None:
+            server = await service.start(host, port)
+            click.echo(
+                f"ICAP {mode} on icap://{host}:{service.port}/respmod "
+                f"(list {lists.version}, {len(lists)} entries)",
+                err=True,
+            )
+            async with server:
+                await server.serve_forever()
+
+        try:
+            asyncio.run(run())
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if outbox is not None:
+                outbox.close()
+
+    @main.command("agent")
+    @click.argument("roots", nargs=-1, required=True, type=click.Path(path_type=Path))
+    @click.option("--console", "console_url", required=True, help="Console URL.")
+    @click.option("--token", envvar="HASHSIEVE_SENSOR_TOKEN", required=True, help="Sensor token.")
+    @click.option(
+        "--state",
+        type=click.Path(path_type=Path),
+        help="State folder: list copy, seen files, outbox (default HOME/agent).",
+    )
+    @click.option("--cpu", type=float, default=25.0, show_default=True, help="CPU % for hashing.")
+    @click.option(
+        "--max-size", type=int, default=512, show_default=True, help="MB; larger skipped."
+    )
+    @click.option("--rescan", type=float, default=3600, show_default=True, help="Seconds.")
+    @click.option("--refresh", type=float, default=300, show_default=True, help="Seconds.")
+    @click.option("--no-pdq", is_flag=True, help="Do not fetch or keep PDQ codes (crypto only).")
+    @click.pass_context
+    @friendly
+    def agent_command(
+        ctx: click.Context,
+        roots: tuple[Path, ...],
+        console_url: str,
+        token: str,
+        state: Path | None,
+        cpu: float,
+        max_size: int,
+        rescan: float,
+        refresh: float,
+        no_pdq: bool,
+    ) -> None:
+        """Watch folders for known images and videos; alert the console (never content)."""
+        import os
+        import signal
+        import threading
+
+        from hashsieve.sensors.agent import Agent, AgentOptions
+        from hashsieve.sensors.client import ConsoleClient
+
+        with contextlib.suppress(OSError):
+            os.nice(10)
+        options = AgentOptions(
+            roots=[r.resolve() for r in roots],
+            state_dir=state or ctx.obj.home / "agent",
+            cpu_percent=cpu,
+            max_size=max_size * 1024 * 1024,
+            rescan_seconds=rescan,
+            refresh_seconds=refresh,
+            use_pdq=not no_pdq,
+        )
+        agent = Agent(options, ConsoleClient(console_url, token)).start()
+        click.echo(
+            f"agent watching {', '.join(map(str, options.roots))}; "
+            f"list {agent.lists.version} ({len(agent.lists)} entries)",
+            err=True,
+        )
+        done = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        try:
+            done.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            agent.stop()

@@ -1,0 +1,341 @@
+"""The console's side of the sensors: tokens, alerts, and the versioned hash list they pull.
+
+Tokens are 32 random bytes (URL-safe base64) shown once; only their SHA-256 is stored. An alert
+is keyed by (sensor, the sensor's own alert id), so a retried delivery is recognised and ignored,
+and it is committed before the API answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hashsieve.catalogue import KNOWN
+from hashsieve.errors import HashsieveError
+from hashsieve.sensors.models import ALERT_STATUSES, Sensor, SensorAlert, SensorSetting
+from hashsieve.store import Store
+from hashsieve.store.models import HashEntry, HashSet, utcnow
+
+#: Bytes of HMAC-SHA256 kept per keyed digest: 128 bits, collisions out of reach.
+KEYED_BYTES = 16
+LIST_KEY_SETTING = "list-key"
+
+
+class SensorError(HashsieveError):
+    """A sensor that does not exist, exists already, or an alert that cannot be stored."""
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_sensor(store: Store, name: str) -> str:
+    """Register sensor ``name``; returns its bearer token (stored hashed, shown only now)."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise SensorError("a sensor name has 1 to 100 characters")
+    token = secrets.token_urlsafe(32)
+    with store.session() as s:
+        if s.scalar(select(Sensor.id).where(Sensor.name == name)) is not None:
+            raise SensorError(f"a sensor named {name!r} exists")
+        s.add(Sensor(name=name, token_hash=_token_hash(token)))
+    return token
+
+
+def list_sensors(store: Store) -> list[Sensor]:
+    with store.session() as s:
+        return list(s.scalars(select(Sensor).order_by(Sensor.name)))
+
+
+def revoke_sensor(store: Store, name: str) -> None:
+    with store.session() as s:
+        sensor = s.scalar(select(Sensor).where(Sensor.name == name))
+        if sensor is None:
+            raise SensorError(f"no sensor named {name!r}")
+        sensor.revoked_at = sensor.revoked_at or utcnow()
+
+
+def authenticate(store: Store, token: str | None) -> Sensor | None:
+    """The live sensor holding ``token``, or None (unknown or revoked)."""
+    if not token:
+        return None
+    digest = _token_hash(token)
+    with store.session() as s:
+        sensor = s.scalar(select(Sensor).where(Sensor.token_hash == digest))
+        if sensor is None or sensor.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(sensor.token_hash, digest):
+            return None
+        sensor.last_seen = utcnow()
+        return sensor
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _best(matches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The match shown in the alert's columns: the most serious category, then the closest."""
+    if not matches:
+        return {}
+    return min(
+        matches,
+        key=lambda m: (
+            m.get("category") is None,
+            m.get("category") or 0,
+            m.get("distance") or 0,
+        ),
+    )
+
+
+def _resolve_entries(store: Store, matches: list[dict[str, Any]]) -> None:
+    """Fill hash set, entry and category from the console's own rows (sensors send entry ids)."""
+    ids = [m["entry_id"] for m in matches if isinstance(m.get("entry_id"), int)]
+    if not ids:
+        return
+    with store.session() as s:
+        rows = {
+            r.id: r
+            for r in s.execute(
+                select(HashEntry.id, HashEntry.entry, HashEntry.category, HashSet.name)
+                .join(HashSet, HashSet.id == HashEntry.hashset_id)
+                .where(HashEntry.id.in_(ids))
+            )
+        }
+    for m in matches:
+        row = rows.get(m.get("entry_id"))
+        if row is not None:
+            m["hashset"], m["entry"] = row.name, row.entry
+            if row.category is not None:  # the console's own record wins
+                m["category"] = row.category
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    alert: dict[str, Any]
+    created: bool
+
+
+def record_alert(store: Store, sensor: Sensor, payload: dict[str, Any]) -> Recorded:
+    """Store one alert (committed on return); a repeated alert id returns the stored one."""
+    alert_id = payload["alert_id"]
+    with store.session() as s:
+        old = s.scalar(
+            select(SensorAlert).where(
+                (SensorAlert.sensor_id == sensor.id) & (SensorAlert.alert_id == alert_id)
+            )
+        )
+    if old is not None:
+        return Recorded(alert_dict(old, sensor.name), False)
+    matches = [dict(m) for m in payload.get("matches") or []]
+    _resolve_entries(store, matches)
+    best = _best(matches)
+    hashes = payload.get("hashes") or {}
+    detail = {
+        "hashes": hashes,
+        "matches": matches,
+        "mime": payload.get("mime"),
+        "size": payload.get("size"),
+    }
+    row = SensorAlert(
+        sensor_id=sensor.id,
+        alert_id=alert_id,
+        observed_at=_parse_time(payload.get("time")),
+        source=payload.get("source") or "file",
+        host=payload.get("host"),
+        username=payload.get("user"),
+        location=payload.get("location"),
+        client=payload.get("client"),
+        action=payload.get("action"),
+        hashset=best.get("hashset"),
+        category=best.get("category"),
+        algorithm=best.get("algorithm"),
+        distance=best.get("distance"),
+        entry=best.get("entry"),
+        sha256=hashes.get("sha256"),
+        detail_json=json.dumps(detail, sort_keys=True),
+        status="new",
+    )
+    try:
+        with store.session() as s:
+            s.add(row)
+    except IntegrityError:  # the same alert raced in on another connection
+        with store.session() as s:
+            old = s.scalar(
+                select(SensorAlert).where(
+                    (SensorAlert.sensor_id == sensor.id) & (SensorAlert.alert_id == alert_id)
+                )
+            )
+        if old is None:
+            raise
+        return Recorded(alert_dict(old, sensor.name), False)
+    return Recorded(alert_dict(row, sensor.name), True)
+
+
+def alert_dict(a: SensorAlert, sensor_name: str) -> dict[str, Any]:
+    def iso(t: datetime | None) -> str | None:
+        return t.isoformat(timespec="seconds") if t else None
+
+    return {
+        "id": a.id,
+        "alert_id": a.alert_id,
+        "sensor": sensor_name,
+        "received_at": iso(a.received_at),
+        "time": iso(a.observed_at or a.received_at),
+        "source": a.source,
+        "host": a.host,
+        "user": a.username,
+        "location": a.location,
+        "client": a.client,
+        "action": a.action,
+        "hashset": a.hashset,
+        "category": a.category,
+        "algorithm": a.algorithm,
+        "distance": a.distance,
+        "entry": a.entry,
+        "sha256": a.sha256,
+        "status": a.status,
+        "status_by": a.status_by,
+        "status_at": iso(a.status_at),
+        "detail": json.loads(a.detail_json),
+    }
+
+
+def list_alerts(
+    store: Store, *, status: str | None = None, before: int | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Newest first; ``before`` pages by alert id."""
+    query = select(SensorAlert, Sensor.name).join(Sensor, Sensor.id == SensorAlert.sensor_id)
+    if status:
+        query = query.where(SensorAlert.status == status)
+    if before:
+        query = query.where(SensorAlert.id < before)
+    query = query.order_by(SensorAlert.id.desc()).limit(limit)
+    with store.session() as s:
+        return [alert_dict(a, name) for a, name in s.execute(query)]
+
+
+def set_status(store: Store, alert: int, status: str, username: str) -> tuple[str, dict[str, Any]]:
+    """Acknowledge or resolve an alert; returns (the old status, the alert)."""
+    if status not in ALERT_STATUSES:
+        raise SensorError(f"status must be one of {', '.join(ALERT_STATUSES)}")
+    with store.session() as s:
+        row = s.get(SensorAlert, alert)
+        if row is None:
+            raise SensorError(f"no alert {alert}")
+        old = row.status
+        row.status, row.status_by, row.status_at = status, username, utcnow()
+        name = s.scalar(select(Sensor.name).where(Sensor.id == row.sensor_id)) or "?"
+        return old, alert_dict(row, name)
+
+
+# --- the hash list sensors pull ----------------------------------------------------------------
+
+
+def list_key(store: Store) -> bytes:
+    """The key of the keyed digests sensors hold (made once per console)."""
+    with store.session() as s:
+        setting = s.get(SensorSetting, LIST_KEY_SETTING)
+        if setting is None:
+            setting = SensorSetting(name=LIST_KEY_SETTING, value=secrets.token_hex(32))
+            s.add(setting)
+        return bytes.fromhex(setting.value)
+
+
+def keyed_digest(key: bytes, algorithm: str, digest: bytes) -> bytes:
+    """HMAC-SHA256 of (algorithm, raw digest) under the list key, cut to KEYED_BYTES."""
+    return hmac.new(key, algorithm.encode() + b":" + digest, hashlib.sha256).digest()[:KEYED_BYTES]
+
+
+def _sets(store: Store) -> list[tuple[int, str]]:
+    with store.session() as s:
+        return [
+            (hs.id, hs.name)
+            for hs in s.scalars(
+                select(HashSet)
+                .where(HashSet.complete.is_(True) & (HashSet.kind == KNOWN))
+                .order_by(HashSet.id)
+            )
+        ]
+
+
+def version_of(set_ids: list[int] | set[int]) -> str:
+    """A list version names the hash sets in it (sets are immutable once imported)."""
+    return ".".join(str(i) for i in sorted(set_ids)) or "0"
+
+
+def parse_version(version: str | None) -> set[int]:
+    if not version or version == "0":
+        return set()
+    try:
+        return {int(p) for p in version.split(".") if p}
+    except ValueError:
+        raise SensorError(f"not a list version: {version[:40]!r}") from None
+
+
+def list_version(store: Store) -> str:
+    return version_of([i for i, _ in _sets(store)])
+
+
+def istag(version: str) -> str:
+    """An ICAP ISTag (at most 32 characters) that changes exactly when the list does."""
+    return hashlib.sha256(version.encode()).hexdigest()[:24]
+
+
+def hashlist(store: Store, since: str | None = None, *, pdq: bool = True) -> dict[str, Any]:
+    """What changed since ``since``: sets to drop, and the entries of sets that are new.
+
+    Crypto digests travel as keyed digests only; PDQ codes travel as they are (a distance needs
+    the real bits), unless ``pdq`` is False.
+    """
+    have = parse_version(since)
+    sets = _sets(store)
+    now = {i for i, _ in sets}
+    new = sorted(now - have)
+    key = list_key(store)
+    entries: list[list[Any]] = []
+    if new:
+        with store.session() as s:
+            for row in s.execute(
+                select(
+                    HashEntry.id,
+                    HashEntry.hashset_id,
+                    HashEntry.algorithm,
+                    HashEntry.value,
+                    HashEntry.category,
+                ).where(HashEntry.hashset_id.in_(new))
+            ):
+                if row.algorithm == "pdq":
+                    if not pdq:
+                        continue
+                    value = row.value.hex()
+                elif row.algorithm in ("md5", "sha1", "sha256"):
+                    value = keyed_digest(key, row.algorithm, row.value).hex()
+                else:
+                    continue
+                entries.append([row.id, row.hashset_id, row.algorithm, value, row.category])
+    return {
+        "version": version_of(now),
+        "since": version_of(have),
+        "key": key.hex(),
+        "hashsets": {str(i): name for i, name in sets},
+        "remove": sorted(have - now),
+        "entries": entries,
+    }

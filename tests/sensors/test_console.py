@@ -1,0 +1,278 @@
+"""The console's sensor API: bearer tokens, idempotent alerts, the keyed list, alerts page,
+webhook and CEF syslog outputs (received by listeners on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hashsieve import delete_hashset, import_hashset
+from hashsieve.review.app import create_app
+from hashsieve.sensors import console
+from hashsieve.sensors.outputs import Forwarder, cef_line, cef_syslog, webhook
+from hashsieve.store import Store
+from tests.conftest import run_cli
+from tests.sensors.conftest import PASSWORD, Media, write_sets
+
+SENSOR_ROUTES = [
+    ("post", "/api/sensors/alerts"),
+    ("get", "/api/sensors/hashlist"),
+    ("get", "/api/sensors/version"),
+]
+
+
+def alert(alert_id: str = "a-0000000001", **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "alert_id": alert_id,
+        "time": "2026-01-02T03:04:05+00:00",
+        "source": "file",
+        "host": "laptop-1",
+        "user": "pat",
+        "location": "/home/pat/Downloads/x.jpg",
+        "hashes": {"md5": "0" * 32, "sha256": "1" * 64},
+        "matches": [{"entry_id": 1, "algorithm": "md5", "distance": 0}],
+    }
+    body.update(extra)
+    return body
+
+
+@pytest.fixture
+def client(console_store: Store) -> Iterator[TestClient]:
+    with TestClient(create_app(console_store)) as c:
+        yield c
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def call(client: TestClient, method: str, url: str, headers: dict[str, str]) -> Any:
+    if method == "post":
+        return client.post(url, json=alert(), headers=headers)
+    return client.get(url, headers=headers)
+
+
+@pytest.mark.parametrize(("method", "url"), SENSOR_ROUTES)
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic eDp5"}],
+    ids=["none", "wrong", "basic"],
+)
+def test_sensor_routes_need_a_token(
+    client: TestClient, token: str, method: str, url: str, headers: dict[str, str]
+) -> None:
+    r = call(client, method, url, headers)
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(("method", "url"), SENSOR_ROUTES)
+def test_revoked_token_is_refused(
+    client: TestClient, console_store: Store, token: str, method: str, url: str
+) -> None:
+    assert call(client, method, url, bearer(token)).status_code in (200, 201)
+    console.revoke_sensor(console_store, "laptop-1")
+    assert call(client, method, url, bearer(token)).status_code == 401
+
+
+def test_token_is_stored_hashed(console_store: Store, token: str) -> None:
+    [sensor] = console.list_sensors(console_store)
+    assert sensor.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in sensor.token_hash
+
+
+def test_duplicate_alert_is_ignored(client: TestClient, token: str) -> None:
+    first = client.post("/api/sensors/alerts", json=alert(), headers=bearer(token))
+    again = client.post("/api/sensors/alerts", json=alert(), headers=bearer(token))
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json() == {"id": first.json()["id"], "duplicate": True}
+    listed = client.post("/api/login", json={"username": "root", "password": PASSWORD})
+    assert listed.status_code == 200
+    alerts = client.get("/api/alerts").json()["alerts"]
+    assert len(alerts) == 1
+    a = alerts[0]
+    # the console resolves the sensor's entry id to its own hash set, entry and category
+    assert (a["sensor"], a["hashset"], a["category"], a["algorithm"]) == (
+        "laptop-1",
+        "known-md5",
+        1,
+        "md5",
+    )
+    assert a["location"] == "/home/pat/Downloads/x.jpg" and a["user"] == "pat"
+
+
+def test_alert_without_match_or_with_content_is_refused(client: TestClient, token: str) -> None:
+    r = client.post("/api/sensors/alerts", json=alert(matches=[]), headers=bearer(token))
+    assert r.status_code == 422
+    r = client.post("/api/sensors/alerts", json=alert(alert_id="bad id!"), headers=bearer(token))
+    assert r.status_code == 422
+
+
+def test_alerts_page_needs_login_and_csrf(client: TestClient, token: str) -> None:
+    client.post("/api/sensors/alerts", json=alert(), headers=bearer(token))
+    assert client.get("/api/alerts").status_code == 401
+    login = client.post("/api/login", json={"username": "root", "password": PASSWORD}).json()
+    [a] = client.get("/api/alerts").json()["alerts"]
+    url = f"/api/alerts/{a['id']}/status"
+    assert client.post(url, json={"status": "acknowledged"}).status_code == 403  # no CSRF
+    csrf = {"X-CSRF-Token": login["csrf_token"]}
+    r = client.post(url, json={"status": "acknowledged"}, headers=csrf)
+    assert r.status_code == 200 and r.json()["status"] == "acknowledged"
+    r = client.post(url, json={"status": "resolved"}, headers=csrf)
+    assert r.json()["status_by"] == "root"
+    assert client.get("/api/alerts?status=resolved").json()["alerts"][0]["id"] == a["id"]
+    page = client.get("/alerts")
+    assert page.status_code == 200 and "/home/pat/Downloads/x.jpg" in page.text
+    assert "known-md5" in page.text
+
+
+def test_read_only_user_cannot_change_alerts(client: TestClient, token: str) -> None:
+    client.post("/api/sensors/alerts", json=alert(), headers=bearer(token))
+    login = client.post("/api/login", json={"username": "rita", "password": PASSWORD}).json()
+    [a] = client.get("/api/alerts").json()["alerts"]
+    r = client.post(
+        f"/api/alerts/{a['id']}/status",
+        json={"status": "resolved"},
+        headers={"X-CSRF-Token": login["csrf_token"]},
+    )
+    assert r.status_code == 403
+
+
+def test_hashlist_is_keyed_and_incremental(
+    client: TestClient, console_store: Store, token: str, media: Media, tmp_path: Any
+) -> None:
+    full = client.get("/api/sensors/hashlist", headers=bearer(token)).json()
+    assert full["since"] == "0" and set(full["hashsets"].values()) == {"known-md5", "known-pdq"}
+    algos = sorted(e[2] for e in full["entries"])
+    assert algos == ["md5", "pdq"]
+    plain_md5 = hashlib.md5(media.known_md5).hexdigest()
+    assert plain_md5 not in json.dumps(full)  # crypto digests travel keyed only
+    md5_entry = next(e for e in full["entries"] if e[2] == "md5")
+    key = bytes.fromhex(full["key"])
+    assert md5_entry[3] == console.keyed_digest(key, "md5", bytes.fromhex(plain_md5)).hex()
+    same = client.get(f"/api/sensors/hashlist?since={full['version']}", headers=bearer(token))
+    assert same.json()["entries"] == [] and same.json()["remove"] == []
+    no_pdq = client.get("/api/sensors/hashlist?pdq=false", headers=bearer(token)).json()
+    assert [e[2] for e in no_pdq["entries"]] == ["md5"]
+    # a new set arrives alone; a deleted one is named for removal
+    more = tmp_path / "more"
+    md5s, _ = write_sets(more, Media(media.unknown, media.unknown, media.unknown))
+    import_hashset(console_store, md5s, "later")
+    delete_hashset(console_store, "known-pdq")
+    delta = client.get(f"/api/sensors/hashlist?since={full['version']}", headers=bearer(token))
+    body = delta.json()
+    assert len(body["entries"]) == 1 and body["hashsets"][str(body["entries"][0][1])] == "later"
+    assert len(body["remove"]) == 1
+    version = client.get("/api/sensors/version", headers=bearer(token)).json()
+    assert version["version"] == body["version"] and len(version["istag"]) <= 32
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def webhook_listener() -> Iterator[tuple[str, list[dict[str, Any]], threading.Event]]:
+    received: list[dict[str, Any]] = []
+    got = threading.Event()
+    failures = [1]  # the first POST fails: the forwarder must retry
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if failures:
+                failures.pop()
+                self.send_response(503)
+                self.end_headers()
+                return
+            received.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+            got.set()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received, got
+    server.shutdown()
+    server.server_close()
+
+
+def test_webhook_and_cef_receive_each_alert(
+    console_store: Store, token: str, webhook_listener: Any
+) -> None:
+    url, received, got = webhook_listener
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(10)
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(1)
+    tcp.settimeout(10)
+    forwarder = Forwarder(
+        [
+            ("webhook", webhook(url)),
+            ("cef-udp", cef_syslog(f"127.0.0.1:{udp.getsockname()[1]}")),
+            ("cef-tcp", cef_syslog(f"127.0.0.1:{tcp.getsockname()[1]}", tcp=True)),
+        ],
+        backoff=0.05,
+    )
+    app = create_app(console_store)
+    app.state.alert_forwarder = forwarder
+    try:
+        with TestClient(app) as client:
+            body = alert(source="http", location="http://example.test/a.jpg", action="blocked")
+            for _ in range(2):  # the duplicate is not forwarded again
+                client.post("/api/sensors/alerts", json=body, headers=bearer(token))
+            assert got.wait(10)
+            datagram = udp.recv(65536).decode()
+            conn, _ = tcp.accept()
+            with conn:
+                conn.settimeout(10)
+                stream = conn.recv(65536).decode()
+        forwarder.close()
+    finally:
+        udp.close()
+        tcp.close()
+    assert len(received) == 1
+    assert received[0]["alert"]["location"] == "http://example.test/a.jpg"
+    assert received[0]["alert"]["hashset"] == "known-md5"
+    assert "CEF:0|hashsieve|hashsieve|" in datagram and "Known material blocked" in datagram
+    assert "request=http://example.test/a.jpg" in datagram and "cs1=known-md5" in datagram
+    length, _, frame = stream.partition(" ")
+    assert int(length) == len(frame.encode()) and "CEF:0|hashsieve" in frame
+
+
+def test_cef_escapes_separators() -> None:
+    line = cef_line({"source": "file", "location": "C:\\a=b|c\nd", "hashset": "x|y"})
+    assert "filePath=C:\\\\a\\=b|c\\nd" in line
+    assert line.startswith("CEF:0|hashsieve|hashsieve|")
+
+
+def test_cli_sensor_add_list_revoke(tmp_path: Any) -> None:
+    home = tmp_path / "home"
+    token = run_cli(home, "sensor", "add", "proxy-1").stdout.strip()
+    assert len(token) >= 40
+    assert "proxy-1\tactive" in run_cli(home, "sensor", "list").stdout
+    assert run_cli(home, "sensor", "add", "proxy-1", check=False).returncode == 2
+    run_cli(home, "sensor", "revoke", "proxy-1")
+    assert "proxy-1\trevoked" in run_cli(home, "sensor", "list").stdout
+
+
+def test_store_has_one_migration_head(console_store: Store) -> None:
+    from alembic.script import ScriptDirectory
+
+    from hashsieve.store import db
+
+    heads = ScriptDirectory.from_config(db.alembic_config(console_store.engine)).get_heads()
+    assert heads == ["0006"]

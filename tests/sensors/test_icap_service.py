@@ -1,0 +1,135 @@
+"""The ICAP service over loopback with a client that speaks like Squid (no proxy needed)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from hashsieve.sensors import console
+from hashsieve.store import Store
+from tests.sensors.conftest import Media
+from tests.sensors.icap_client import IcapClient
+from tests.sensors.icap_fixture import RunningIcap, start_icap
+
+
+@pytest.fixture(params=["block", "monitor"])
+def icap(request: pytest.FixtureRequest, console_store: Store) -> Iterator[RunningIcap]:
+    running = start_icap(console_store, mode=request.param, pool="thread", workers=2)
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def block(console_store: Store) -> Iterator[RunningIcap]:
+    running = start_icap(console_store, mode="block", pool="thread", workers=2)
+    yield running
+    running.close()
+
+
+def test_options_has_stable_istag(block: RunningIcap, console_store: Store) -> None:
+    client = IcapClient(block.port)
+    first, second = client.options(), client.options()  # keep-alive: two on one connection
+    client.close()
+    assert first.status == 200 and first.headers["methods"] == "RESPMOD"
+    assert first.headers["istag"] == second.headers["istag"]
+    assert first.headers["istag"] == f'"{console.istag(console.list_version(console_store))}"'
+    assert first.headers["preview"] == "1024" and first.headers["encapsulated"] == "null-body=0"
+
+
+def test_non_media_is_waved_through_in_preview(block: RunningIcap) -> None:
+    client = IcapClient(block.port)
+    page = b"<html>" + b"x" * 5000 + b"</html>"
+    answer = client.respmod(page, ctype="text/html", preview=1024)
+    assert answer.status == 204 and not answer.continued
+    # octet-stream that is not media by its first bytes: also 204 in the preview
+    answer = client.respmod(
+        b"PK\x03\x04" + b"z" * 3000, ctype="application/octet-stream", preview=1024
+    )
+    assert answer.status == 204 and not answer.continued
+    client.close()
+    assert block.alerts == []
+
+
+@pytest.mark.parametrize("preview", [None, 1024, 0], ids=["no-preview", "preview", "preview-0"])
+def test_unknown_image_passes_unchanged(
+    block: RunningIcap, media: Media, preview: int | None
+) -> None:
+    client = IcapClient(block.port)
+    answer = client.respmod(media.unknown, preview=preview)
+    assert answer.status == 200 and answer.body == media.unknown  # echoed: no Allow: 204
+    assert answer.http_head.startswith(b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg")
+    answer = client.respmod(media.unknown, preview=preview, allow_204=True)
+    assert answer.status == 204
+    client.close()
+    assert block.alerts == []
+
+
+@pytest.mark.parametrize("which", ["known_md5", "known_pdq"])
+def test_known_image_is_blocked_or_seen(icap: RunningIcap, media: Media, which: str) -> None:
+    data = getattr(media, which)
+    client = IcapClient(icap.port)
+    answer = client.respmod(data, preview=1024, allow_204=True, path="/k.jpg")
+    client.close()
+    assert answer.continued
+    [alert] = icap.alerts
+    if icap.service.options.mode == "block":
+        assert answer.status == 200 and answer.http_head.startswith(b"HTTP/1.1 403 Forbidden")
+        assert b"blocked" in (answer.body or b"") and alert["action"] == "blocked"
+    else:
+        assert answer.status == 204 and alert["action"] == "seen"
+    assert alert["location"] == "http://web.test/k.jpg" and alert["client"] == "127.0.0.9"
+    assert alert["matches"][0]["algorithm"] == ("md5" if which == "known_md5" else "pdq")
+    assert set(alert) >= {"alert_id", "time", "host", "hashes", "matches"}
+    assert data[:64].hex() not in str(alert)  # hashes only, never content
+
+
+def test_reencoded_known_image_matches_by_pdq(block: RunningIcap, media: Media) -> None:
+    import io
+
+    from PIL import Image
+
+    from hashsieve.samples import jpeg_bytes
+
+    copy = jpeg_bytes(Image.open(io.BytesIO(media.known_pdq)).convert("RGB"), quality=60)
+    client = IcapClient(block.port)
+    answer = client.respmod(copy, preview=1024)
+    client.close()
+    assert answer.http_head.startswith(b"HTTP/1.1 403")
+    assert block.alerts[0]["matches"][0]["algorithm"] == "pdq"
+
+
+def test_malformed_request_gets_400_and_close(block: RunningIcap) -> None:
+    client = IcapClient(block.port)
+    client.send(b"RESPMOD icap://127.0.0.1/respmod ICAP/1.0\r\nEncapsulated: bogus\r\n\r\n")
+    answer = client.read_answer()
+    assert answer.status == 400 and "istag" in answer.headers
+    with pytest.raises((ConnectionError, socket.timeout)):
+        client.read_answer()
+    client.close()
+    # the service is still there for others
+    other = IcapClient(block.port)
+    assert other.options().status == 200
+    other.close()
+
+
+def test_unknown_service_and_method(block: RunningIcap) -> None:
+    client = IcapClient(block.port)
+    client.send(b"OPTIONS icap://127.0.0.1/other ICAP/1.0\r\n\r\n")
+    assert client.read_answer().status == 404
+    client.close()
+    client = IcapClient(block.port)
+    client.send(b"REQMOD icap://127.0.0.1/respmod ICAP/1.0\r\nEncapsulated: null-body=0\r\n\r\n")
+    assert client.read_answer().status == 405
+    client.close()
+
+
+def test_many_connections_at_once(block: RunningIcap, media: Media) -> None:
+    clients = [IcapClient(block.port) for _ in range(50)]
+    for c in clients:  # all open before any answer
+        c.send(b"")
+    answers = [c.respmod(media.unknown, preview=1024, allow_204=True) for c in clients]
+    for c in clients:
+        c.close()
+    assert [a.status for a in answers] == [204] * 50
