@@ -29,6 +29,9 @@ class Settings:
     max_image_pixels: int = MAX_IMAGE_PIXELS
     #: Files hashed per commit: a crash loses at most this many files' work (they are redone).
     commit_every: int = 256
+    #: Address-space limit of each hashing worker, in MiB (0 = none): hostile files that make a
+    #: decoder allocate without bound fail with a recorded error instead of exhausting memory.
+    worker_memory_mb: int = 4096
     #: PDQ distance that joins new media into one near-duplicate group.
     group_threshold: int = PDQ_MATCH_THRESHOLD
     #: Robust matching (docs/robust-matching.md): also hash and match candidate regions of each

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import zlib
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from hashsieve import run_scan
 from hashsieve.config import Settings
 from hashsieve.samples import jpeg_bytes, photo_like
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord
+from tests.conftest import run_cli
 
 
 def _png_bomb(width: int, height: int) -> bytes:
@@ -114,3 +117,19 @@ def test_unreadable_permissions_are_recorded(store: Store, tmp_path: Path) -> No
     with store.session() as s:
         record = s.query(FileRecord).one()
     assert record.verdict == "unreadable" and record.error.startswith("permission")
+
+
+def test_a_worker_memory_limit_turns_runaway_decoding_into_a_recorded_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A picture under the pixel limit that still needs more memory than a worker may use."""
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    Image.new("L", (12_000, 12_000)).save(evidence / "huge.png")  # ~0.6 GB to decode as RGB
+    (evidence / "small.jpg").write_bytes(jpeg_bytes(photo_like(3, (64, 48))))
+    monkeypatch.setenv("HASHSIEVE_WORKER_MEMORY_MB", "700")  # a fresh CLI process reads it
+    run_cli(tmp_path / "home", "scan", str(evidence), "--case", "m", "--jsonl", str(tmp_path / "r"))
+    records = {Path(r["path"]).name: r for r in map(json.loads, (tmp_path / "r").open())}
+    assert records["huge.png"]["verdict"] == "unreadable"
+    assert "memory" in records["huge.png"]["error"]
+    assert records["small.jpg"]["verdict"] == "new"

@@ -264,6 +264,8 @@ def run_scan(
     summary = ScanSummary(case=case_name, scan_id=scan_id)
     matcher = Matcher(store, settings)
     warm_up()  # compile (or load) the PDQ kernels once, before the workers need them
+    # Read by the workers' forkserver preload (scan/_preload.py) when it starts.
+    os.environ.setdefault("HASHSIEVE_WORKER_MEMORY_MB", str(settings.worker_memory_mb))
     stop = threading.Event()
     counter = None
     if progress is not None:
