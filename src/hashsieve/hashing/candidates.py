@@ -202,6 +202,28 @@ def _longest_run(mask: np.ndarray) -> tuple[int, int]:
     return int(ends[k] - starts[k]), int(starts[k])
 
 
+def _longest_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lengths, starts) of the longest run of True in each row of a 2-D mask, all rows at once
+    (the first one on ties, as :func:`_longest_run`): this runs on every image of a scan."""
+    k, w = mask.shape
+    lengths, starts = np.zeros(k, np.int64), np.zeros(k, np.int64)
+    if not k:
+        return lengths, starts
+    padded = np.zeros((k, w + 2), np.int8)
+    padded[:, 1:-1] = mask
+    d = np.diff(padded, axis=1)
+    run_rows, run_starts = np.nonzero(d == 1)
+    _, run_ends = np.nonzero(d == -1)
+    run_lengths = run_ends - run_starts
+    order = np.lexsort((-run_lengths, run_rows))  # by row, longest first, then leftmost
+    ordered_rows = run_rows[order]
+    first = np.ones(order.size, bool)
+    first[1:] = ordered_rows[1:] != ordered_rows[:-1]
+    lengths[ordered_rows[first]] = run_lengths[order][first]
+    starts[ordered_rows[first]] = run_starts[order][first]
+    return lengths, starts
+
+
 def _edge_rows(g: np.ndarray, min_run: float) -> list[tuple[int, int, int]]:
     """Rows of a signed edge mask with a long run: (row, start, end), one per cluster of rows."""
     w = g.shape[1]
@@ -209,11 +231,13 @@ def _edge_rows(g: np.ndarray, min_run: float) -> list[tuple[int, int, int]]:
     closed = g.copy()
     closed[:, 1:] |= g[:, :-1]
     closed[:, :-1] |= g[:, 1:]
-    found: list[tuple[int, int, int, int]] = []
-    for y in np.flatnonzero(closed.sum(axis=1) >= min_run * w):
-        length, start = _longest_run(closed[y])
-        if length >= min_run * w:
-            found.append((int(y), length, start, start + length))
+    rows = np.flatnonzero(closed.sum(axis=1) >= min_run * w)
+    lengths, starts = _longest_runs(closed[rows])
+    found = [
+        (int(y), int(length), int(start), int(start + length))
+        for y, length, start in zip(rows, lengths, starts, strict=True)
+        if length >= min_run * w
+    ]
     out: list[tuple[int, int, int]] = []
     for row, length, start, end in found:  # keep the strongest row of adjacent rows
         if out and row - out[-1][0] <= 2:
