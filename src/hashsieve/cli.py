@@ -268,6 +268,12 @@ class _RichScanProgress:
     is_flag=True,
     help="Decode images at full size (slower; the fast reduced decode is the default).",
 )
+@click.option(
+    "--robust/--no-robust",
+    default=None,
+    help="Also match candidate regions (borders, windows, boxes removed; default on, "
+    "env HASHSIEVE_ROBUST=0 turns it off).",
+)
 @click.pass_context
 @_friendly
 def scan(
@@ -277,6 +283,7 @@ def scan(
     jsonl: Path | None,
     workers: int | None,
     full_decode: bool,
+    robust: bool | None,
 ) -> None:
     """Scan folders or files into a case; rerun the same command to resume after a crash."""
     import os
@@ -289,6 +296,8 @@ def scan(
     settings: Settings = ctx.obj
     if workers:
         settings = dataclasses.replace(settings, workers=workers)
+    if robust is not None:
+        settings = dataclasses.replace(settings, robust=robust)
     store = _store(ctx)
     columns = _RichScanProgress.columns
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
