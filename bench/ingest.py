@@ -13,7 +13,8 @@ Measured, in this order, on the same files (page cache warmed first):
    holding a small imported hash set (random MD5 and PDQ plus some of the corpus's own MD5s and
    some of pytx's PDQs from step 2, so matching runs); files/s from the wall time of the whole
    command, and the scan's own printed rate.
-4. ours with ``--full-decode``, for reference.
+4. ours with ``--full-decode``, for reference, and with ``--no-robust`` (plain PDQ of the
+   whole image only, no candidate regions).
 """
 
 from __future__ import annotations
@@ -120,10 +121,13 @@ def hash_set(path: Path, paths: list[str], pdqs: list[str]) -> int:
     return len(lines)
 
 
-def scan(home: Path, root: Path, case: str, workers: int, full: bool = False) -> dict:
+def scan(
+    home: Path, root: Path, case: str, workers: int, full: bool = False, robust: bool = True
+) -> dict:
     env = os.environ | {"HASHSIEVE_HOME": str(home), "COLUMNS": "250"}
     cmd = [HASHSIEVE, "scan", str(root), "--case", case, "--workers", str(workers)]
     cmd += ["--full-decode"] if full else []
+    cmd += [] if robust else ["--no-robust"]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -172,6 +176,8 @@ def run(images: int, workers: int | None = None, chunk: int = 250) -> dict:
         result["ours"] = scan(home / "store", root, "bench", workers)
         print(f"  hashsieve scan: {result['ours']['files_per_s']:.1f} files/s")
         result["pytx"] = tx
+        result["ours_plain"] = scan(home / "store", root, "bench-plain", workers, robust=False)
+        print(f"  hashsieve scan --no-robust: {result['ours_plain']['files_per_s']:.1f} files/s")
         result["ours_full_decode"] = scan(home / "store", root, "bench-full", workers, full=True)
         print(f"  hashsieve scan --full-decode: {result['ours_full_decode']['files_per_s']:.1f}")
     result["load_after"] = os.getloadavg()
