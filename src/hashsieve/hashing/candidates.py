@@ -31,6 +31,7 @@ every guess is another chance to match something unrelated.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,8 +53,15 @@ THRESHOLDS: dict[str, int] = {
     "picture-overlay": 31,
     "uncrop": 31,
 }
-#: Candidates computed by default (``uncrop`` costs one PDQ on every image).
-DEFAULT_CANDIDATES: tuple[str, ...] = CANDIDATE_NAMES
+#: Candidates computed by default. ``uncrop`` is left out: it costs one more PDQ on every image
+#: (the others only on images with flat edges or a box) for a third of 5 %-cropped copies, which
+#: would put the scan under 8x python-threatexchange's throughput (bench/README.md).
+#: ``HASHSIEVE_CANDIDATES=all`` turns it on (scans, sensors and the robustness benchmark alike).
+DEFAULT_CANDIDATES: tuple[str, ...] = (
+    CANDIDATE_NAMES
+    if os.environ.get("HASHSIEVE_CANDIDATES") == "all"
+    else tuple(n for n in CANDIDATE_NAMES if n != "uncrop")
+)
 #: The analysis copy's long side in pixels.
 ANALYSIS_SIDE = 384
 #: Two luma levels within this many steps are "the same flat colour".
