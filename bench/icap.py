@@ -80,11 +80,19 @@ async def _client(proxy_port: int, urls: list[str], latencies: list[float], dead
         host = url.split("/")[2]
         writer.write(f"GET {url} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
         head = await reader.readuntil(b"\r\n\r\n")
-        length = 0
+        length, is_chunked = 0, False
         for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
+            lower = line.lower()
+            if lower.startswith(b"content-length:"):
                 length = int(line.split(b":")[1])
-        await reader.readexactly(length)
+            elif lower.startswith(b"transfer-encoding:") and b"chunked" in lower:
+                is_chunked = True
+        if is_chunked:  # an adapted body comes chunked from Squid
+            while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                await reader.readexactly(size + 2)
+            await reader.readuntil(b"\r\n")
+        else:
+            await reader.readexactly(length)
         latencies.append(time.perf_counter() - start)
         if not head.startswith(b"HTTP/1.1 200"):
             errors += 1

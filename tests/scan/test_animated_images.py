@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from hashsieve import import_hashset, run_scan
 from hashsieve.hashing.pdq import pdq_hash

@@ -133,3 +133,46 @@ def test_many_connections_at_once(block: RunningIcap, media: Media) -> None:
     for c in clients:
         c.close()
     assert [a.status for a in answers] == [204] * 50
+
+
+def test_cli_icap_serves_options(console_store: Store) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.sensors.squid import free_port
+
+    port = free_port()
+    env = {**os.environ, "HASHSIEVE_HOME": str(console_store.home)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hashsieve.cli",
+            "icap",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client = IcapClient(port)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        answer = client.options()
+        client.close()
+        assert answer.status == 200
+        assert answer.headers["istag"] == f'"{console.istag(console.list_version(console_store))}"'
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -16,6 +16,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,7 +37,7 @@ def _empty(algorithm: str) -> Any:
     return MultiIndexPdqIndex() if algorithm == "pdq" else SortedDigestIndex(WIDTHS[algorithm])
 
 
-def _load(algorithm: str, directory: os.PathLike[str], mmap: bool) -> Any:
+def _load(algorithm: str, directory: Path, mmap: bool) -> Any:
     cls = MultiIndexPdqIndex if algorithm == "pdq" else SortedDigestIndex
     return cls.load(directory, mmap=mmap)
 

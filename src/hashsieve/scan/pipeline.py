@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 
 from hashsieve.config import Settings
 from hashsieve.hashing.pdq import warm_up
@@ -98,7 +98,7 @@ class _Writer:
             # Plain executemany (no RETURNING: SQLite would insert row by row), then one
             # SELECT for the new ids of the files that have matches.
             s.execute(
-                insert(FileRecord.__table__),
+                insert(cast(Table, FileRecord.__table__)),
                 [
                     self._file_row(r, v, c, key)
                     for (r, v, c, _), key in zip(rows, keys, strict=True)

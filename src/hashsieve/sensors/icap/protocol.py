@@ -183,23 +183,32 @@ async def read_exactly(reader: asyncio.StreamReader, n: int) -> bytes:
         raise IcapError(400, "connection closed mid-message") from None
 
 
+async def read_chunk(reader: asyncio.StreamReader, room: int) -> tuple[bytes, bool, bool]:
+    """One chunk: (data, last, ieof). ``last`` is the zero-size chunk; over ``room`` -> 413."""
+    size, ieof = parse_chunk_size(await read_line(reader, MAX_CHUNK_LINE))
+    if size == 0:
+        # trailers are not used by ICAP clients; accept only the empty line
+        if await read_line(reader, MAX_CHUNK_LINE) != b"":
+            raise IcapError(400, "chunk trailers are not supported")
+        return b"", True, ieof
+    if size > room:
+        raise IcapError(413, "body too large")
+    data = await read_exactly(reader, size)
+    if await read_exactly(reader, 2) != b"\r\n":
+        raise IcapError(400, "chunk not followed by CRLF")
+    return data, False, False
+
+
 async def read_chunked(
     reader: asyncio.StreamReader, limit: int, into: bytearray | None = None
 ) -> tuple[bytearray, bool]:
     """Read chunks up to the last one; returns (data, ieof). Bodies over ``limit`` are refused."""
     data = bytearray() if into is None else into
     while True:
-        size, ieof = parse_chunk_size(await read_line(reader, MAX_CHUNK_LINE))
-        if size == 0:
-            # trailers are not used by ICAP clients; accept only the empty line
-            if await read_line(reader, MAX_CHUNK_LINE) != b"":
-                raise IcapError(400, "chunk trailers are not supported")
+        piece, last, ieof = await read_chunk(reader, limit - len(data))
+        if last:
             return data, ieof
-        if len(data) + size > limit:
-            raise IcapError(413, "body too large")
-        data += await read_exactly(reader, size)
-        if await read_exactly(reader, 2) != b"\r\n":
-            raise IcapError(400, "chunk not followed by CRLF")
+        data += piece
 
 
 def chunked(data: bytes | bytearray, chunk: int = 1 << 16) -> bytes:

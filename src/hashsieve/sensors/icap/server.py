@@ -35,6 +35,7 @@ from hashsieve.sensors.icap.protocol import (
     chunked,
     parse_head,
     parse_http_head,
+    read_chunk,
     read_chunked,
     read_exactly,
     read_head,
@@ -265,9 +266,15 @@ class IcapService:
             early = False
             if not ieof:
                 writer.write(b"ICAP/1.0 100 Continue\r\n\r\n")
-                early = self._answer_early(request, res_raw, length, writer)
                 await writer.drain()
-                body, _ = await read_chunked(reader, self.options.max_body, into=body)
+                # Answer early only once the proxy is sending again: Squid drops what follows
+                # a 100 Continue in the same read.
+                piece, last, _ = await read_chunk(reader, self.options.max_body - len(body))
+                body += piece
+                if not last:
+                    early = self._answer_early(request, res_raw, length, writer)
+                    await writer.drain()
+                    body, _ = await read_chunked(reader, self.options.max_body, into=body)
         else:
             may_204 = False
             early = candidate and self._answer_early(request, res_raw, length, writer)
