@@ -76,3 +76,29 @@ def test_cli_import_and_export(tmp_path: Path) -> None:
     run_cli(home, "hashset", "import", str(clip), "--name", "v", "--category", "1")
     run_cli(home, "hashset", "export", "v", "--format", "vpdq", "-o", str(tmp_path / "out"))
     assert read_vpdq(tmp_path / "out" / "clip.txt") == read_vpdq(clip)
+
+
+def test_vics_export_keeps_a_video_as_one_media_and_reimports(
+    store: Store, tmp_path: Path
+) -> None:
+    import io
+    import json
+
+    from hashsieve.catalogue import export_hashset, iter_records
+
+    folder = tmp_path / "videos"
+    _write(folder / "one.txt", f"0,100,{A},0.000\n30,95,{B},1.000\n")
+    _write(folder / "two.txt", f"0,80,{C},0.000\n")
+    import_hashset(store, folder, "videos", category=1)
+    out = io.StringIO()
+    export_hashset(store, "videos", "vics", out)
+    media = json.loads(out.getvalue())["value"]
+    assert len(media) == 2  # one Media per video, its frames as vPDQ alternative hashes
+    lines = sorted(a["HashValue"] for m in media for a in m["AlternativeHashes"])
+    assert lines == sorted([f"0,100,{A},0.000", f"30,95,{B},1.000", f"0,80,{C},0.000"])
+    exported = tmp_path / "videos.json"
+    exported.write_text(out.getvalue())
+    import_hashset(store, exported, "again")
+    before = sorted((r.value, r.entry) for r in iter_records(store, "videos"))
+    after = sorted((r.value, r.entry) for r in iter_records(store, "again"))
+    assert [v for v, _ in after] == [v for v, _ in before]

@@ -22,12 +22,22 @@ _FIELDS = {"md5": "MD5", "sha1": "SHA1"}
 _ALTERNATIVE_NAMES = {"sha256": "SHA256", "pdq": "PDQ"}
 
 
+def _frame(record: HashRecord) -> Any:
+    """The video frame a PDQ record stands for (see video_matching.frame_entry), or None."""
+    from hashsieve.video_matching import parse_frame_entry
+
+    return parse_frame_entry(record.entry) if record.algorithm == "pdq" else None
+
+
 def _media(group: list[HashRecord], media_id: int) -> dict[str, Any]:
     first = group[0]
     media: dict[str, Any] = {"MediaID": media_id, "Category": first.category}
     alternatives: list[dict[str, str]] = []
     for record in group:
-        if record.algorithm in _FIELDS:
+        if (frame := _frame(record)) is not None:  # a known video's frame: one vPDQ line each
+            line = f"{frame.frame},{frame.quality},{record.value},{frame.seconds:.3f}"
+            alternatives.append({"HashName": "vPDQ", "HashValue": line})
+        elif record.algorithm in _FIELDS:
             media[_FIELDS[record.algorithm]] = record.value.upper()
         else:
             alternatives.append(
@@ -46,11 +56,21 @@ def _media(group: list[HashRecord], media_id: int) -> dict[str, Any]:
 
 
 def _media_groups(records: Iterable[HashRecord]) -> Iterator[list[HashRecord]]:
-    """Records of one entry, split again where an algorithm repeats (one hash each per media)."""
-    for _entry, records_of_entry in groupby(records, key=lambda record: record.entry):
+    """Records of one entry, split again where an algorithm repeats (one hash each per media).
+
+    The frames of one known video (entries ``<video> @<s>s frame <n> q<q>``) form one media.
+    """
+
+    def key(record: HashRecord) -> str:
+        frame = _frame(record)
+        return frame.video if frame is not None else record.entry
+
+    for _entry, records_of_entry in groupby(records, key=key):
         group: list[HashRecord] = []
         for record in records_of_entry:
-            if any(other.algorithm == record.algorithm for other in group):
+            if _frame(record) is None and any(
+                other.algorithm == record.algorithm and _frame(other) is None for other in group
+            ):
                 yield group
                 group = []
             group.append(record)
