@@ -382,21 +382,7 @@ def hash_command(ctx: click.Context, files: tuple[str, ...], full_decode: bool) 
     for path in files:
         r = hash_file(path, options)
         failed |= r.md5 is None
-        click.echo(
-            json.dumps(
-                {
-                    "path": r.path,
-                    "size": r.size,
-                    "md5": r.md5,
-                    "sha1": r.sha1,
-                    "sha256": r.sha256,
-                    "media_type": r.mime,
-                    "pdq": r.pdq,
-                    "quality": r.quality,
-                    "error": r.error,
-                }
-            )
-        )
+        click.echo(json.dumps(r.identity()))
     if failed:
         sys.exit(1)
 

@@ -176,19 +176,10 @@ def result_line(
 ) -> dict[str, Any]:
     """One JSON Lines record, written as the scan goes (the report rewrites them in order)."""
     return {
-        "path": r.path,
-        "size": r.size,
-        "md5": r.md5,
-        "sha1": r.sha1,
-        "sha256": r.sha256,
-        "media_type": r.mime,
-        "pdq": r.pdq,
-        "quality": r.quality,
-        "decode_scale": r.decode_scale,
+        **r.identity(),
         "verdict": str(verdict),
         "category": category,
         "matches": [m.as_dict() for m in hits],
-        "error": r.error,
         "width": r.width,
         "height": r.height,
         "metadata": r.metadata or None,

@@ -59,6 +59,21 @@ class FileResult:
     #: Candidate regions of an image (robust matching): (name, quality, 8 x 32 dihedral bytes).
     candidates: list[tuple[str, int, bytes]] = field(default_factory=list)
 
+    def identity(self) -> dict[str, Any]:
+        """What identifies the file: the fields every JSON form of a result starts with."""
+        return {
+            "path": self.path,
+            "size": self.size,
+            "md5": self.md5,
+            "sha1": self.sha1,
+            "sha256": self.sha256,
+            "media_type": self.mime,
+            "pdq": self.pdq,
+            "quality": self.quality,
+            "decode_scale": self.decode_scale,
+            "error": self.error,
+        }
+
 
 def _open_readonly(path: str) -> int:
     """Open read-only, without updating the access time where the OS lets us."""
