@@ -115,14 +115,14 @@ def main(argv: list[str] | None = None) -> None:
     for step in steps:
         print("$ hashsieve " + " ".join(step), flush=True)
         cli.main(base + step, standalone_mode=False)
-    print("\nreview order (new material first; xN = files in its group of copies/near-duplicates):")
+    print("\nreview order (new material first; xN: files in its group of copies and near-copies)")
     for line in (out / "results.jsonl").read_text().splitlines():
         r = json.loads(line)
         where = ", ".join(
             f"{m['hashset']} {m['algorithm']} d={m['distance']}" for m in r["matches"]
         )
         print(
-            f"  {r['verdict']:<11} group={r['group']!s:<4} {Path(r['path']).relative_to(evidence)}"
+            f"  {r['verdict']:<11} x{r['group_size']!s:<3} {Path(r['path']).relative_to(evidence)}"
             + (f"  [{where}]" if where else "")
             + (f"  ({r['error']})" if r["error"] else "")
         )
