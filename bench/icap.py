@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.server
 import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,8 +27,6 @@ sys.path.insert(0, str(REPO))
 from tests.sensors.squid import Squid  # noqa: E402
 
 from hashsieve.samples import jpeg_bytes, photo_like  # noqa: E402
-from hashsieve.sensors.icap import IcapOptions, IcapService  # noqa: E402
-from hashsieve.sensors.listcopy import ListCopy  # noqa: E402
 
 
 def images(n: int, target: int = 100_000) -> list[bytes]:
@@ -44,30 +40,6 @@ def images(n: int, target: int = 100_000) -> list[bytes]:
             data = jpeg_bytes(img, quality)
         out.append(data)
     return out
-
-
-def web_server(files: dict[str, bytes]) -> tuple[http.server.ThreadingHTTPServer, int]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            body = files.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, int(server.server_address[1])
 
 
 async def _client(proxy_port: int, urls: list[str], latencies: list[float], deadline: float) -> int:
@@ -125,45 +97,113 @@ def drive(proxy_port: int, urls: list[str], concurrency: int, seconds: float) ->
     }
 
 
+#: The origin web server, run as its own process: each response in one write, TCP_NODELAY, so
+#: that what is measured is the proxy and the ICAP service, not Nagle's algorithm.
+ORIGIN = """
+import http.server, socket, sys
+from pathlib import Path
+files = {"/" + p.name: p.read_bytes() for p in Path(sys.argv[2]).iterdir()}
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def do_GET(self):
+        body = files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        head = ("HTTP/1.1 200 OK\\r\\nContent-Type: image/jpeg\\r\\n"
+                f"Content-Length: {len(body)}\\r\\n\\r\\n").encode()
+        self.wfile.write(head + body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(port: int, seconds: float = 60) -> None:
+    import socket
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
 def main() -> None:
+    import hashlib
+    import os
+    import subprocess
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--distinct", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pool", choices=["process", "thread"], default="process")
     args = parser.parse_args()
 
     pictures = images(args.distinct)
-    files = {f"/img{i}.jpg": data for i, data in enumerate(pictures)}
-    server, web_port = web_server(files)
-    # a list with one known picture not among those fetched (every fetch is hashed and matched)
-    known = jpeg_bytes(photo_like(999, (640, 480)))
-    import hashlib
-
-    from hashsieve.sensors.console import keyed_digest
-
-    key = b"k" * 32
-    lists = ListCopy()
-    lists.apply(
-        {
-            "version": "1",
-            "since": "0",
-            "key": key.hex(),
-            "hashsets": {"1": "bench"},
-            "remove": [],
-            "entries": [
-                [1, 1, "md5", keyed_digest(key, "md5", hashlib.md5(known).digest()).hex(), 1]
-            ],
-        }
+    tmp = Path(tempfile.mkdtemp(prefix="hashsieve-icap-bench-"))
+    site, home = tmp / "site", tmp / "home"
+    site.mkdir()
+    for i, data in enumerate(pictures):
+        (site / f"img{i}.jpg").write_bytes(data)
+    # As deployed: the origin server, the ICAP service and the load generator are separate
+    # processes (in one process they would share one GIL and measure each other).
+    web_port, icap_port = _free_port(), _free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-c", ORIGIN, str(web_port), str(site)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    service = IcapService(lists, IcapOptions(mode="block", workers=args.workers))
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
-    asyncio.run_coroutine_threadsafe(service.start("127.0.0.1", 0), loop).result(60)
-    with_icap = Squid(service.port)
-    plain = Squid(service.port, extra="icap_enable off\n")
-    names = list(files)
+    # A list with one known picture that is not among those fetched: every fetch is hashed and
+    # matched, none is blocked.
+    known = tmp / "known.txt"
+    known.write_text(f"md5 {hashlib.md5(jpeg_bytes(photo_like(999, (640, 480)))).hexdigest()}\n")
+    env = os.environ | {"HASHSIEVE_HOME": str(home)}
+    hashsieve = str(Path(sys.executable).with_name("hashsieve"))
+    subprocess.run(
+        [hashsieve, "hashset", "import", str(known), "--name", "bench"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    icap = subprocess.Popen(
+        [
+            hashsieve,
+            "icap",
+            "--listen",
+            f"127.0.0.1:{icap_port}",
+            "--mode",
+            "block",
+            "--workers",
+            str(args.workers),
+            "--pool",
+            args.pool,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for(web_port)
+    _wait_for(icap_port)
+    with_icap = Squid(icap_port)
+    plain = Squid(icap_port, extra="icap_enable off\n")
+    names = [f"/img{i}.jpg" for i in range(len(pictures))]
     urls = [f"http://127.0.0.1:{web_port}{names[i % len(names)]}" for i in range(args.requests)]
     sequential = urls[: min(300, len(urls))]
     try:
@@ -176,12 +216,14 @@ def main() -> None:
     finally:
         with_icap.stop()
         plain.stop()
-        asyncio.run_coroutine_threadsafe(service.close(), loop).result(10)
-        server.shutdown()
+        for process in (icap, web):
+            process.terminate()
+            process.wait(10)
     result = {
         "image_bytes_mean": int(statistics.mean(len(p) for p in pictures)),
         "concurrency": args.concurrency,
         "icap_workers": args.workers,
+        "icap_pool": args.pool,
         "sequential": {"squid": seq_plain, "squid+icap": seq_icap},
         "load": {"squid": load_plain, "squid+icap": load_icap},
         "added_ms_sequential": {
@@ -192,7 +234,6 @@ def main() -> None:
             "median": round(load_icap["median_ms"] - load_plain["median_ms"], 2),
             "p95": round(load_icap["p95_ms"] - load_plain["p95_ms"], 2),
         },
-        "icap_stats": service.stats,
     }
     out = REPO / "bench" / "results" / "icap.json"
     out.parent.mkdir(parents=True, exist_ok=True)

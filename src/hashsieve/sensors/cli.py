@@ -66,6 +66,14 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
     @click.option("--token", envvar="HASHSIEVE_SENSOR_TOKEN", help="Sensor token (env too).")
     @click.option("--workers", type=int, default=0, help="Hashing processes (default: CPUs).")
     @click.option("--max-body", type=int, default=64, show_default=True, help="MB hashed at most.")
+    @click.option(
+        "--pool",
+        type=click.Choice(["process", "thread"]),
+        default="process",
+        show_default=True,
+        help="process: a decoder crash costs one response; thread: no copy of each body to a "
+        "worker (lower latency, more images/s), but a crash stops the service.",
+    )
     @click.option("--state", type=click.Path(path_type=Path), help="Outbox folder.")
     @click.pass_context
     @friendly
@@ -77,6 +85,7 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
         token: str | None,
         workers: int,
         max_body: int,
+        pool: str,
         state: Path | None,
     ) -> None:
         """ICAP RESPMOD service for web proxies (icap://HOST:PORT/respmod).
@@ -114,7 +123,7 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
 
         folder = state or settings.home / "icap"
         outbox = Outbox(folder / "outbox.db", client).start() if client else None
-        options = IcapOptions(mode=mode, max_body=max_body * 1024 * 1024)  # type: ignore[arg-type]
+        options = IcapOptions(mode=mode, max_body=max_body * 1024 * 1024, pool=pool)  # type: ignore[arg-type]
         if workers:
             options.workers = workers
         service = IcapService(lists, options, outbox=outbox, refresh=refresh, on_alert=print_alert)
