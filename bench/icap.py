@@ -152,6 +152,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--distinct", type=int, default=40)
+    parser.add_argument(
+        "--unique",
+        action="store_true",
+        help="every request gets its own bytes (a JPEG comment differs): no fetch is served "
+        "from the service's cache of recent bodies, every one is decoded and hashed",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pool", choices=["process", "thread"], default="process")
     args = parser.parse_args()
@@ -162,6 +168,12 @@ def main() -> None:
     site.mkdir()
     for i, data in enumerate(pictures):
         (site / f"img{i}.jpg").write_bytes(data)
+    if args.unique:  # same pictures, same decode cost, different bytes (a COM segment)
+        for i in range(args.requests + 300):
+            comment = f"request {i}".encode()
+            data = pictures[i % len(pictures)]
+            marker = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+            (site / f"u{i}.jpg").write_bytes(data[:2] + marker + data[2:])
     # As deployed: the origin server, the ICAP service and the load generator are separate
     # processes (in one process they would share one GIL and measure each other).
     web_port, icap_port = _free_port(), _free_port()
@@ -206,9 +218,16 @@ def main() -> None:
     names = [f"/img{i}.jpg" for i in range(len(pictures))]
     urls = [f"http://127.0.0.1:{web_port}{names[i % len(names)]}" for i in range(args.requests)]
     sequential = urls[: min(300, len(urls))]
+    if args.unique:
+        urls = [f"http://127.0.0.1:{web_port}/u{i}.jpg" for i in range(args.requests)]
+        sequential = [
+            f"http://127.0.0.1:{web_port}/u{i}.jpg"
+            for i in range(args.requests, args.requests + 300)
+        ]
     try:
-        drive(with_icap.port, urls[:100], 8, 30)  # warm-up (pool start, OPTIONS)
-        drive(plain.port, urls[:100], 8, 30)
+        warm = [f"http://127.0.0.1:{web_port}{n}" for n in names] * 3  # never the measured bytes
+        drive(with_icap.port, warm, 8, 30)  # warm-up (pool start, OPTIONS)
+        drive(plain.port, warm, 8, 30)
         seq_plain = drive(plain.port, sequential, 1, args.seconds)
         seq_icap = drive(with_icap.port, sequential, 1, args.seconds)
         load_plain = drive(plain.port, urls, args.concurrency, args.seconds)
@@ -224,6 +243,7 @@ def main() -> None:
         "concurrency": args.concurrency,
         "icap_workers": args.workers,
         "icap_pool": args.pool,
+        "unique_bodies": args.unique,
         "sequential": {"squid": seq_plain, "squid+icap": seq_icap},
         "load": {"squid": load_plain, "squid+icap": load_icap},
         "added_ms_sequential": {

@@ -176,3 +176,16 @@ def test_cli_icap_serves_options(console_store: Store) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_body_served_again_is_matched_without_being_decoded_again(
+    block: RunningIcap, media: Media
+) -> None:
+    client = IcapClient(block.port)
+    for _ in range(3):
+        assert client.respmod(media.unknown, preview=1024, allow_204=True).status == 204
+        answer = client.respmod(media.known_pdq, preview=1024, path="/k.jpg")
+        assert answer.http_head.startswith(b"HTTP/1.1 403")  # every time, from cached hashes
+    client.close()
+    assert block.service.stats["hashed"] == 2 and block.service.stats["cached"] == 4
+    assert len(block.alerts) == 3  # one alert per response, cached or not

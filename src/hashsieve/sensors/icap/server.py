@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import hashlib
 import html
 import json
 import logging
@@ -20,6 +21,7 @@ import multiprocessing
 import os
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -70,6 +72,31 @@ class IcapOptions:
     #: "process" (default: hashing off the GIL) or "thread" (tests, tiny machines).
     pool: Literal["process", "thread"] = "process"
     refresh_seconds: float = 300.0
+    #: Hashes of this many recent bodies, by SHA-256: the same picture served again (a logo, a
+    #: popular image) is matched against the current list without being decoded again.
+    cache_entries: int = 4096
+
+
+class _HashCache:
+    """A bounded LRU of body SHA-256 -> hash result (hashes only: matching is always redone)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[bytes, Any] = OrderedDict()
+
+    def get(self, key: bytes) -> Any | None:
+        result = self._items.get(key)
+        if result is not None:
+            self._items.move_to_end(key)
+        return result
+
+    def put(self, key: bytes, result: Any) -> None:
+        if self.size <= 0:
+            return
+        self._items[key] = result
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
 
 
 class _Abort(Exception):
@@ -106,7 +133,8 @@ class IcapService:
         self.refresh = refresh
         self.on_alert = on_alert
         self.host = host_name()
-        self.stats = {"requests": 0, "hashed": 0, "matched": 0, "errors": 0}
+        self.stats = {"requests": 0, "hashed": 0, "cached": 0, "matched": 0, "errors": 0}
+        self._cache = _HashCache(self.options.cache_entries)
         self._pool: concurrent.futures.Executor | None = None
         self._server: asyncio.Server | None = None
 
@@ -287,8 +315,14 @@ class IcapService:
         data = bytes(body)
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        result = await loop.run_in_executor(self._executor(), _hash_job, data)
-        self.stats["hashed"] += 1
+        key = hashlib.sha256(data).digest()
+        result = self._cache.get(key)
+        if result is None:
+            result = await loop.run_in_executor(self._executor(), _hash_job, data)
+            self._cache.put(key, result)
+            self.stats["hashed"] += 1
+        else:
+            self.stats["cached"] += 1
         matches = self.lists.match(result)
         if not matches:
             writer.write(
