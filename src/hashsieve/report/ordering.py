@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import Select, Table, case, func, nulls_last, select, update
+from sqlalchemy.orm import Session
 
 from hashsieve.config import Settings
 from hashsieve.index.pdq_index import MultiIndexPdqIndex
@@ -115,19 +116,25 @@ def review_order(case_id: int) -> Select[Any]:
     )
 
 
+def matches_by_file(session: Session, file_ids: list[int]) -> dict[int, list[Match]]:
+    """The matches of these files (best first), in one query."""
+    by_file: dict[int, list[Match]] = {file_id: [] for file_id in file_ids}
+    for match in session.scalars(
+        select(Match)
+        .where(Match.file_id.in_(file_ids))
+        .order_by(Match.file_id, Match.distance, Match.id)
+    ):
+        by_file[match.file_id].append(match)
+    return by_file
+
+
 def iter_review(store: Store, case_id: int) -> Iterator[tuple[FileRecord, list[Match]]]:
     """(file, its matches) in review order, streamed; matches read a chunk of files at a time."""
     with store.session() as s:
         files = s.scalars(review_order(case_id).execution_options(yield_per=2000))
         for chunk in files.partitions():
             chunk = cast(list[FileRecord], chunk)
-            by_file: dict[int, list[Match]] = {f.id: [] for f in chunk}
-            for match in s.scalars(
-                select(Match)
-                .where(Match.file_id.in_(list(by_file)))
-                .order_by(Match.file_id, Match.distance, Match.id)
-            ):
-                by_file[match.file_id].append(match)
+            by_file = matches_by_file(s, [f.id for f in chunk])
             for file in chunk:
                 yield file, by_file[file.id]
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from hashsieve import __version__
 from hashsieve.registry import Registry
-from hashsieve.report.ordering import file_line, iter_review
+from hashsieve.report.ordering import file_line, iter_review, matches_by_file
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord, Match
 
@@ -123,22 +123,24 @@ def write_vics(store: Store, case_id: int, case_name: str, out: TextIO) -> int:
             .execution_options(yield_per=2000)
         )
         current: dict[str, object] | None = None
-        for file in rows:
-            if current is None or current["MD5"] != (file.md5 or "").upper():
-                if current is not None:
-                    out.write(("" if media_id == 1 else ",\n") + json.dumps(current))
-                media_id += 1
-                current = _media(s, file, media_id)
-            path = os.fsdecode(file.path_key)
-            files = current["MediaFiles"]
-            assert isinstance(files, list)
-            files.append(
-                {
-                    "MD5": current["MD5"],
-                    "FileName": os.path.basename(path),
-                    "FilePath": os.path.dirname(path),
-                }
-            )
+        for chunk in rows.partitions():
+            by_file = matches_by_file(s, [f.id for f in chunk])
+            for file in chunk:
+                if current is None or current["MD5"] != (file.md5 or "").upper():
+                    if current is not None:
+                        out.write(("" if media_id == 1 else ",\n") + json.dumps(current))
+                    media_id += 1
+                    current = _media(file, media_id, by_file[file.id])
+                path = os.fsdecode(file.path_key)
+                files = current["MediaFiles"]
+                assert isinstance(files, list)
+                files.append(
+                    {
+                        "MD5": current["MD5"],
+                        "FileName": os.path.basename(path),
+                        "FilePath": os.path.dirname(path),
+                    }
+                )
         if current is not None:
             out.write(("" if media_id == 1 else ",\n") + json.dumps(current))
     total = {"TotalMediaFiles": media_id}
@@ -146,10 +148,7 @@ def write_vics(store: Store, case_id: int, case_name: str, out: TextIO) -> int:
     return media_id
 
 
-def _media(session: object, file: FileRecord, media_id: int) -> dict[str, object]:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
+def _media(file: FileRecord, media_id: int, matches: list[Match]) -> dict[str, object]:
     media: dict[str, object] = {"MediaID": media_id, "MD5": (file.md5 or "").upper()}
     if file.sha1:
         media["SHA1"] = file.sha1.upper()
@@ -160,7 +159,6 @@ def _media(session: object, file: FileRecord, media_id: int) -> dict[str, object
         media["Category"] = file.category
     elif file.verdict == "known-good":
         media["Category"] = 0
-    matches = list(session.scalars(select(Match).where(Match.file_id == file.id)))
     if matches and file.verdict in ("known", "known-good"):
         media["IsPrecategorized"] = "true"
         media["PrecategorizationSource"] = ", ".join(sorted({m.hashset for m in matches}))
