@@ -22,7 +22,6 @@ from typing import Any, Protocol, TextIO, cast
 from sqlalchemy import Table, delete, insert, select, update
 
 from hashsieve.config import Settings
-from hashsieve.hashing.pdq import warm_up
 from hashsieve.matching import Matcher, MatchHit
 from hashsieve.scan.executor import LocalProcessExecutor
 from hashsieve.scan.verdict import Verdict, decide
@@ -254,7 +253,6 @@ def run_scan(
         scan_id = scan.id
     summary = ScanSummary(case=case_name, scan_id=scan_id)
     matcher = Matcher(store, settings)
-    warm_up()  # compile (or load) the PDQ kernels once, before the workers need them
     # Read by the workers' forkserver preload (scan/_preload.py) when it starts.
     os.environ.setdefault("HASHSIEVE_WORKER_MEMORY_MB", str(settings.worker_memory_mb))
     stop = threading.Event()
