@@ -46,9 +46,14 @@ sys.path.insert(0, str(HERE))
 from sources import fetch  # noqa: E402
 
 from hashsieve.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY  # noqa: E402
-from hashsieve.hashing.candidates import CANDIDATE_NAMES, THRESHOLDS, candidate_hashes  # noqa: E402
+from hashsieve.hashing.candidates import THRESHOLDS, candidate_hashes  # noqa: E402
 from hashsieve.hashing.decode import open_image  # noqa: E402
 from hashsieve.hashing.pdq import pdq_with_dihedral, warm_up  # noqa: E402
+from hashsieve.hashing.reference import (  # noqa: E402
+    PART_MIN_QUALITY,
+    PART_THRESHOLD,
+    reference_parts,
+)
 
 RESULTS = ROOT / "bench" / "results" / "robustness.json"
 MAX_PIXELS = 200_000_000
@@ -232,7 +237,12 @@ def _init() -> None:
 
 
 def _hash(job: tuple[str, bytes]) -> dict:
-    """What the scanner computes for one file, with the time each stage took."""
+    """What the scanner computes for one file, with the time each stage took.
+
+    An original also gets its reference parts, from a full decode, as ``hashsieve hashset
+    import FOLDER`` computes them; a query gets its candidate regions without and with the upper
+    parts that reference parts need (``HashOptions.parts``), timed apart.
+    """
     key, data = job
     t0 = time.perf_counter()
     opened = open_image(data, max_pixels=MAX_PIXELS)
@@ -240,14 +250,22 @@ def _hash(job: tuple[str, bytes]) -> dict:
     t1 = time.perf_counter()
     cands = candidate_hashes(opened.image)
     t2 = time.perf_counter()
-    return {
+    with_parts = candidate_hashes(opened.image, parts=True)
+    t3 = time.perf_counter()
+    out = {
         "key": key,
         "quality": pdq.quality,
         "codes": b"".join(dihedral),
-        "candidates": [c.as_tuple() for c in cands],
+        "candidates": [c.as_tuple() for c in with_parts],
         "plain_s": t1 - t0,
         "robust_s": t2 - t1,
+        "parts_s": t3 - t2,
+        "n_candidates": len(cands),
     }
+    if key.startswith("orig/"):
+        full = open_image(data, max_pixels=MAX_PIXELS, fast=False)
+        out["parts"] = [(p.algorithm, p.quality, p.code) for p in reference_parts(full.image)]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,19 +276,8 @@ def _as_u64(codes: bytes) -> np.ndarray:
     return np.frombuffer(codes, dtype=">u8").astype(np.uint64).reshape(-1, 4)
 
 
-def _min_dist(queries: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per query row: the smallest distance to any known code, and which known code."""
-    best = np.empty(len(queries), np.int32)
-    arg = np.empty(len(queries), np.int32)
-    for s in range(0, len(queries), 2048):
-        q = queries[s : s + 2048]
-        d = np.bitwise_count(q[:, None, :] ^ known[None, :, :]).sum(axis=2)
-        best[s : s + 2048], arg[s : s + 2048] = d.min(axis=1), d.argmin(axis=1)
-    return best, arg
-
-
-def _dist_to(queries: np.ndarray, target: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(queries ^ target[None, :]).sum(axis=1)
+def _is_top(name: str | None) -> bool:
+    return name is not None and (name == "top" or name.endswith("/top"))
 
 
 def _regions(result: dict) -> list[tuple[str | None, int, np.ndarray]]:
@@ -281,52 +288,113 @@ def _regions(result: dict) -> list[tuple[str | None, int, np.ndarray]]:
     return out
 
 
-def _evaluate(result: dict, known: np.ndarray, own: int | None) -> dict:
-    """Best distance per region to the own original (when there is one) and to any other."""
+class Known:
+    """The known side: plain PDQ of each original, and its reference parts (by owner)."""
+
+    def __init__(
+        self, plain: np.ndarray, crop: list[tuple[int, bytes]], top: list[tuple[int, bytes]]
+    ) -> None:
+        self.plain = plain
+        self.owner_plain = np.arange(len(plain))
+        self.crop = _as_u64(b"".join(c for _, c in crop)) if crop else np.zeros((0, 4), np.uint64)
+        self.owner_crop = np.array([o for o, _ in crop], dtype=np.int64)
+        self.top = _as_u64(b"".join(c for _, c in top)) if top else np.zeros((0, 4), np.uint64)
+        self.owner_top = np.array([o for o, _ in top], dtype=np.int64)
+
+
+def _distances(codes: np.ndarray, table: np.ndarray, owners: np.ndarray, own: int | None) -> dict:
+    """Best distance of any of ``codes`` to the table: overall, to ``own``'s rows, to others'."""
+    if not len(table):
+        return {"any": 999, "own": 999, "other": 999}
+    d = np.bitwise_count(codes[:, None, :] ^ table[None, :, :]).sum(axis=2).min(axis=0)
+    out = {"any": int(d.min())}
+    if own is not None:
+        mine = owners == own
+        out["own"] = int(d[mine].min()) if mine.any() else 999
+        out["other"] = int(d[~mine].min()) if (~mine).any() else 999
+    return out
+
+
+def _evaluate(result: dict, known: Known, own: int | None) -> dict:
+    """Per region, best distances to the originals' plain PDQ and to their parts.
+
+    Keys: ``<region>`` (plain PDQ of the originals), ``<region>@crop`` (their crop parts) for the
+    image and candidate regions; ``<region>@top`` (their upper parts) for the upper parts.
+    """
     per: dict[str, dict] = {}
     for name, quality, codes in _regions(result):
+        region = name or "image"
+        if _is_top(name):
+            if quality >= PDQ_MIN_QUALITY:
+                per[f"{region}@top"] = _distances(codes, known.top, known.owner_top, own)
+            continue
         if quality < PDQ_MIN_QUALITY:
             continue
-        dmin, arg = _min_dist(codes, known)
-        k = int(dmin.argmin())
-        entry = {"any": int(dmin[k]), "any_id": int(arg[k])}
-        if own is not None:
-            entry["own"] = int(_dist_to(codes, known[own]).min())
-            others = known.copy()
-            others[own] = ~known[own]  # never within range of anything
-            d_other, _ = _min_dist(codes, others)
-            entry["other"] = int(d_other.min())
-        per[name or "image"] = entry
+        per[region] = _distances(codes, known.plain, known.owner_plain, own)
+        per[f"{region}@crop"] = _distances(codes, known.crop, known.owner_crop, own)
     return per
 
 
-def _matched(per: dict, robust: bool, key: str) -> bool:
+def _threshold(key: str) -> int:
+    if "@" in key:
+        return PART_THRESHOLD
+    return PDQ_MATCH_THRESHOLD if key == "image" else THRESHOLDS[key]
+
+
+def _counts(key: str, mode: str) -> bool:
+    """Whether a region key takes part in a mode: "plain" (the whole image, as every tool),
+    "robust" (plus candidate regions, against plain lists), "parts" (plus reference parts)."""
+    if mode == "plain":
+        return key == "image"
+    if mode == "robust":
+        return "@" not in key
+    return True
+
+
+def _label(key: str) -> str:
+    """A region key as the summary prints it: "picture", "image vs crop parts", ..."""
+    region, _, part = key.partition("@")
+    if not part:
+        return region
+    if part == "crop":
+        return f"{region} vs crop parts"
+    below = region.removesuffix("top").removesuffix("/") or "image"
+    return f"upper {below} vs upper parts"
+
+
+def _matched(per: dict, mode: str, key: str) -> bool:
     """Whether the image's regions match, by ``key`` ("own" or "any"/"other")."""
-    if "image" in per and per["image"][key] <= PDQ_MATCH_THRESHOLD:
-        return True
-    if not robust:
-        return False
-    return any(
-        name in THRESHOLDS and entry[key] <= THRESHOLDS[name]
-        for name, entry in per.items()
-        if name != "image"
-    )
+    return any(entry[key] <= _threshold(name) for name, entry in per.items() if _counts(name, mode))
 
 
 # ---------------------------------------------------------------------------------------------
 # Scan throughput
 
 
-def _throughput(images: list[Image.Image], workers: int) -> dict:
+def _throughput(images: list[Image.Image], originals: list[Image.Image], workers: int) -> dict:
+    """``hashsieve scan`` of ``images``: robust stage off, on, and on with a store that holds
+    reference parts (the originals imported as a folder), so the upper parts are hashed too."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "evidence"
         folder.mkdir()
         for i, img in enumerate(images):
             (folder / f"IMG_{i:04d}.jpg").write_bytes(_encode(img, quality=88))
+        reference = Path(tmp) / "reference"
+        reference.mkdir()
+        for i, img in enumerate(originals):
+            (reference / f"orig_{i:04d}.jpg").write_bytes(_encode(img, quality=92))
         out: dict[str, float] = {}
         exe = shutil.which("hashsieve", path=str(Path(sys.executable).parent)) or "hashsieve"
-        for label, flag in (("off", "0"), ("on", "1"), ("off2", "0"), ("on2", "1")):
+        runs = (("off", "0"), ("on", "1"), ("parts", "1"))
+        for label, flag in runs + tuple((f"{label}2", flag) for label, flag in runs):
             home = Path(tmp) / f"home-{label}"
+            if label.startswith("parts"):
+                import_args = ["hashset", "import", str(reference), "--name", "reference"]
+                subprocess.run(
+                    [exe, "--home", str(home), *import_args, "--category", "1"],
+                    check=True,
+                    capture_output=True,
+                )
             env = dict(os.environ, HASHSIEVE_ROBUST=flag)
             t0 = time.perf_counter()
             subprocess.run(
@@ -338,7 +406,15 @@ def _throughput(images: list[Image.Image], workers: int) -> dict:
             out[label] = len(images) / (time.perf_counter() - t0)
     off = max(out["off"], out["off2"])
     on = max(out["on"], out["on2"])
-    return {"files": len(images), "files_per_s_off": off, "files_per_s_on": on, "ratio": off / on}
+    parts = max(out["parts"], out["parts2"])
+    return {
+        "files": len(images),
+        "files_per_s_off": off,
+        "files_per_s_on": on,
+        "files_per_s_parts": parts,
+        "ratio": off / on,
+        "ratio_parts": off / parts,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,7 +467,9 @@ def main() -> None:
     with mp.get_context("fork").Pool(args.workers, initializer=_init) as pool:
         results = {r["key"]: r for r in pool.imap_unordered(_hash, jobs, chunksize=8)}
 
-    # The known set: plain PDQ of each usable original, as a hash list holds it.
+    # The known set: plain PDQ of each usable original, as a hash list holds it, and the
+    # reference parts of each (what `hashsieve hashset import FOLDER` adds when the originals
+    # themselves are at hand).
     usable = [
         i for i in range(len(originals)) if results[f"orig/{i}"]["quality"] >= PDQ_MIN_QUALITY
     ]
@@ -401,88 +479,114 @@ def main() -> None:
     for i in usable:
         if all(int(np.bitwise_count(codes0[i] ^ codes0[j]).sum()) > 50 for j in kept):
             kept.append(i)
-    known = np.stack([codes0[i] for i in kept])
     position = {i: k for k, i in enumerate(kept)}
+    parts_of = {
+        algo: [
+            (position[i], code)
+            for i in kept
+            for a, quality, code in results[f"orig/{i}"]["parts"]
+            if a == algo and quality >= PART_MIN_QUALITY
+        ]
+        for algo in ("pdq-crop", "pdq-top")
+    }
+    known = Known(np.stack([codes0[i] for i in kept]), parts_of["pdq-crop"], parts_of["pdq-top"])
 
+    modes = ("plain", "robust", "parts")
     recall: dict[str, dict[str, float]] = {}
     wins: dict[str, Counter[str]] = defaultdict(Counter)
-    wrong = {"plain": 0, "hashsieve": 0}
+    wrong = dict.fromkeys(modes, 0)
     for t in TRANSFORMS:
-        got = {"plain": 0, "hashsieve": 0}
+        got = dict.fromkeys(modes, 0)
         for i in kept:
             per = _evaluate(results[f"q/{i}/{t}"], known, position[i])
-            got["plain"] += _matched(per, False, "own")
-            got["hashsieve"] += _matched(per, True, "own")
-            wrong["plain"] += _matched(per, False, "other")
-            wrong["hashsieve"] += _matched(per, True, "other")
-            if _matched(per, True, "own") and not _matched(per, False, "own"):
+            for mode in modes:
+                got[mode] += _matched(per, mode, "own")
+                wrong[mode] += _matched(per, mode, "other")
+            if _matched(per, "parts", "own") and not _matched(per, "plain", "own"):
                 name = min(
                     (e["own"], n)
                     for n, e in per.items()
-                    if n != "image" and e["own"] <= THRESHOLDS[n]
+                    if n != "image" and e["own"] <= _threshold(n)
                 )[1]
                 wins[t][name] += 1
         recall[t] = {k: v / len(kept) for k, v in got.items()}
 
-    # Distractors: every region's best distance to any original, per candidate type.
-    fm_grid: dict[str, dict[int, int]] = {
-        n: dict.fromkeys(THRESHOLD_GRID, 0) for n in ("image", *CANDIDATE_NAMES)
-    }
+    # Distractors: every region's best distance to any original, per region type.
+    fm_grid: dict[str, dict[int, int]] = defaultdict(lambda: dict.fromkeys(THRESHOLD_GRID, 0))
     fired: Counter[str] = Counter()
     closest: dict[str, int] = {}
-    false = {"plain": 0, "hashsieve": 0}
+    false = dict.fromkeys(modes, 0)
     for i in range(len(distractors)):
         per = _evaluate(results[f"d/{i}"], known, None)
-        false["plain"] += _matched(per, False, "any")
-        false["hashsieve"] += _matched(per, True, "any")
+        for mode in modes:
+            false[mode] += _matched(per, mode, "any")
         for name, e in per.items():
-            fired[name] += 1
-            closest[name] = min(closest.get(name, 999), e["any"])
+            kind = (
+                name
+                if "@" not in name
+                else ("top parts" if name.endswith("@top") else "crop parts")
+            )
+            fired[kind] += 1
+            closest[kind] = min(closest.get(kind, 999), e["any"])
             for th in THRESHOLD_GRID:
-                fm_grid[name][th] += e["any"] <= th
+                fm_grid[kind][th] += e["any"] <= th
 
-    plain_ms = 1000 * np.mean([r["plain_s"] for r in results.values()])
-    robust_ms = 1000 * np.mean([r["robust_s"] for r in results.values()])
-    n_cands = np.mean([len(r["candidates"]) for r in results.values()])
-    plain_only = [r for k, r in results.items() if k.startswith("d/") and not r["candidates"]]
+    queries = [r for k, r in results.items() if not k.startswith("orig/")]
+    plain_ms = 1000 * np.mean([r["plain_s"] for r in queries])
+    robust_ms = 1000 * np.mean([r["robust_s"] for r in queries])
+    parts_ms = 1000 * np.mean([r["parts_s"] for r in queries])
+    n_cands = np.mean([r["n_candidates"] for r in queries])
+    n_with_parts = np.mean([len(r["candidates"]) for r in queries])
+    plain_only = [r for k, r in results.items() if k.startswith("d/") and not r["n_candidates"]]
 
-    print(f"\nknown set: {len(kept)} originals; distractors: {len(distractors)}")
-    print(f"\n{'transform':<13}{'plain PDQ':>10}{'hashsieve':>11}   candidates that added matches")
+    print(
+        f"\nknown set: {len(kept)} originals ({len(known.crop)} crop parts, {len(known.top)} "
+        f"upper parts); distractors: {len(distractors)}"
+    )
+    print(
+        f"\n{'transform':<13}{'plain PDQ':>10}{'hashsieve':>11}{'+ parts':>9}"
+        "   regions that added matches"
+    )
     for t in TRANSFORMS:
         bar = f"  (bar {BAR[t]:.0%})" if t in BAR else ""
-        extra = ", ".join(f"{n} {c}" for n, c in wins[t].most_common())
-        print(f"{t:<13}{recall[t]['plain']:>10.1%}{recall[t]['hashsieve']:>11.1%}   {extra}{bar}")
+        extra = ", ".join(f"{_label(n)} {c}" for n, c in wins[t].most_common())
+        r = recall[t]
+        print(f"{t:<13}{r['plain']:>10.1%}{r['robust']:>11.1%}{r['parts']:>9.1%}   {extra}{bar}")
     print(
-        f"\nfalse matches on {len(distractors)} distractors: "
-        f"plain {false['plain']}, hashsieve {false['hashsieve']}"
+        "\n'hashsieve': candidate regions against a plain PDQ list; '+ parts': also against the "
+        "reference parts of the originals (hashsieve.hashing.reference)"
+    )
+    print(
+        f"false matches on {len(distractors)} distractors: plain {false['plain']}, "
+        f"hashsieve {false['robust']}, + parts {false['parts']}"
     )
     print(
         "transformed copies matching a wrong original: "
-        f"plain {wrong['plain']}, hashsieve {wrong['hashsieve']}"
+        f"plain {wrong['plain']}, hashsieve {wrong['robust']}, + parts {wrong['parts']}"
     )
+    print("\ndistractor regions within distance T of an original, per region type (threshold):")
     print(
-        "\ndistractor regions within distance T of an original, per candidate type (threshold now):"
-    )
-    print(
-        f"{'region':<9}{'fired':>7}{'closest':>9}"
+        f"{'region':<24}{'fired':>7}{'closest':>9}"
         + "".join(f"{'<=' + str(t):>7}" for t in THRESHOLD_GRID)
     )
-    for name in ("image", *CANDIDATE_NAMES):
-        th = THRESHOLDS.get(name, PDQ_MATCH_THRESHOLD)
+    for name in sorted(fired, key=lambda n: (n.endswith("parts"), "/" in n, n)):
+        th = _threshold(name) if not name.endswith("parts") else PART_THRESHOLD
         row = "".join(f"{fm_grid[name][t]:>7}" for t in THRESHOLD_GRID)
-        print(f"{name:<9}{fired[name]:>7}{closest.get(name, 0):>9}{row}   ({th})")
+        print(f"{name:<24}{fired[name]:>7}{closest.get(name, 0):>9}{row}   ({th})")
     print(
         f"\ncost per image (one process): decode + PDQ {plain_ms:.1f} ms, candidates "
-        f"+{robust_ms:.1f} ms ({n_cands:.2f} candidates per image on average)"
+        f"+{robust_ms:.1f} ms ({n_cands:.2f} regions per image); candidates and upper parts "
+        f"(a store with reference parts) +{parts_ms:.1f} ms ({n_with_parts:.2f} regions)"
     )
     scan = None
     if not args.no_scan:
         sample = distractors[: 200 if args.quick else 400]
-        scan = _throughput(sample, args.workers)
+        scan = _throughput(sample, [originals[i] for i in kept], args.workers)
         print(
             f"scan throughput ({scan['files']} JPEGs, {args.workers} workers): robust off "
             f"{scan['files_per_s_off']:.0f} files/s, on {scan['files_per_s_on']:.0f} files/s "
-            f"(off/on {scan['ratio']:.2f}x)"
+            f"(off/on {scan['ratio']:.2f}x), on with reference parts in the store "
+            f"{scan['files_per_s_parts']:.0f} files/s ({scan['ratio_parts']:.2f}x)"
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
@@ -501,11 +605,14 @@ def main() -> None:
                 },
                 "distractor_regions_fired": dict(fired),
                 "distractor_closest": closest,
-                "thresholds": THRESHOLDS,
+                "thresholds": {**THRESHOLDS, "parts": PART_THRESHOLD},
+                "part_min_quality": PART_MIN_QUALITY,
                 "cost_ms": {
                     "plain": plain_ms,
                     "candidates": robust_ms,
                     "candidates_per_image": n_cands,
+                    "candidates_with_upper_parts": parts_ms,
+                    "regions_with_upper_parts": n_with_parts,
                 },
                 "distractors_without_candidates": len(plain_only),
                 "scan": scan,

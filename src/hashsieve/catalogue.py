@@ -17,7 +17,14 @@ from sqlalchemy import delete, func, select
 
 from hashsieve.errors import DuplicateNameError, HashSetFormatError, UnknownHashSetError
 from hashsieve.hashsets import FORMATS, detect_format
-from hashsieve.hashsets.base import HEX_LENGTHS, HashRecord, HashSetFormat, ParseProblem
+from hashsieve.hashsets.base import (
+    HEX_LENGTHS,
+    PART_HEX_LENGTHS,
+    STORED_HEX_LENGTHS,
+    HashRecord,
+    HashSetFormat,
+    ParseProblem,
+)
 from hashsieve.index.store_index import WIDTHS, StoreIndex
 from hashsieve.store import Store
 from hashsieve.store.models import HashEntry, HashSet
@@ -98,9 +105,10 @@ def import_hashset(
                 for rec in batch:  # the hot loop of a 10M-row import: kept lean on purpose
                     algo, value = rec.algorithm, rec.value
                     try:
-                        if len(value) != HEX_LENGTHS[algo]:
+                        if len(value) != STORED_HEX_LENGTHS[algo]:
                             raise ValueError(
-                                f"{algo} needs {HEX_LENGTHS[algo]} hex digits, got {len(value)}"
+                                f"{algo} needs {STORED_HEX_LENGTHS[algo]} hex digits, "
+                                f"got {len(value)}"
                             )
                         raw = bytes.fromhex(value)
                     except (KeyError, ValueError) as exc:
@@ -210,25 +218,29 @@ def delete_hashset(store: Store, name: str) -> int:
     return int(removed or 0)
 
 
-def iter_records(store: Store, name: str) -> Iterator[HashRecord]:
-    """Every record of a stored hash set, streamed."""
+def iter_records(store: Store, name: str, *, parts: bool = False) -> Iterator[HashRecord]:
+    """Every record of a stored hash set, streamed; reference parts only with ``parts``.
+
+    Exports leave the parts out: no other tool reads them, and whoever holds the originals
+    derives them again.
+    """
     with store.session() as s:
         hashset_id = s.scalar(select(HashSet.id).where(HashSet.name == name))
         if hashset_id is None:
             raise UnknownHashSetError(f"no hash set named {name!r}")
+        query = select(
+            HashEntry.algorithm,
+            HashEntry.value,
+            HashEntry.entry,
+            HashEntry.category,
+            HashEntry.series,
+            HashEntry.victim_identified,
+        ).where(HashEntry.hashset_id == hashset_id)
+        if not parts:
+            query = query.where(HashEntry.algorithm.not_in(tuple(PART_HEX_LENGTHS)))
         rows = s.execute(
-            select(
-                HashEntry.algorithm,
-                HashEntry.value,
-                HashEntry.entry,
-                HashEntry.category,
-                HashEntry.series,
-                HashEntry.victim_identified,
-            )
-            .where(HashEntry.hashset_id == hashset_id)
             # a record's hashes together (imports insert in index order, not record order)
-            .order_by(HashEntry.entry, HashEntry.id)
-            .execution_options(yield_per=10_000)
+            query.order_by(HashEntry.entry, HashEntry.id).execution_options(yield_per=10_000)
         )
         for algo, value, entry, cat, series, victim in rows:
             yield HashRecord(algo, value.hex(), entry, cat, series, victim)

@@ -8,6 +8,7 @@ EXIF-rotated copies match too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ from sqlalchemy import select
 from hashsieve.config import Settings
 from hashsieve.hashing.candidates import THRESHOLDS as CANDIDATE_THRESHOLDS
 from hashsieve.hashing.pdq import DIHEDRAL_NAMES, PDQ_BYTES
+from hashsieve.hashing.reference import PART_ALGORITHMS, PART_THRESHOLD
+from hashsieve.index.pdq_index import MultiIndexPdqIndex
 from hashsieve.index.store_index import StoreIndex
 from hashsieve.scan.worker import FileResult
 from hashsieve.store import Store
@@ -24,6 +27,8 @@ from hashsieve.store.models import HashEntry, HashSet
 
 CRYPTO_ALGORITHMS = ("md5", "sha1", "sha256")
 _LOOKUP_CHUNK = 500  # values per IN (...) query; far below every backend's parameter limit
+#: The label a reference part's entry carries after the original's ("a.jpg (crop 4%)").
+_PART_LABEL = re.compile(r" \((?:crop|top) \d+%\)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +70,19 @@ class MatchHit:
         return out
 
 
+def _rank(row: tuple, region: str | None, dist: int) -> tuple[bool, bool, int]:
+    """Which of two hits on one original to report: plain PDQ before a part, the whole image
+    before a candidate region, then the closer."""
+    return (row[2] != "pdq", region is not None, dist)
+
+
 class Matcher:
     def __init__(self, store: Store, settings: Settings | None = None) -> None:
         self.store = store
         self.settings = settings or store.settings
         self.index = StoreIndex(store, "pdq").open()
+        #: Reference parts of known originals (hashsieve.hashing.reference), one index each.
+        self.parts = {algo: StoreIndex(store, algo).open() for algo in PART_ALGORITHMS}
         self.digests = {algo: StoreIndex(store, algo).open() for algo in CRYPTO_ALGORITHMS}
         with store.session() as s:
             self.hashsets = {
@@ -140,41 +153,80 @@ class Matcher:
                 by_id[row[0]] = row
         return by_id
 
+    @property
+    def wants_parts(self) -> bool:
+        """Whether the store holds reference parts of the upper picture, which queries need
+        hashed (``HashOptions.parts``); crop parts are matched with the hashes a scan has."""
+        return len(self.parts["pdq-top"]) > 0
+
     def _match_pdq(self, results: Sequence[FileResult], hits: list[list[MatchHit]]) -> None:
-        if not len(self.index):
-            return
         # One query row block per (file, region): the whole image (candidate None, the settings'
-        # threshold) and each candidate region (robust matching, its own measured threshold).
+        # threshold) and each candidate region (robust matching, its own measured threshold),
+        # against plain PDQ of known images and the crop parts of known originals; the upper
+        # parts ("top", "<region>/top") against the upper parts of known originals.
         min_quality = self.settings.pdq_min_quality
-        queries: list[tuple[int, str | None, int, bytes]] = []
+        whole: list[tuple[int, str | None, int, bytes]] = []
+        tops: list[tuple[int, str | None, int, bytes]] = []
         for i, r in enumerate(results):
             if r.dihedral and (r.quality or 0) >= min_quality:
-                queries.append((i, None, self.settings.pdq_threshold, r.dihedral))
+                whole.append((i, None, self.settings.pdq_threshold, r.dihedral))
             for name, quality, codes_ in r.candidates:
-                if quality >= min_quality and name in CANDIDATE_THRESHOLDS:
-                    queries.append((i, name, CANDIDATE_THRESHOLDS[name], codes_))
-        if not queries:
+                if quality < min_quality:
+                    continue
+                if name == "top" or name.endswith("/top"):
+                    tops.append((i, name, PART_THRESHOLD, codes_))
+                elif name in CANDIDATE_THRESHOLDS:
+                    whole.append((i, name, CANDIDATE_THRESHOLDS[name], codes_))
+        # Per (file, entry): the whole image's best distance over its 8 variants when it matched
+        # at all (plain PDQ's answer is kept), else the best candidate region's.
+        best: dict[tuple[int, int], tuple[int, int, str | None]] = {}
+        for index, queries, cap in (
+            (self.index, whole, None),
+            (self.parts["pdq-crop"], whole, PART_THRESHOLD),
+            (self.parts["pdq-top"], tops, PART_THRESHOLD),
+        ):
+            self._query(index, queries, cap, best)
+        by_id = self._entries_by_id(sorted({entry_id for _, entry_id in best}))
+        # A file that matched an original's plain PDQ is not told again about its parts; of the
+        # parts of one original, the closest is reported.
+        chosen: dict[tuple[int, int, str], tuple[int, int, str | None, tuple]] = {}
+        for (file_i, entry_id), (dist, variant, region) in sorted(best.items()):
+            if entry_id not in by_id:
+                continue
+            row = by_id[entry_id]
+            key = (file_i, row[1], _PART_LABEL.sub("", row[4]))
+            held = chosen.get(key)
+            if held is None or _rank(row, region, dist) < _rank(held[3], held[2], held[0]):
+                chosen[key] = (dist, variant, region, row)
+        for (file_i, _hs, _entry), (dist, variant, region, row) in sorted(
+            chosen.items(), key=lambda item: (item[0][0], item[1][3][0])
+        ):
+            hit = self._hit(row, dist, DIHEDRAL_NAMES[variant], region)
+            if hit is not None:
+                hits[file_i].append(hit)
+
+    @staticmethod
+    def _query(
+        index: MultiIndexPdqIndex,
+        queries: list[tuple[int, str | None, int, bytes]],
+        cap: int | None,
+        best: dict[tuple[int, int], tuple[int, int, str | None]],
+    ) -> None:
+        if not queries or not len(index):
             return
         codes = np.frombuffer(b"".join(q[3] for q in queries), dtype=np.uint8).reshape(
             -1, PDQ_BYTES
         )
         limit = max(q[2] for q in queries)
-        rows, ids, dists = self.index.query(codes, limit)
-        # Per (file, entry): the whole image's best distance over its 8 variants when it matched
-        # at all (plain PDQ's answer is kept), else the best candidate region's.
-        best: dict[tuple[int, int], tuple[int, int, int, str | None]] = {}
+        if cap is not None:
+            limit = min(limit, cap)
+        rows, ids, dists = index.query(codes, limit)
         n_variants = len(DIHEDRAL_NAMES)
         for row, entry_id, dist in zip(rows.tolist(), ids.tolist(), dists.tolist(), strict=True):
             file_i, name, threshold, _ = queries[row // n_variants]
-            if dist > threshold:
+            if dist > threshold or (cap is not None and dist > cap):
                 continue
             key = (file_i, entry_id)
             rank = (name is not None, dist)
-            if key not in best or rank < (best[key][3] is not None, best[key][0]):
-                best[key] = (dist, row % n_variants, threshold, name)
-        by_id = self._entries_by_id(sorted({entry_id for _, entry_id in best}))
-        for (file_i, entry_id), (dist, variant, _threshold, region) in sorted(best.items()):
-            if entry_id in by_id:
-                hit = self._hit(by_id[entry_id], dist, DIHEDRAL_NAMES[variant], region)
-                if hit is not None:
-                    hits[file_i].append(hit)
+            if key not in best or rank < (best[key][2] is not None, best[key][0]):
+                best[key] = (dist, row % n_variants, name)

@@ -177,15 +177,40 @@ def _peel(
     return (t, b, l, r)
 
 
+def _all_flat(lines: np.ndarray) -> bool:
+    return bool(len(lines)) and bool((_flat_share(lines)[0] >= _FLAT).all())
+
+
+def _centred(box: Box, outer: Box, slack: float = 0.02) -> Box:
+    """``box`` with opposite bands made equal (the thinner one) when they differ.
+
+    Viewers and players centre the picture in their window, so the backdrop bands on opposite
+    sides are equal; a band much wider than its opposite has eaten the picture's own flat sky or
+    shadow, which peeling cannot tell from a backdrop.
+    """
+    t, b, l, r = box  # noqa: E741
+    ot, ob, ol, or_ = outer
+    top, bottom, left, right = t - ot, ob - b, l - ol, or_ - r
+    if abs(top - bottom) > slack * (ob - ot):
+        top = bottom = min(top, bottom)
+    if abs(left - right) > slack * (or_ - ol):
+        left = right = min(left, right)
+    return (ot + top, ob - bottom, ol + left, or_ - right)
+
+
 def _chrome_bands(lum: np.ndarray, box: Box, share: float = 0.08) -> tuple[int, int]:
     """Rows of chrome at the top and bottom of ``box``: bands that end in a full-width edge."""
     t, b, l, r = box  # noqa: E741
     lum = lum[t:b, l:r]
     h = lum.shape[0]
-    score = (np.abs(np.diff(lum, axis=0)) > 12).mean(axis=1)  # score[y]: edge below row y
+    # score[y]: an edge below row y, over one row or two (the analysis copy's reduction blurs a
+    # bar's lower edge over two rows).
+    step = np.abs(np.diff(lum, axis=0))
+    step[:-1] = np.maximum(step[:-1], np.abs(lum[2:] - lum[:-2]))
+    score = (step > 12).mean(axis=1)
     k = max(2, int(h * share))
-    top = np.flatnonzero(score[:k] >= 0.9)
-    bottom = np.flatnonzero(score[h - 1 - k :] >= 0.9)
+    top = np.flatnonzero(score[:k] >= 0.6)
+    bottom = np.flatnonzero(score[h - 1 - k :] >= 0.6)
     nt = int(top[-1]) + 1 if len(top) else 0
     nb = k - int(bottom[0]) if len(bottom) else 0
     # Chrome is mostly one colour per row (a bar with a little text and a few buttons); a band of
@@ -346,7 +371,7 @@ def _fill_rows(pixels: np.ndarray, box: Box) -> np.ndarray:
 
 
 def _uncrop(rgb: np.ndarray) -> np.ndarray:
-    small = _reduced(rgb)
+    small = reduced(rgb)
     h, w = small.shape[:2]
     ph, pw = round(h * _UNCROP), round(w * _UNCROP)
     # Repeating the edge pixels beat mirroring, blurred mirroring and a flat fill (measured:
@@ -354,7 +379,7 @@ def _uncrop(rgb: np.ndarray) -> np.ndarray:
     return np.pad(small, ((ph, ph), (pw, pw), (0, 0)), mode="edge")
 
 
-def _reduced(pixels: np.ndarray, side: int = 512) -> np.ndarray:
+def reduced(pixels: np.ndarray, side: int = 512) -> np.ndarray:
     """Pixels to hash: PDQ keeps only low frequencies, so a copy reduced to about ``side`` px
     hashes within a few bits of the full-size one, at a fraction of the cost."""
     h, w = pixels.shape[:2]
@@ -412,7 +437,17 @@ def find_candidates(
         small_pic: Box | None = None
         if base is not full or nt or nb:
             t, b, l, r = small_base  # noqa: E741
-            small_pic = _peel(lum, (t + nt, b - nb, l, r), one_colour=False)
+            # A "bar" of flat rows only is the window's backdrop: the peel takes it, and
+            # _centred then needs it to tell the backdrop from the picture's own flat sky.
+            inner = (
+                t + (nt if not _all_flat(lum[t : t + nt, l:r]) else 0),
+                b - (nb if not _all_flat(lum[b - nb : b, l:r]) else 0),
+                l,
+                r,
+            )
+            small_pic = _peel(lum, inner, one_colour=False)
+            if small_pic is not None:
+                small_pic = _centred(small_pic, inner)
             if small_pic is not None:
                 box = _scale(small_pic, factor, rgb.shape)
                 if _same(box, base, rgb.shape) or _same(box, full, rgb.shape):
@@ -436,12 +471,34 @@ def find_candidates(
     return out
 
 
+#: Regions whose upper part is hashed too when the store holds reference parts (``pdq-top``):
+#: the image itself and the regions that undo a frame; overlay-filled regions already undo a box.
+TOP_OF = ("trim", "chrome", "picture")
+
+
 def candidate_hashes(
-    image: ImageLike, names: tuple[str, ...] | frozenset[str] = DEFAULT_CANDIDATES
+    image: ImageLike,
+    names: tuple[str, ...] | frozenset[str] = DEFAULT_CANDIDATES,
+    *,
+    parts: bool = False,
 ) -> list[CandidateHash]:
-    """Each candidate region hashed with PDQ (8 dihedral codes); duplicates of the image dropped."""
+    """Each candidate region hashed with PDQ (8 dihedral codes); duplicates of the image dropped.
+
+    With ``parts`` the upper part of the image and of its ``TOP_OF`` regions is hashed too, named
+    ``top`` and ``<region>/top``, for the reference parts (:mod:`hashsieve.hashing.reference`).
+    """
+    from hashsieve.hashing.reference import top_part
+
+    rgb = rgb_array(image)
     out: list[CandidateHash] = []
-    for candidate in find_candidates(image, names):
-        pdq, codes = pdq_with_dihedral(_reduced(candidate.pixels))
+    if parts:
+        pdq, codes = pdq_with_dihedral(top_part(reduced(rgb)))
+        out.append(CandidateHash("top", pdq.quality, b"".join(codes)))
+    for candidate in find_candidates(rgb, names):
+        pixels = reduced(candidate.pixels)
+        pdq, codes = pdq_with_dihedral(pixels)
         out.append(CandidateHash(candidate.name, pdq.quality, b"".join(codes)))
+        if parts and candidate.name in TOP_OF:
+            pdq, codes = pdq_with_dihedral(top_part(pixels))
+            out.append(CandidateHash(f"{candidate.name}/top", pdq.quality, b"".join(codes)))
     return out

@@ -12,6 +12,7 @@ from pathlib import Path
 from hashsieve.errors import HashSetFormatError
 from hashsieve.hashsets.base import HashSetFormat
 from hashsieve.hashsets.lists import CsvFormat, PlainListFormat, ThreatExchangeFormat
+from hashsieve.hashsets.media import MediaFolderFormat
 from hashsieve.hashsets.nsrl import NsrlRds3Format, NsrlTextFormat
 from hashsieve.hashsets.vics import VicsFormat
 from hashsieve.hashsets.vpdq import VpdqFormat
@@ -26,6 +27,7 @@ for _format in (
     NsrlRds3Format(),
     NsrlTextFormat(),  # its header would also pass as a CSV with hash columns
     VpdqFormat(),  # frame,quality,pdq,seconds lines (or a folder of them): before CSV
+    MediaFolderFormat(),  # a folder of known originals, hashed here
     CsvFormat(),
     ThreatExchangeFormat(),  # before plain: "<type> <hex>" lines are not bare hashes
     PlainListFormat(),

@@ -13,13 +13,18 @@ from typing import ClassVar, Protocol
 
 #: The algorithms a hash-set record may carry, with their lengths in hex digits.
 HEX_LENGTHS: dict[str, int] = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+#: Reference parts of known originals (hashsieve.hashing.reference): PDQ codes of a crop or of the
+#: upper part, only ever computed by hashsieve from an original, never read from a list.
+PART_HEX_LENGTHS: dict[str, int] = {"pdq-crop": 64, "pdq-top": 64}
+#: Every algorithm the store holds.
+STORED_HEX_LENGTHS: dict[str, int] = {**HEX_LENGTHS, **PART_HEX_LENGTHS}
 
 
 @dataclass(slots=True)
 class HashRecord:
     """One known hash and what the set says about it."""
 
-    algorithm: str  # a key of HEX_LENGTHS
+    algorithm: str  # a key of STORED_HEX_LENGTHS
     value: str  # lower-case hex
     #: Where the record sits inside its set, so a match can be traced to its origin:
     #: "MediaID 17" for VICS, "<file name>:<line>" for line-oriented lists.

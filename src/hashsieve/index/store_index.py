@@ -29,16 +29,20 @@ if TYPE_CHECKING:
     from hashsieve.store import Store
 
 #: Bytes per value of each indexed algorithm.
-WIDTHS = {"pdq": 32, "md5": 16, "sha1": 20, "sha256": 32}
+WIDTHS = {"pdq": 32, "md5": 16, "sha1": 20, "sha256": 32, "pdq-crop": 32, "pdq-top": 32}
+#: Algorithms held in a PDQ multi-index (the whole image's and the reference parts').
+PDQ_ALGORITHMS = ("pdq", "pdq-crop", "pdq-top")
 _FETCH = 200_000
 
 
 def _empty(algorithm: str) -> Any:
-    return MultiIndexPdqIndex() if algorithm == "pdq" else SortedDigestIndex(WIDTHS[algorithm])
+    if algorithm in PDQ_ALGORITHMS:
+        return MultiIndexPdqIndex()
+    return SortedDigestIndex(WIDTHS[algorithm])
 
 
 def _load(algorithm: str, directory: Path, mmap: bool) -> Any:
-    cls = MultiIndexPdqIndex if algorithm == "pdq" else SortedDigestIndex
+    cls = MultiIndexPdqIndex if algorithm in PDQ_ALGORITHMS else SortedDigestIndex
     return cls.load(directory, mmap=mmap)
 
 

@@ -266,7 +266,10 @@ def run_scan(
         settings.workers, on_crash=_crash_result, preload=["hashsieve.scan._preload"]
     )
     options = HashOptions(
-        max_image_pixels=settings.max_image_pixels, fast_decode=fast_decode, robust=settings.robust
+        max_image_pixels=settings.max_image_pixels,
+        fast_decode=fast_decode,
+        robust=settings.robust,
+        parts=settings.robust and matcher.wants_parts,
     )
     try:
         walked = (item for root in roots for item in open_source(root).files())

@@ -30,6 +30,9 @@ class HashOptions:
     fast_decode: bool = True
     #: Robust matching (hashsieve.hashing.candidates): hash candidate regions of each image too.
     robust: bool = True
+    #: Also hash the upper part of the image and of its frame regions, to match the reference
+    #: parts of known originals (hashsieve.hashing.reference); set when the store holds any.
+    parts: bool = False
     video: VideoOptions = field(default_factory=VideoOptions)
 
 
@@ -191,7 +194,9 @@ def _hash_image(result: FileResult, data: bytes, options: HashOptions) -> None:
     result.dihedral = b"".join(dihedral)
     if options.robust:
         try:
-            result.candidates = [c.as_tuple() for c in candidate_hashes(opened.image)]
+            result.candidates = [
+                c.as_tuple() for c in candidate_hashes(opened.image, parts=options.parts)
+            ]
         except Exception:  # a bonus like metadata: never lose the file's own hashes
             result.candidates = []
     try:

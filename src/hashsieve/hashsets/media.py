@@ -1,0 +1,97 @@
+"""A folder of known originals as a hash set: hashed here, reference parts included.
+
+An agency's own reference library (or the categorised files of earlier cases) is a better known
+set than a list of its hashes: besides MD5/SHA-1/SHA-256 and PDQ of every file (and the vPDQ
+frames of every video, as ``vpdq`` entries), hashsieve derives the **reference parts** of every
+image (:mod:`hashsieve.hashing.reference`), which catch cropped and boxed copies that plain PDQ
+misses. Files are opened read-only and never changed; each is hashed through the scanner's own
+``hash_file`` and, for the parts, decoded once more at full size (PDQ's reference decode).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from hashsieve.config import MAX_IMAGE_PIXELS, PDQ_MIN_QUALITY
+from hashsieve.hashsets.base import HashRecord, ParseProblem
+from hashsieve.media import MediaKind, sniff
+
+#: How many files the sniffer looks at before deciding a folder holds no media.
+_SNIFF_FILES = 50
+
+
+def _files(folder: Path) -> Iterator[Path]:
+    """Regular files under ``folder``, sorted, never following links (no loops, no escapes)."""
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(root) / name
+            if path.is_file() and not path.is_symlink():
+                yield path
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            return stream.read(512)
+    except OSError:
+        return b""
+
+
+class MediaFolderFormat:
+    name: ClassVar[str] = "media"
+    description: ClassVar[str] = (
+        "a folder of known originals (images and videos), hashed here with reference parts"
+    )
+    always_known_good: ClassVar[bool] = False
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        if head or not path.is_dir():
+            return False
+        for count, file in enumerate(_files(path)):
+            if count >= _SNIFF_FILES:
+                break
+            if sniff(_head(file))[0] in (MediaKind.IMAGE, MediaKind.VIDEO):
+                return True
+        return False
+
+    def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
+        from hashsieve.hashing.decode import UnreadableImage, open_image
+        from hashsieve.hashing.reference import reference_parts
+        from hashsieve.scan.worker import HashOptions, hash_file
+        from hashsieve.video_matching import frame_entry
+
+        options = HashOptions(max_image_pixels=MAX_IMAGE_PIXELS, fast_decode=False, robust=False)
+        files = [path] if path.is_file() else _files(path)
+        for file in files:
+            entry = file.name if file == path else file.relative_to(path).as_posix()
+            result = hash_file(str(file), options)
+            if result.error and not result.md5:
+                yield ParseProblem(entry, result.error)
+                continue
+            for algorithm in ("md5", "sha1", "sha256"):
+                value = getattr(result, algorithm)
+                if value:
+                    yield HashRecord(algorithm, value, entry)
+            if result.error:  # the digests are good; the picture or video could not be read
+                yield ParseProblem(entry, result.error)
+                continue
+            if result.frames:
+                for frame in result.frames:
+                    if frame.quality >= PDQ_MIN_QUALITY:
+                        yield HashRecord("pdq", frame.code.hex(), frame_entry(entry, frame))
+                continue
+            if result.pdq is None:
+                continue  # not media: its digests are all there is
+            yield HashRecord("pdq", result.pdq, entry)
+            try:
+                with file.open("rb") as stream:
+                    opened = open_image(stream.read(), max_pixels=MAX_IMAGE_PIXELS, fast=False)
+            except (OSError, UnreadableImage) as exc:
+                yield ParseProblem(entry, f"reference parts: {exc}")
+                continue
+            for part in reference_parts(opened.image):
+                yield HashRecord(part.algorithm, part.code.hex(), f"{entry} ({part.label})")
