@@ -8,7 +8,6 @@ EXIF-rotated copies match too.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ from sqlalchemy import select
 from hashsieve.config import Settings
 from hashsieve.hashing.candidates import THRESHOLDS as CANDIDATE_THRESHOLDS
 from hashsieve.hashing.pdq import DIHEDRAL_NAMES, PDQ_BYTES
-from hashsieve.hashing.reference import PART_ALGORITHMS, PART_THRESHOLD
+from hashsieve.hashing.reference import PART_ALGORITHMS, PART_THRESHOLD, original_entry
 from hashsieve.index.pdq_index import MultiIndexPdqIndex
 from hashsieve.index.store_index import StoreIndex
 from hashsieve.scan.worker import FileResult
@@ -27,8 +26,6 @@ from hashsieve.store.models import HashEntry, HashSet
 
 CRYPTO_ALGORITHMS = ("md5", "sha1", "sha256")
 _LOOKUP_CHUNK = 500  # values per IN (...) query; far below every backend's parameter limit
-#: The label a reference part's entry carries after the original's ("a.jpg (crop 4%)").
-_PART_LABEL = re.compile(r" \((?:crop|top) \d+%\)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +191,7 @@ class Matcher:
             if entry_id not in by_id:
                 continue
             row = by_id[entry_id]
-            key = (file_i, row[1], _PART_LABEL.sub("", row[4]))
+            key = (file_i, row[1], original_entry(row[4]))
             held = chosen.get(key)
             if held is None or _rank(row, region, dist) < _rank(held[3], held[2], held[0]):
                 chosen[key] = (dist, variant, region, row)

@@ -115,3 +115,27 @@ def test_clean_stream_raises_nothing(store: Store, known_picture, tmp_path: Path
     alerts, _ = _play(store, clip, tmp_path / "evidence")
     assert alerts == []
     assert not (tmp_path / "evidence").exists()
+
+
+def test_a_letterboxed_known_picture_alerts_through_its_trimmed_region(
+    store: Store, tmp_path: Path
+) -> None:
+    """The stream goes through the scan's robust stage: black bars do not hide a known picture."""
+    from PIL import Image
+
+    picture = photo_like(22, (480, 270))
+    listing = tmp_path / "known.txt"
+    listing.write_text(f"# algorithm: pdq\n{pdq_hash(picture).hex}\n")
+    import_hashset(store, listing, "known-images", category=1)
+    framed = Image.new("RGB", (480, 360), (0, 0, 0))
+    framed.paste(picture, (0, 45))
+    assert distance(pdq_hash(framed).code, pdq_hash(picture).code) > 31  # plain PDQ misses it
+    clip = write_clip(
+        tmp_path / "letterboxed.mp4",
+        [*sample_scenes([31], 1.5), (framed, 3.0, False), *sample_scenes([32], 1.5)],
+        gop=5,
+    )
+    alerts, _ = _play(store, clip, tmp_path / "evidence")
+    [match] = [a for a in alerts if a.event == "match"]
+    assert (match.hashset, match.candidate, match.algorithm) == ("known-images", "trim", "pdq")
+    assert match.distance is not None and match.distance <= 32

@@ -23,6 +23,7 @@ smooth corner of sky matches any other smooth sky (measured: docs/robust-matchin
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,19 @@ class ReferencePart:
     label: str  # "crop 4%", "top 60%": what the examiner reads in a match
     quality: int
     code: bytes  # 32 bytes, the part's PDQ
+
+
+_PART_LABEL = re.compile(r" \((?:crop|top) \d+%\)$")
+
+
+def part_entry(entry: str, label: str) -> str:
+    """The ``entry`` text of a part of the original ``entry``: "a.jpg (crop 4%)"."""
+    return f"{entry} ({label})"
+
+
+def original_entry(entry: str) -> str:
+    """The original's ``entry`` text for a part's (the text itself for anything else)."""
+    return _PART_LABEL.sub("", entry)
 
 
 def top_part(pixels: np.ndarray) -> np.ndarray:

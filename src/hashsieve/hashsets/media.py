@@ -60,7 +60,7 @@ class MediaFolderFormat:
 
     def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
         from hashsieve.hashing.decode import UnreadableImage, open_image
-        from hashsieve.hashing.reference import reference_parts
+        from hashsieve.hashing.reference import part_entry, reference_parts
         from hashsieve.scan.worker import HashOptions, hash_file
         from hashsieve.video_matching import frame_entry
 
@@ -94,4 +94,4 @@ class MediaFolderFormat:
                 yield ParseProblem(entry, f"reference parts: {exc}")
                 continue
             for part in reference_parts(opened.image):
-                yield HashRecord(part.algorithm, part.code.hex(), f"{entry} ({part.label})")
+                yield HashRecord(part.algorithm, part.code.hex(), part_entry(entry, part.label))

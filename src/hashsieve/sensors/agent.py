@@ -131,6 +131,9 @@ class AgentOptions:
     use_pdq: bool = True
     watch: bool = True
     max_pixels: int = MAX_IMAGE_PIXELS
+    #: Robust matching (docs/robust-matching.md): candidate regions of each image are hashed
+    #: and matched too, as in a scan (letterboxed, windowed, watermarked copies).
+    robust: bool = True
     #: Seconds between retries of undelivered alerts.
     retry_seconds: float = 5.0
     stats: dict[str, int] = field(default_factory=dict)
@@ -185,7 +188,7 @@ class Agent:
         self.outbox = Outbox(options.state_dir / "outbox.db", client, retry=options.retry_seconds)
         self.on_alert = on_alert
         self.host = host_name()
-        self.hash_options = HashOptions(max_image_pixels=options.max_pixels, robust=False)
+        self.hash_options = HashOptions(max_image_pixels=options.max_pixels, robust=options.robust)
         self.stats = {"hashed": 0, "skipped": 0, "alerts": 0, "events": 0}
         self._pending: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -349,6 +352,8 @@ class Agent:
             self.state.put(key, st.st_size, st.st_mtime_ns, None, old[3] if old else None)
             return None
         started = time.perf_counter()
+        # Upper parts are hashed only while the list holds reference parts that need them.
+        self.hash_options.parts = self.options.robust and self.lists.wants_parts
         result = hash_file(path, self.hash_options)
         self._throttle(time.perf_counter() - started)
         self.stats["hashed"] += 1

@@ -74,6 +74,12 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
         help="process: a decoder crash costs one response; thread: no copy of each body to a "
         "worker (lower latency, more images/s), but a crash stops the service.",
     )
+    @click.option(
+        "--robust/--no-robust",
+        default=True,
+        show_default=True,
+        help="Also match candidate regions (letterboxed, windowed, watermarked copies).",
+    )
     @click.option("--state", type=click.Path(path_type=Path), help="Outbox folder.")
     @click.pass_context
     @friendly
@@ -86,6 +92,7 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
         workers: int,
         max_body: int,
         pool: str,
+        robust: bool,
         state: Path | None,
     ) -> None:
         """ICAP RESPMOD service for web proxies (icap://HOST:PORT/respmod).
@@ -123,7 +130,12 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
 
         folder = state or settings.home / "icap"
         outbox = Outbox(folder / "outbox.db", client).start() if client else None
-        options = IcapOptions(mode=mode, max_body=max_body * 1024 * 1024, pool=pool)  # type: ignore[arg-type]
+        options = IcapOptions(
+            mode=mode,  # type: ignore[arg-type]
+            max_body=max_body * 1024 * 1024,
+            pool=pool,  # type: ignore[arg-type]
+            robust=robust,
+        )
         if workers:
             options.workers = workers
         service = IcapService(lists, options, outbox=outbox, refresh=refresh, on_alert=print_alert)
@@ -162,6 +174,12 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
     @click.option("--rescan", type=float, default=3600, show_default=True, help="Seconds.")
     @click.option("--refresh", type=float, default=300, show_default=True, help="Seconds.")
     @click.option("--no-pdq", is_flag=True, help="Do not fetch or keep PDQ codes (crypto only).")
+    @click.option(
+        "--robust/--no-robust",
+        default=True,
+        show_default=True,
+        help="Also match candidate regions (letterboxed, windowed, watermarked copies).",
+    )
     @click.pass_context
     @friendly
     def agent_command(
@@ -175,6 +193,7 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
         rescan: float,
         refresh: float,
         no_pdq: bool,
+        robust: bool,
     ) -> None:
         """Watch folders for known images and videos; alert the console (never content)."""
         import os
@@ -194,6 +213,7 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
             rescan_seconds=rescan,
             refresh_seconds=refresh,
             use_pdq=not no_pdq,
+            robust=robust,
         )
         agent = Agent(options, ConsoleClient(console_url, token)).start()
         click.echo(

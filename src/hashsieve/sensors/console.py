@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hashsieve.catalogue import KNOWN
 from hashsieve.errors import HashsieveError
+from hashsieve.hashing.reference import PART_ALGORITHMS, original_entry
 from hashsieve.sensors.models import ALERT_STATUSES, Sensor, SensorAlert, SensorSetting
 from hashsieve.store import Store
 from hashsieve.store.models import HashEntry, HashSet, utcnow
@@ -313,6 +314,22 @@ def hashlist(store: Store, since: str | None = None, *, pdq: bool = True) -> dic
     entries: list[list[Any]] = []
     if new:
         with store.session() as s:
+            # A part travels with the id of its original's plain PDQ entry, so that a sensor
+            # reports one original once (not once per part); the names themselves stay here.
+            part_rows = select(HashEntry.hashset_id, HashEntry.entry).where(
+                HashEntry.hashset_id.in_(new) & HashEntry.algorithm.in_(PART_ALGORITHMS)
+            )
+            with_parts = {(hs, original_entry(entry)) for hs, entry in s.execute(part_rows)}
+            originals = {}
+            if with_parts and pdq:
+                plain = select(HashEntry.id, HashEntry.hashset_id, HashEntry.entry).where(
+                    HashEntry.hashset_id.in_(new) & (HashEntry.algorithm == "pdq")
+                )
+                originals = {
+                    (hs, entry): entry_id
+                    for entry_id, hs, entry in s.execute(plain)
+                    if (hs, entry) in with_parts
+                }
             for row in s.execute(
                 select(
                     HashEntry.id,
@@ -320,9 +337,10 @@ def hashlist(store: Store, since: str | None = None, *, pdq: bool = True) -> dic
                     HashEntry.algorithm,
                     HashEntry.value,
                     HashEntry.category,
+                    HashEntry.entry,
                 ).where(HashEntry.hashset_id.in_(new))
             ):
-                if row.algorithm == "pdq":
+                if row.algorithm == "pdq" or row.algorithm in PART_ALGORITHMS:
                     if not pdq:
                         continue
                     value = row.value.hex()
@@ -330,7 +348,11 @@ def hashlist(store: Store, since: str | None = None, *, pdq: bool = True) -> dic
                     value = keyed_digest(key, row.algorithm, row.value).hex()
                 else:
                     continue
-                entries.append([row.id, row.hashset_id, row.algorithm, value, row.category])
+                item = [row.id, row.hashset_id, row.algorithm, value, row.category]
+                if row.algorithm in PART_ALGORITHMS:
+                    group = (row.hashset_id, original_entry(row.entry))
+                    item.append(originals.get(group, row.id))
+                entries.append(item)
     return {
         "version": version_of(now),
         "since": version_of(have),

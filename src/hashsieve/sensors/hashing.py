@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hashsieve.config import MAX_IMAGE_PIXELS
+from hashsieve.hashing.candidates import candidate_hashes
 from hashsieve.hashing.crypto import hash_bytes
 from hashsieve.hashing.decode import UnreadableImage, open_image
 from hashsieve.hashing.pdq import pdq_with_dihedral
@@ -11,9 +12,19 @@ from hashsieve.scan.worker import FileResult
 
 
 def hash_content(
-    data: bytes, name: str = "", *, max_pixels: int = MAX_IMAGE_PIXELS, video: bool = True
+    data: bytes,
+    name: str = "",
+    *,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    video: bool = True,
+    robust: bool = True,
+    parts: bool = False,
 ) -> FileResult:
-    """Digests of ``data``; PDQ (+ dihedral) for an image, sampled frame hashes for a video."""
+    """Digests of ``data``; PDQ (+ dihedral) for an image, sampled frame hashes for a video.
+
+    With ``robust`` an image's candidate regions are hashed too (and with ``parts`` its upper
+    parts), the scan's own stage (hashsieve.hashing.candidates), for the list copy to match.
+    """
     result = FileResult(path=name, size=len(data))
     digests = hash_bytes(data)
     result.md5, result.sha1, result.sha256 = digests.md5, digests.sha1, digests.sha256
@@ -28,6 +39,12 @@ def hash_content(
         result.width, result.height, result.decode_scale = opened.width, opened.height, opened.scale
         pdq, dihedral = pdq_with_dihedral(opened.image)
         result.pdq, result.quality, result.dihedral = pdq.hex, pdq.quality, b"".join(dihedral)
+        if robust:
+            try:
+                regions = candidate_hashes(opened.image, parts=parts)
+                result.candidates = [c.as_tuple() for c in regions]
+            except Exception:  # a bonus: never lose the body's own hashes
+                result.candidates = []
     elif kind is MediaKind.VIDEO and video:
         from hashsieve.video_scan import hash_video_into
 

@@ -5,7 +5,8 @@ Crypto digests are held only as keyed digests (HMAC-SHA256 under the console's l
 digests cannot be read back out of it, nor looked up elsewhere. Its limit: whoever holds the
 machine holds the key too, so they can test files they already have against the list.
 
-PDQ codes are held as they are: a Hamming distance needs the real bits, and no keyed form keeps
+PDQ codes (and the reference parts of known originals, ``pdq-crop`` / ``pdq-top``) are held as
+they are: a Hamming distance needs the real bits, and no keyed form keeps
 distances. A PDQ code does not let anyone rebuild the picture, but it does reveal the list's
 perceptual hashes; a console can leave them out (``hashlist?pdq=false``; agent ``--no-pdq``).
 """
@@ -21,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from hashsieve.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
+from hashsieve.hashing.candidates import THRESHOLDS as CANDIDATE_THRESHOLDS
 from hashsieve.hashing.pdq import DIHEDRAL_NAMES, PDQ_BYTES
+from hashsieve.hashing.reference import PART_ALGORITHMS, PART_THRESHOLD
 from hashsieve.index.pdq_index import BruteForcePdqIndex
 from hashsieve.scan.worker import FileResult
 from hashsieve.sensors.console import keyed_digest
@@ -40,12 +43,24 @@ class ListCopy:
     keyed: dict[bytes, list[tuple[int, int, str, int | None]]] = field(default_factory=dict)
     #: PDQ entry id -> (hash set id, category, code)
     pdq: dict[int, tuple[int, int | None, bytes]] = field(default_factory=dict)
+    #: Reference parts of known originals: algorithm -> {entry id -> (hash set id, category, code)}
+    parts: dict[str, dict[int, tuple[int, int | None, bytes]]] = field(
+        default_factory=lambda: {algo: {} for algo in PART_ALGORITHMS}
+    )
     pdq_threshold: int = PDQ_MATCH_THRESHOLD
     pdq_min_quality: int = PDQ_MIN_QUALITY
-    _index: BruteForcePdqIndex | None = None
+    #: Part entry id -> the id of its original's plain PDQ entry (one original, told once).
+    part_group: dict[int, int] = field(default_factory=dict)
+    _indexes: dict[str, BruteForcePdqIndex] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self.keyed.values()) + len(self.pdq)
+        parts = sum(len(v) for v in self.parts.values())
+        return sum(len(v) for v in self.keyed.values()) + len(self.pdq) + parts
+
+    @property
+    def wants_parts(self) -> bool:
+        """Whether files need their upper parts hashed (``HashOptions.parts``) for this list."""
+        return bool(self.parts["pdq-top"])
 
     def apply(self, payload: dict[str, Any], *, use_pdq: bool = True) -> None:
         """Apply a ``/api/sensors/hashlist`` answer (a full list or the changes since ours)."""
@@ -54,6 +69,9 @@ class ListCopy:
         if payload.get("since") == "0":
             self.keyed.clear()
             self.pdq.clear()
+            for table in self.parts.values():
+                table.clear()
+            self.part_group.clear()
         key = bytes.fromhex(payload["key"])
         if self.key and key != self.key:
             raise ValueError("the console's list key changed: fetch the whole list")
@@ -66,31 +84,48 @@ class ListCopy:
                 if (kept := [e for e in v if e[1] not in gone])
             }
             self.pdq = {i: v for i, v in self.pdq.items() if v[0] not in gone}
-        for entry_id, set_id, algorithm, value, category in payload.get("entries") or []:
+            self.parts = {
+                algo: {i: v for i, v in table.items() if v[0] not in gone}
+                for algo, table in self.parts.items()
+            }
+            kept = {i for table in self.parts.values() for i in table}
+            self.part_group = {i: g for i, g in self.part_group.items() if i in kept}
+        for entry_id, set_id, algorithm, value, category, *group in payload.get("entries") or []:
             if algorithm == "pdq":
                 if use_pdq:
                     self.pdq[entry_id] = (set_id, category, bytes.fromhex(value))
+            elif algorithm in self.parts:
+                if use_pdq:
+                    self.parts[algorithm][entry_id] = (set_id, category, bytes.fromhex(value))
+                    self.part_group[entry_id] = group[0] if group else entry_id
             elif algorithm in CRYPTO:
                 self.keyed.setdefault(bytes.fromhex(value), []).append(
                     (entry_id, set_id, algorithm, category)
                 )
         self.hashsets = {int(k): v for k, v in (payload.get("hashsets") or {}).items()}
         self.version = payload["version"]
-        self._index = None
+        self._indexes = {}
 
-    @property
-    def index(self) -> BruteForcePdqIndex:
-        if self._index is None:
+    def _index(self, table: str) -> BruteForcePdqIndex:
+        """The exact index of one PDQ table ("pdq" or a part algorithm), built on first use."""
+        index = self._indexes.get(table)
+        if index is None:
+            entries = self.pdq if table == "pdq" else self.parts[table]
             index = BruteForcePdqIndex()
-            if self.pdq:
-                ids = np.fromiter(self.pdq, np.uint32, len(self.pdq))
-                codes = np.frombuffer(b"".join(v[2] for v in self.pdq.values()), np.uint8)
+            if entries:
+                ids = np.fromiter(entries, np.uint32, len(entries))
+                codes = np.frombuffer(b"".join(v[2] for v in entries.values()), np.uint8)
                 index.add(ids, codes.reshape(-1, PDQ_BYTES))
-            self._index = index
-        return self._index
+            self._indexes[table] = index
+        return index
 
     def match(self, result: FileResult) -> list[dict[str, Any]]:
-        """What of the list ``result`` matches: entry ids, hash sets, algorithm, distance."""
+        """What of the list ``result`` matches: entry ids, hash sets, algorithm, distance.
+
+        The same regions as the scan's matcher (hashsieve.matching): the whole image with its 8
+        dihedral variants, each candidate region at its own threshold, both against plain PDQ
+        and the crop parts of known originals, and the upper parts against the upper parts.
+        """
         hits: dict[int, dict[str, Any]] = {}
         if self.key:
             for algorithm in CRYPTO:
@@ -101,35 +136,73 @@ class ListCopy:
                 for entry_id, set_id, algo, category in self.keyed.get(keyed, ()):
                     if algo == algorithm:
                         hits[entry_id] = self._hit(entry_id, set_id, algo, 0, category)
-        queries: list[tuple[bytes, str | None, float | None]] = []
+        # (code, variant, seconds, region, threshold) per table
+        queries: dict[str, list[tuple[bytes, str | None, float | None, str | None, int]]] = {
+            "pdq": [],
+            "pdq-crop": [],
+            "pdq-top": [],
+        }
+
+        def add(codes: bytes, region: str | None, threshold: int, tables: tuple[str, ...]) -> None:
+            for i, variant in enumerate(DIHEDRAL_NAMES):
+                code = codes[i * PDQ_BYTES : (i + 1) * PDQ_BYTES]
+                for table in tables:
+                    limit = threshold if table == "pdq" else PART_THRESHOLD
+                    queries[table].append((code, variant, None, region, limit))
+
         if result.dihedral and (result.quality or 0) >= self.pdq_min_quality:
-            codes = result.dihedral
-            queries += [
-                (codes[i * PDQ_BYTES : (i + 1) * PDQ_BYTES], name, None)
-                for i, name in enumerate(DIHEDRAL_NAMES)
-            ]
+            add(result.dihedral, None, self.pdq_threshold, ("pdq", "pdq-crop"))
+        for region, quality, codes in result.candidates:
+            if quality < self.pdq_min_quality:
+                continue
+            if region == "top" or region.endswith("/top"):
+                add(codes, region, PART_THRESHOLD, ("pdq-top",))
+            elif region in CANDIDATE_THRESHOLDS:
+                add(codes, region, CANDIDATE_THRESHOLDS[region], ("pdq", "pdq-crop"))
         for frame in result.frames or ():
             if frame.quality >= self.pdq_min_quality:
-                queries.append((frame.code, None, frame.seconds))
-        if queries and self.pdq:
-            rows, ids, dists = self.index.query(
-                np.frombuffer(b"".join(q[0] for q in queries), np.uint8).reshape(-1, PDQ_BYTES),
-                self.pdq_threshold,
+                queries["pdq"].append((frame.code, None, frame.seconds, None, self.pdq_threshold))
+        best: dict[int, tuple[tuple[bool, int], dict[str, Any]]] = {}
+        for table, rows_of in queries.items():
+            entries = self.pdq if table == "pdq" else self.parts[table]
+            if not rows_of or not entries:
+                continue
+            codes = np.frombuffer(b"".join(q[0] for q in rows_of), np.uint8)
+            rows, ids, dists = self._index(table).query(
+                codes.reshape(-1, PDQ_BYTES), max(q[4] for q in rows_of)
             )
             for row, entry_id, dist in zip(
                 rows.tolist(), ids.tolist(), dists.tolist(), strict=True
             ):
-                old = hits.get(entry_id)
-                if old is not None and old["distance"] <= dist:
+                _code, variant, seconds, region, limit = rows_of[row]
+                if dist > limit:
                     continue
-                set_id, category, _code = self.pdq[entry_id]
-                hit = self._hit(entry_id, set_id, "pdq", dist, category)
-                _, variant, seconds = queries[row]
+                rank = (region is not None, dist)  # the whole image first, then the closest
+                if entry_id in best and best[entry_id][0] <= rank:
+                    continue
+                set_id, category, _ = entries[entry_id]
+                hit = self._hit(entry_id, set_id, table, dist, category)
                 if variant and variant != "r0":
                     hit["variant"] = variant
                 if seconds is not None:
                     hit["seconds"] = round(seconds, 3)
-                hits[entry_id] = hit
+                if region is not None:
+                    hit["candidate"] = region
+                best[entry_id] = (rank, hit)
+        exact = bool(hits)  # a listed digest: the file itself is known, its parts are no news
+        plain = {i for i, (_, h) in best.items() if h["algorithm"] == "pdq"}
+        closest: dict[int, tuple[tuple[bool, int], dict[str, Any]]] = {}
+        for entry_id, (rank, hit) in best.items():
+            if hit["algorithm"] == "pdq":
+                hits.setdefault(entry_id, hit)
+                continue
+            group = self.part_group.get(entry_id, entry_id)
+            if exact or group in plain:
+                continue
+            if group not in closest or rank < closest[group][0]:
+                closest[group] = (rank, hit)  # of one original's parts, the closest
+        for _rank, hit in closest.values():
+            hits.setdefault(hit["entry_id"], hit)
         return sorted(hits.values(), key=lambda h: (h["distance"], h["entry_id"]))
 
     def _hit(
@@ -155,6 +228,10 @@ class ListCopy:
                 "CREATE TABLE keyed (value BLOB, entry INT, hashset INT, algo TEXT, cat INT)"
             )
             db.execute("CREATE TABLE pdq (entry INT PRIMARY KEY, hashset INT, cat INT, code BLOB)")
+            db.execute(
+                "CREATE TABLE parts"
+                " (algo TEXT, entry INT, hashset INT, cat INT, code BLOB, grp INT)"
+            )
             meta = {
                 "version": self.version,
                 "key": self.key.hex(),
@@ -167,6 +244,14 @@ class ListCopy:
             )
             db.executemany(
                 "INSERT INTO pdq VALUES (?, ?, ?, ?)", ((i, *v) for i, v in self.pdq.items())
+            )
+            db.executemany(
+                "INSERT INTO parts VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (a, i, *v, self.part_group.get(i, i))
+                    for a, table in self.parts.items()
+                    for i, v in table.items()
+                ),
             )
         db.close()
         tmp.replace(path)
@@ -185,6 +270,14 @@ class ListCopy:
                 copy.keyed.setdefault(bytes(value), []).append((entry, hashset, algo, cat))
             for entry, hashset, cat, code in db.execute("SELECT * FROM pdq"):
                 copy.pdq[entry] = (hashset, cat, bytes(code))
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+            # A copy saved before reference parts existed has no such table.
+            for algo, entry, hashset, cat, code, group in (
+                db.execute("SELECT * FROM parts") if "parts" in tables else ()
+            ):
+                if algo in copy.parts:
+                    copy.parts[algo][entry] = (hashset, cat, bytes(code))
+                    copy.part_group[entry] = group
         finally:
             db.close()
         return copy

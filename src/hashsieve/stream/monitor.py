@@ -30,7 +30,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from hashsieve.hashing.crypto import CryptoHasher
-from hashsieve.hashing.video import hash_frame
+from hashsieve.hashing.video import frame_rgb
 
 #: Frames scaled to this longest side before hashing (as in scans).
 STREAM_MAX_SIDE = 512
@@ -68,6 +68,10 @@ class Alert:
     category: int | None = None
     entry: str | None = None
     distance: int | None = None
+    #: "pdq" or a reference part ("pdq-crop", "pdq-top"); the candidate region that matched, if
+    #: not the whole frame (robust matching: e.g. "trim" for a letterboxed stream).
+    algorithm: str | None = None
+    candidate: str | None = None
     #: Seconds from the frame's arrival (its first packet read) to this alert.
     latency: float | None = None
     evidence: str | None = None
@@ -112,38 +116,35 @@ def webhook_sink(url: str, timeout: float = 5.0) -> Sink:
 
 
 class FrameMatcher:
-    """Known PDQ hashes of the store, for one frame at a time (the store's persisted index)."""
+    """The store's known hashes, matched one frame at a time through the scan's own stage:
+    PDQ with its 8 dihedral variants and the candidate regions (a letterboxed or windowed
+    stream), by the same :class:`~hashsieve.matching.Matcher`."""
 
     def __init__(self, store: Any) -> None:
         from hashsieve.matching import Matcher
 
         self.matcher = Matcher(store)
-        self._entries: dict[int, tuple] = {}
 
-    def match(self, code: bytes) -> list[Any]:
-        from hashsieve.store.models import HashEntry
+    def match_pixels(self, rgb: np.ndarray) -> tuple[int, list[Any]]:
+        """(PDQ quality of the frame, the known items it matches, closest first)."""
+        from hashsieve.hashing.candidates import candidate_hashes
+        from hashsieve.hashing.pdq import pdq_with_dihedral
+        from hashsieve.scan.worker import FileResult
 
         m = self.matcher
-        if not len(m.index):
-            return []
-        _rows, ids, dists = m.index.query(
-            np.frombuffer(code, np.uint8).reshape(1, 32), m.settings.pdq_threshold
-        )
-        missing = [i for i in set(ids.tolist()) if i not in self._entries]
-        if missing:
-            for row in m._entries(HashEntry.id.in_(missing)):
-                self._entries[row[0]] = row
-        hits = []
-        for entry_id, dist in sorted(zip(ids.tolist(), dists.tolist(), strict=True), key=_by_dist):
-            entry_row = self._entries.get(entry_id)
-            hit = m._hit(entry_row, dist) if entry_row is not None else None
-            if hit is not None and hit.kind == "known" and hit.category != 0:
-                hits.append(hit)
-        return hits
+        pdq, dihedral = pdq_with_dihedral(rgb)
+        result = FileResult(path="frame", pdq=pdq.hex, quality=pdq.quality)
+        result.dihedral = b"".join(dihedral)
+        if m.settings.robust:
+            regions = candidate_hashes(rgb, parts=m.wants_parts)
+            result.candidates = [c.as_tuple() for c in regions]
+        [hits] = m.match([result])
+        known = [h for h in hits if h.kind == "known" and h.category != 0]
+        return pdq.quality, sorted(known, key=_by_dist)
 
 
-def _by_dist(pair: tuple[int, int]) -> int:
-    return pair[1]
+def _by_dist(hit: Any) -> int:
+    return int(hit.distance)
 
 
 @dataclass
@@ -273,11 +274,8 @@ class StreamMonitor:
         return got
 
     def _check(self, frame: Any, seconds: float, arrived: float) -> None:
-        h = hash_frame(frame, STREAM_MAX_SIDE)
+        _quality, hits = self.matcher.match_pixels(frame_rgb(frame, STREAM_MAX_SIDE))
         self.frames_hashed += 1
-        if h.quality < self.matcher.matcher.settings.pdq_min_quality:
-            return
-        hits = self.matcher.match(h.code)
         if not hits:
             return
         until = seconds + self.options.after_seconds
@@ -301,6 +299,8 @@ class StreamMonitor:
                     category=hit.category,
                     entry=hit.entry,
                     distance=hit.distance,
+                    algorithm=hit.algorithm,
+                    candidate=hit.candidate,
                     latency=round(time.monotonic() - arrived, 3),
                     evidence=str(self._recording.path) if self._recording else None,
                 )

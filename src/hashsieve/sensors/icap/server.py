@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import html
 import json
@@ -75,6 +76,9 @@ class IcapOptions:
     #: Hashes of this many recent bodies, by SHA-256: the same picture served again (a logo, a
     #: popular image) is matched against the current list without being decoded again.
     cache_entries: int = 4096
+    #: Robust matching (docs/robust-matching.md): candidate regions of each image are hashed and
+    #: matched too, as in a scan; costs a few ms on an image with flat borders or a box.
+    robust: bool = True
 
 
 class _HashCache:
@@ -103,8 +107,8 @@ class _Abort(Exception):
     """End the connection without finishing the answer (a blocked body already under way)."""
 
 
-def _hash_job(data: bytes) -> Any:
-    return hash_content(data, video=True)
+def _hash_job(data: bytes, robust: bool = True, parts: bool = False) -> Any:
+    return hash_content(data, video=True, robust=robust, parts=parts)
 
 
 def block_page(url: str) -> bytes:
@@ -315,10 +319,14 @@ class IcapService:
         data = bytes(body)
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        key = hashlib.sha256(data).digest()
+        robust = self.options.robust
+        parts = robust and self.lists.wants_parts
+        # A body hashed without the upper parts the list now needs is hashed again.
+        key = hashlib.sha256(data).digest() + (b"p" if parts else b"")
         result = self._cache.get(key)
         if result is None:
-            result = await loop.run_in_executor(self._executor(), _hash_job, data)
+            job = functools.partial(_hash_job, robust=robust, parts=parts)
+            result = await loop.run_in_executor(self._executor(), job, data)
             self._cache.put(key, result)
             self.stats["hashed"] += 1
         else:
