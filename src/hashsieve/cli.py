@@ -100,10 +100,12 @@ def hashset_import(
     profile: str,
     format_name: str | None,
 ) -> None:
-    """Import a hash-set file; its format is detected from its content.
+    """Import a hash-set file (or folder); its format is detected from its content.
 
     Formats: VICS JSON (1.x and 2.0), NSRL RDSv3 SQLite and NSRLFile.txt, plain lists of
-    MD5/SHA-1/SHA-256/PDQ hex, python-threatexchange files, CSV with a header.
+    MD5/SHA-1/SHA-256/PDQ hex, python-threatexchange files, CSV with a header, a folder of vPDQ
+    files, and a folder of known originals (images and videos), which are hashed here, read-only,
+    with the reference parts that catch cropped and boxed copies (docs/robust-matching.md).
     """
     from hashsieve.catalogue import import_hashset
 

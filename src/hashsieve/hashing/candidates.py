@@ -445,14 +445,18 @@ def find_candidates(
                 l,
                 r,
             )
-            small_pic = _peel(lum, inner, one_colour=False)
-            if small_pic is not None:
-                small_pic = _centred(small_pic, inner)
-            if small_pic is not None:
-                box = _scale(small_pic, factor, rgb.shape)
+            peeled = _peel(lum, inner, one_colour=False)
+            # Centred first (the usual viewer); the peel as it came too when that differs (a
+            # picture that is not centred, or a backdrop band counted as chrome on one side).
+            pictures = [] if peeled is None else [_centred(peeled, inner), peeled]
+            for k, small in enumerate(dict.fromkeys(pictures)):
+                box = _scale(small, factor, rgb.shape)
                 if _same(box, base, rgb.shape) or _same(box, full, rgb.shape):
-                    small_pic = None
-                elif "picture" in names:
+                    continue
+                if k and _same(box, _scale(pictures[0], factor, rgb.shape), rgb.shape):
+                    continue
+                small_pic = small_pic or small
+                if "picture" in names:
                     out.append(Candidate("picture", box, _crop(rgb, box)))
         # 4. A dark box laid over the picture (controls, a watermark): filled by interpolation.
         if "overlay" in names:
