@@ -322,16 +322,21 @@ def _evaluate(result: dict, known: Known, own: int | None) -> dict:
     image and candidate regions; ``<region>@top`` (their upper parts) for the upper parts.
     """
     per: dict[str, dict] = {}
+
+    def keep(key: str, found: dict) -> None:  # a region type may come twice (two boxes)
+        held = per.setdefault(key, found)
+        for k, v in found.items():
+            held[k] = min(held[k], v)
+
     for name, quality, codes in _regions(result):
         region = name or "image"
-        if _is_top(name):
-            if quality >= PDQ_MIN_QUALITY:
-                per[f"{region}@top"] = _distances(codes, known.top, known.owner_top, own)
-            continue
         if quality < PDQ_MIN_QUALITY:
             continue
-        per[region] = _distances(codes, known.plain, known.owner_plain, own)
-        per[f"{region}@crop"] = _distances(codes, known.crop, known.owner_crop, own)
+        if _is_top(name):
+            keep(f"{region}@top", _distances(codes, known.top, known.owner_top, own))
+            continue
+        keep(region, _distances(codes, known.plain, known.owner_plain, own))
+        keep(f"{region}@crop", _distances(codes, known.crop, known.owner_crop, own))
     return per
 
 
