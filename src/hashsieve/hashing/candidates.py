@@ -209,8 +209,8 @@ def _chrome_bands(lum: np.ndarray, box: Box, share: float = 0.08) -> tuple[int, 
     step[:-1] = np.maximum(step[:-1], np.abs(lum[2:] - lum[:-2]))
     score = (step > 12).mean(axis=1)
     k = max(2, int(h * share))
-    top = np.flatnonzero(score[:k] >= 0.6)
-    bottom = np.flatnonzero(score[h - 1 - k :] >= 0.6)
+    top = np.flatnonzero(score[:k] >= 0.9)
+    bottom = np.flatnonzero(score[h - 1 - k :] >= 0.9)
     nt = int(top[-1]) + 1 if len(top) else 0
     nb = k - int(bottom[0]) if len(bottom) else 0
     # Chrome is mostly one colour per row (a bar with a little text and a few buttons); a band of
