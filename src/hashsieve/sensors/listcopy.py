@@ -88,8 +88,8 @@ class ListCopy:
                 algo: {i: v for i, v in table.items() if v[0] not in gone}
                 for algo, table in self.parts.items()
             }
-            kept = {i for table in self.parts.values() for i in table}
-            self.part_group = {i: g for i, g in self.part_group.items() if i in kept}
+            still = {i for table in self.parts.values() for i in table}
+            self.part_group = {i: g for i, g in self.part_group.items() if i in still}
         for entry_id, set_id, algorithm, value, category, *group in payload.get("entries") or []:
             if algorithm == "pdq":
                 if use_pdq:
@@ -167,9 +167,9 @@ class ListCopy:
             entries = self.pdq if table == "pdq" else self.parts[table]
             if not rows_of or not entries:
                 continue
-            codes = np.frombuffer(b"".join(q[0] for q in rows_of), np.uint8)
+            block = np.frombuffer(b"".join(q[0] for q in rows_of), np.uint8)
             rows, ids, dists = self._index(table).query(
-                codes.reshape(-1, PDQ_BYTES), max(q[4] for q in rows_of)
+                block.reshape(-1, PDQ_BYTES), max(q[4] for q in rows_of)
             )
             for row, entry_id, dist in zip(
                 rows.tolist(), ids.tolist(), dists.tolist(), strict=True

@@ -326,8 +326,9 @@ class IcapService:
         result = self._cache.get(key)
         if result is None:
             job = functools.partial(_hash_job, robust=robust, parts=parts)
-            result = await loop.run_in_executor(self._executor(), job, data)
-            self._cache.put(key, result)
+            hashed: Any = await loop.run_in_executor(self._executor(), job, data)
+            self._cache.put(key, hashed)
+            result = hashed
             self.stats["hashed"] += 1
         else:
             self.stats["cached"] += 1
