@@ -154,3 +154,21 @@ def test_tiny_images_do_not_fail(size: tuple[int, int]) -> None:
     img = Image.new("RGB", size, (10, 20, 30))
     for c in candidate_hashes(img):
         assert len(c.codes) == 256
+
+
+def test_the_row_run_kernel_matches_a_plain_reading_of_its_definition() -> None:
+    from hashsieve.hashing._candidate_kernels import longest_runs_closed
+
+    rng = np.random.default_rng(5)
+    mask = rng.random((60, 97)) < rng.uniform(0.2, 0.95, (60, 1))
+    lengths, starts = longest_runs_closed(mask)
+    for y, row in enumerate(mask):
+        closed = row.copy()
+        closed[1:] |= row[:-1]
+        closed[:-1] |= row[1:]
+        best, best_start, run = 0, 0, 0
+        for x, on in enumerate(closed):
+            run = run + 1 if on else 0
+            if run > best:
+                best, best_start = run, x - run + 1
+        assert (lengths[y], starts[y]) == (best, best_start)

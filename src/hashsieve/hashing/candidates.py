@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from hashsieve.hashing._candidate_kernels import longest_runs_closed
 from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, rgb_array
 
 #: Candidate names, in the order :func:`find_candidates` returns them.
@@ -72,7 +73,6 @@ _BORDER_TOL = 10
 _FLAT = 0.97
 #: The share of each edge that ``uncrop`` adds back: 5 % cut from each side of 100 leaves 90.
 _UNCROP = 0.05 / 0.90
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 Box = tuple[int, int, int, int]  # top, bottom, left, right (rows and columns, end exclusive)
 
@@ -100,8 +100,11 @@ def _analysis(rgb: np.ndarray) -> tuple[np.ndarray, int]:
     """A reduced luma copy (long side about ANALYSIS_SIDE, float32) and its reduction factor."""
     h, w = rgb.shape[:2]
     factor = max(1, -(-max(h, w) // ANALYSIS_SIDE))
-    small = rgb if factor == 1 else np.asarray(Image.fromarray(rgb).reduce(factor))
-    return small.astype(np.float32) @ _LUMA, factor
+    small = Image.fromarray(rgb)
+    if factor > 1:
+        small = small.reduce(factor)
+    # Pillow's "L" is the same ITU-R 601 luma (rounded to whole levels), in C.
+    return np.asarray(small.convert("L"), dtype=np.float32), factor
 
 
 def _flat_share(lines: np.ndarray, tol: float = _TOL) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +114,8 @@ def _flat_share(lines: np.ndarray, tol: float = _TOL) -> tuple[np.ndarray, np.nd
     line and a fraction of its cost.
     """
     step = max(1, lines.shape[1] // 32)
-    level = np.median(lines[:, ::step], axis=1)
+    samples = np.sort(lines[:, ::step], axis=1)  # np.median costs more in overhead than work
+    level = samples[:, samples.shape[1] // 2]
     return (np.abs(lines - level[:, None]) <= tol).mean(axis=1), level
 
 
@@ -235,49 +239,22 @@ def _longest_run(mask: np.ndarray) -> tuple[int, int]:
     return int(ends[k] - starts[k]), int(starts[k])
 
 
-def _longest_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(lengths, starts) of the longest run of True in each row of a 2-D mask, all rows at once
-    (the first one on ties, as :func:`_longest_run`): this runs on every image of a scan."""
-    k, w = mask.shape
-    lengths, starts = np.zeros(k, np.int64), np.zeros(k, np.int64)
-    if not k:
-        return lengths, starts
-    padded = np.zeros((k, w + 2), np.int8)
-    padded[:, 1:-1] = mask
-    d = np.diff(padded, axis=1)
-    run_rows, run_starts = np.nonzero(d == 1)
-    _, run_ends = np.nonzero(d == -1)
-    run_lengths = run_ends - run_starts
-    order = np.lexsort((-run_lengths, run_rows))  # by row, longest first, then leftmost
-    ordered_rows = run_rows[order]
-    first = np.ones(order.size, bool)
-    first[1:] = ordered_rows[1:] != ordered_rows[:-1]
-    lengths[ordered_rows[first]] = run_lengths[order][first]
-    starts[ordered_rows[first]] = run_starts[order][first]
-    return lengths, starts
-
-
 def _edge_rows(g: np.ndarray, min_run: float) -> list[tuple[int, int, int]]:
-    """Rows of a signed edge mask with a long run: (row, start, end), one per cluster of rows."""
-    w = g.shape[1]
-    # Close gaps of a pixel or two: an edge under text or a rounded corner is still one edge.
-    closed = g.copy()
-    closed[:, 1:] |= g[:, :-1]
-    closed[:, :-1] |= g[:, 1:]
-    rows = np.flatnonzero(closed.sum(axis=1) >= min_run * w)
-    lengths, starts = _longest_runs(closed[rows])
-    found = [
-        (int(y), int(length), int(start), int(start + length))
-        for y, length, start in zip(rows, lengths, starts, strict=True)
-        if length >= min_run * w
-    ]
+    """Rows of a signed edge mask with a long run: (row, start, end), one per cluster of rows.
+
+    Gaps of a pixel are closed: an edge under text or a rounded corner is still one edge.
+    """
+    lengths, starts = longest_runs_closed(np.ascontiguousarray(g))
+    rows = np.flatnonzero(lengths >= min_run * g.shape[1])
     out: list[tuple[int, int, int]] = []
-    for row, length, start, end in found:  # keep the strongest row of adjacent rows
+    for row, length, start in zip(
+        rows.tolist(), lengths[rows].tolist(), starts[rows].tolist(), strict=True
+    ):  # keep the strongest row of adjacent rows
         if out and row - out[-1][0] <= 2:
             if length > out[-1][2] - out[-1][1]:
-                out[-1] = (row, start, end)
+                out[-1] = (row, start, start + length)
             continue
-        out.append((row, start, end))
+        out.append((row, start, start + length))
     return out
 
 

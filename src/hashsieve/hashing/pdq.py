@@ -158,6 +158,9 @@ def warm_up() -> None:
     """
     if DEFAULT_IMPLEMENTATION == "numba":
         pdq_with_dihedral(np.zeros((8, 8, 3), dtype=np.uint8))
+    from hashsieve.hashing._candidate_kernels import longest_runs_closed
+
+    longest_runs_closed(np.zeros((2, 2), dtype=np.bool_))
 
 
 def hex_to_code(value: str) -> bytes:
