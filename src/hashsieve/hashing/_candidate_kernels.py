@@ -2,7 +2,8 @@
 
 The overlay search asks, for every row of an edge mask, where its longest run of edge pixels is
 (gaps of one pixel closed). In numpy that is a dozen whole-array passes (closing, sums, run
-starts and ends, a sort); one pass per row here costs a fraction (measured: bench/README.md).
+starts and ends, a sort); one pass per row here costs a fraction: with it (and Pillow's luma),
+the whole analysis of an ordinary 1024x768 photograph went from 5.0 to 2.8 ms.
 """
 
 from __future__ import annotations
