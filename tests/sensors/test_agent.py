@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hashsieve.sensors import console
+from hashsieve.sensors import console, fanotify
 from hashsieve.sensors.agent import Agent, AgentOptions
 from hashsieve.sensors.client import ConsoleClient
 from hashsieve.sensors.listcopy import ListCopy
@@ -80,10 +80,25 @@ def make_agent(tmp_path: Path, token: str) -> Iterator[Callable[..., Agent]]:
         agent.stop()
 
 
+@pytest.mark.parametrize(
+    "watcher",
+    [
+        "inotify",
+        pytest.param(
+            "fanotify",
+            marks=pytest.mark.skipif(not fanotify.available(), reason="fanotify needs root"),
+        ),
+    ],
+)
 def test_dropped_files_alert_once_each(
-    make_agent: Callable[..., Agent], live_console: LiveConsole, media: Media, tmp_path: Path
+    make_agent: Callable[..., Agent],
+    live_console: LiveConsole,
+    media: Media,
+    tmp_path: Path,
+    watcher: str,
 ) -> None:
-    agent = make_agent(live_console.url)
+    agent = make_agent(live_console.url, watcher=watcher)
+    assert agent.watcher == watcher
     assert len(agent.lists) == 2
     watched = tmp_path / "watched"
     outside = tmp_path / "outside"

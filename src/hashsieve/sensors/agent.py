@@ -1,7 +1,9 @@
 """The endpoint agent: watch folders, hash new or changed media, match locally, alert the console.
 
-Events come from inotify through watchdog (close-after-write, moves, new folders); a periodic
-rescan catches what events miss (overflowed queues, network shares, drives mounted later).
+Events come from fanotify when running as root (one mark per filesystem: close-after-write,
+moves in, new folders; hashsieve.sensors.fanotify), otherwise from inotify through watchdog; a
+periodic rescan catches what events miss (overflowed queues, network shares, drives mounted
+later).
 Every path waits until it has been quiet for ``settle`` seconds, so a file written in pieces is
 hashed once, whole. Hashing is the scan's own (``hash_file``), throttled to a CPU share; files
 above a size limit and content that is not an image or video by its first bytes are skipped.
@@ -130,6 +132,8 @@ class AgentOptions:
     #: Keep PDQ codes in the list copy (they are the real codes: see listcopy's notes).
     use_pdq: bool = True
     watch: bool = True
+    #: "auto" (fanotify when root and the kernel allows, else inotify), "fanotify" or "inotify".
+    watcher: str = "auto"
     max_pixels: int = MAX_IMAGE_PIXELS
     #: Robust matching (docs/robust-matching.md): candidate regions of each image are hashed
     #: and matched too, as in a scan (letterboxed, windowed, watermarked copies).
@@ -195,6 +199,8 @@ class Agent:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._observer: Any = None
+        #: Which event source runs: "fanotify", "inotify", or None (no watching).
+        self.watcher: str | None = None
         self._idle = threading.Event()
 
     # --- life cycle -----------------------------------------------------------------------------
@@ -203,7 +209,7 @@ class Agent:
         self.refresh_list()
         self.outbox.start()
         if self.options.watch:
-            self._start_observer()
+            self._start_watching()
         for target, name in ((self._worker, "agent-hash"), (self._periodic, "agent-periodic")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -214,7 +220,8 @@ class Agent:
         self._stop.set()
         if self._observer is not None:
             self._observer.stop()
-            self._observer.join(5)
+            if hasattr(self._observer, "join"):
+                self._observer.join(5)
         for thread in self._threads:
             thread.join(10)
         self.outbox.close()
@@ -239,6 +246,23 @@ class Agent:
             return False
         self.lists.save(self.list_path)
         return True
+
+    def _start_watching(self) -> None:
+        from hashsieve.sensors import fanotify
+
+        wanted = self.options.watcher
+        if wanted not in ("auto", "fanotify", "inotify"):
+            raise ValueError(f"unknown watcher {wanted!r} (auto, fanotify or inotify)")
+        if wanted != "inotify" and fanotify.available():
+            self._observer = fanotify.FanotifyWatcher(
+                self.options.roots, self.enqueue, self.enqueue_tree, on_overflow=self.rescan
+            ).start()
+            self.watcher = "fanotify"
+            return
+        if wanted == "fanotify":
+            raise RuntimeError("fanotify needs root and Linux 5.9 or later; use --watcher inotify")
+        self._start_observer()
+        self.watcher = "inotify"
 
     def _start_observer(self) -> None:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler

@@ -175,6 +175,13 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
     @click.option("--refresh", type=float, default=300, show_default=True, help="Seconds.")
     @click.option("--no-pdq", is_flag=True, help="Do not fetch or keep PDQ codes (crypto only).")
     @click.option(
+        "--watcher",
+        type=click.Choice(["auto", "fanotify", "inotify"]),
+        default="auto",
+        show_default=True,
+        help="auto: fanotify (one mark per filesystem) when root, else inotify (watchdog).",
+    )
+    @click.option(
         "--robust/--no-robust",
         default=True,
         show_default=True,
@@ -193,6 +200,7 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
         rescan: float,
         refresh: float,
         no_pdq: bool,
+        watcher: str,
         robust: bool,
     ) -> None:
         """Watch folders for known images and videos; alert the console (never content)."""
@@ -214,10 +222,11 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
             refresh_seconds=refresh,
             use_pdq=not no_pdq,
             robust=robust,
+            watcher=watcher,
         )
         agent = Agent(options, ConsoleClient(console_url, token)).start()
         click.echo(
-            f"agent watching {', '.join(map(str, options.roots))}; "
+            f"agent watching {', '.join(map(str, options.roots))} ({agent.watcher}); "
             f"list {agent.lists.version} ({len(agent.lists)} entries)",
             err=True,
         )
