@@ -17,10 +17,11 @@ from fastapi.testclient import TestClient
 from hashsieve import delete_hashset, import_hashset
 from hashsieve.review.app import create_app
 from hashsieve.sensors import console
+from hashsieve.sensors.client import ConsoleClient
 from hashsieve.sensors.outputs import Forwarder, cef_line, cef_syslog, webhook
 from hashsieve.store import Store
 from tests.conftest import run_cli
-from tests.sensors.conftest import PASSWORD, Media, write_sets
+from tests.sensors.conftest import PASSWORD, LiveConsole, Media, write_sets
 
 SENSOR_ROUTES = [
     ("post", "/api/sensors/alerts"),
@@ -276,3 +277,36 @@ def test_store_has_one_migration_head(console_store: Store) -> None:
 
     heads = ScriptDirectory.from_config(db.alembic_config(console_store.engine)).get_heads()
     assert heads == ["0006"]
+
+
+def test_hashlist_pages_join_into_the_whole_list(
+    client: TestClient, console_store: Store, token: str, tmp_path: Any
+) -> None:
+    listing = tmp_path / "many.txt"
+    listing.write_text("".join(f"{i:032x}\n" for i in range(1, 12)))
+    import_hashset(console_store, listing, "many", category=1)
+    whole = client.get("/api/sensors/hashlist", headers=bearer(token)).json()
+    assert whole["next"] is None and len(whole["entries"]) == 13
+    pages, after = [], 0
+    while True:
+        url = f"/api/sensors/hashlist?limit=4&after={after}&version={whole['version']}"
+        page = client.get(url, headers=bearer(token)).json()
+        pages.append(page)
+        if page["next"] is None:
+            break
+        after = page["next"]
+    assert [len(p["entries"]) for p in pages] == [4, 4, 4, 1]
+    assert [e for p in pages for e in p["entries"]] == whole["entries"]
+    # a page for a version whose sets are gone is refused: the sensor starts over
+    delete_hashset(console_store, "many")
+    stale = client.get(
+        f"/api/sensors/hashlist?limit=4&after=4&version={whole['version']}", headers=bearer(token)
+    )
+    assert stale.status_code == 422
+
+
+def test_the_client_follows_every_page(live_console: LiveConsole, token: str) -> None:
+    paged = ConsoleClient(live_console.url, token).hashlist("0", page=1)
+    whole = ConsoleClient(live_console.url, token).hashlist("0")
+    assert paged["entries"] == whole["entries"] and len(whole["entries"]) == 2
+    assert paged["next"] is None

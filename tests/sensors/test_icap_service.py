@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +190,51 @@ def test_a_body_served_again_is_matched_without_being_decoded_again(
     client.close()
     assert block.service.stats["hashed"] == 2 and block.service.stats["cached"] == 4
     assert len(block.alerts) == 3  # one alert per response, cached or not
+
+
+def test_sigterm_stops_the_service_and_its_hashing_processes(
+    console_store: Store, media: Media, tmp_path: Path
+) -> None:
+    """As systemd stops it: no hashing process may outlive the service."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "HASHSIEVE_HOME": str(console_store.settings.home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hashsieve.cli", "icap", "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: every child it starts is in it
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        client = IcapClient(port)
+        assert client.respmod(media.unknown, preview=None).status in (200, 204)  # a worker hashed
+        client.close()
+        group = proc.pid
+        members = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True)
+        assert len(members.stdout.split()) >= 3  # the service, its forkserver, a worker or more
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            left = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True)
+            if not left.stdout.split():
+                break
+            time.sleep(0.2)
+        assert left.stdout.split() == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

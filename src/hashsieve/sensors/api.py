@@ -87,9 +87,18 @@ def get_hashlist(
     _sensor: SensorDep,
     since: Annotated[str | None, Query(max_length=10_000)] = None,
     pdq: bool = True,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1_000_000)] = 200_000,
+    version: Annotated[str | None, Query(max_length=10_000)] = None,
 ) -> dict[str, Any]:
-    """The list sensors match against, as changes since the version ``since`` they hold."""
-    return console.hashlist(get_store(request), since, pdq=pdq)
+    """The list sensors match against, as changes since the version ``since`` they hold.
+
+    Paged by entry id: follow ``next`` (as ``after``, with the first page's ``version``) until it
+    is null.
+    """
+    return console.hashlist(
+        get_store(request), since, pdq=pdq, after=after, limit=limit, version=version
+    )
 
 
 @router.get("/api/sensors/version", tags=["sensors"])

@@ -101,6 +101,7 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
         without, it uses this store's hash sets and prints alerts as JSON lines.
         """
         import asyncio
+        import signal
 
         from hashsieve.sensors import console
         from hashsieve.sensors.client import ConsoleClient, Outbox
@@ -141,19 +142,25 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
         service = IcapService(lists, options, outbox=outbox, refresh=refresh, on_alert=print_alert)
 
         async def run() -> None:
-            server = await service.start(host, port)
+            # SIGTERM (systemd, kill) and Ctrl-C stop the service cleanly: its hashing
+            # processes go with it instead of lingering as orphans.
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await service.start(host, port)
             click.echo(
                 f"ICAP {mode} on icap://{host}:{service.port}/respmod "
                 f"(list {lists.version}, {len(lists)} entries)",
                 err=True,
             )
-            async with server:
-                await server.serve_forever()
+            try:
+                await stop.wait()
+            finally:
+                await service.close()
 
         try:
             asyncio.run(run())
-        except KeyboardInterrupt:
-            pass
         finally:
             if outbox is not None:
                 outbox.close()

@@ -63,9 +63,22 @@ class ConsoleClient:
         except (OSError, ValueError) as exc:
             raise ConsoleError(f"console unreachable: {exc}") from None
 
-    def hashlist(self, since: str = "0", *, pdq: bool = True) -> dict[str, Any]:
-        query = urllib.parse.urlencode({"since": since, "pdq": "true" if pdq else "false"})
-        return self._request("GET", f"/api/sensors/hashlist?{query}")[1]
+    def hashlist(
+        self, since: str = "0", *, pdq: bool = True, page: int | None = None
+    ) -> dict[str, Any]:
+        """The changes since ``since``, every page fetched (``page`` entries each; the console's
+        default when None) and joined into one answer."""
+        params: dict[str, str] = {"since": since, "pdq": "true" if pdq else "false"}
+        if page:
+            params["limit"] = str(page)
+        payload = self._request("GET", f"/api/sensors/hashlist?{urllib.parse.urlencode(params)}")[1]
+        while payload.get("next") is not None:
+            params |= {"after": str(payload["next"]), "version": payload["version"]}
+            query = urllib.parse.urlencode(params)
+            more = self._request("GET", f"/api/sensors/hashlist?{query}")[1]
+            payload["entries"].extend(more["entries"])
+            payload["next"] = more["next"]
+        return payload
 
     def version(self) -> str:
         return str(self._request("GET", "/api/sensors/version")[1]["version"])

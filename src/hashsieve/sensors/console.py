@@ -300,18 +300,39 @@ def istag(version: str) -> str:
     return hashlib.sha256(version.encode()).hexdigest()[:24]
 
 
-def hashlist(store: Store, since: str | None = None, *, pdq: bool = True) -> dict[str, Any]:
+def hashlist(
+    store: Store,
+    since: str | None = None,
+    *,
+    pdq: bool = True,
+    after: int = 0,
+    limit: int | None = None,
+    version: str | None = None,
+) -> dict[str, Any]:
     """What changed since ``since``: sets to drop, and the entries of sets that are new.
 
     Crypto digests travel as keyed digests only; PDQ codes travel as they are (a distance needs
     the real bits), unless ``pdq`` is False.
+
+    Paged: at most ``limit`` entries with ids above ``after``, in id order; ``next`` is the
+    ``after`` of the following page (None on the last). Later pages name the ``version`` the
+    first one answered, so that every page describes the same list; a version whose sets are no
+    longer all there is refused (the sensor starts over).
     """
     have = parse_version(since)
     sets = _sets(store)
     now = {i for i, _ in sets}
+    if version is not None:
+        wanted = parse_version(version)
+        if not wanted <= now:
+            raise SensorError("the list changed while it was being fetched: start over")
+        now = wanted
+        sets = [(i, name) for i, name in sets if i in now]
     new = sorted(now - have)
     key = list_key(store)
     entries: list[list[Any]] = []
+    rows_seen: list[int] = []
+    more = False
     if new:
         with store.session() as s:
             # A part travels with the id of its original's plain PDQ entry, so that a sensor
@@ -338,8 +359,15 @@ def hashlist(store: Store, since: str | None = None, *, pdq: bool = True) -> dic
                     HashEntry.value,
                     HashEntry.category,
                     HashEntry.entry,
-                ).where(HashEntry.hashset_id.in_(new))
+                )
+                .where(HashEntry.hashset_id.in_(new) & (HashEntry.id > after))
+                .order_by(HashEntry.id)
+                .limit(limit + 1 if limit else None)
             ):
+                if limit and len(rows_seen) == limit:
+                    more = True
+                    break
+                rows_seen.append(row.id)
                 if row.algorithm == "pdq" or row.algorithm in PART_ALGORITHMS:
                     if not pdq:
                         continue
@@ -360,4 +388,6 @@ def hashlist(store: Store, since: str | None = None, *, pdq: bool = True) -> dic
         "hashsets": {str(i): name for i, name in sets},
         "remove": sorted(have - now),
         "entries": entries,
+        "after": after,
+        "next": rows_seen[-1] if more else None,
     }

@@ -174,7 +174,8 @@ class IcapService:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            # Waits for the bodies being hashed (milliseconds), then the workers are gone.
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     async def _refresh_loop(self) -> None:
