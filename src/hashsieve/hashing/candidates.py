@@ -324,15 +324,55 @@ def _best_box(
     return (0, 0, 0, 0) if best is None else best[1]
 
 
+def _line_flat(lines: np.ndarray) -> np.ndarray:
+    """Per line of RGB pixels (lines x length x 3): one flat level (the backdrop's)?"""
+    luma = lines.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return _flat_share(luma, _BORDER_TOL)[0] >= _FLAT
+
+
+def _refine(rgb: np.ndarray, box: Box, factor: int) -> Box:
+    """``box`` (found on the analysis copy, so good to ``factor`` pixels) with each side moved
+    to the picture's own edge at full size: the first line, from a little outside inwards, that
+    is not flat backdrop. A few bits of PDQ depend on a pixel or two of backdrop left in."""
+    if factor < 2:
+        return box
+    h, w = rgb.shape[:2]
+    t, b, l, r = box  # noqa: E741
+    if b - t < 8 * factor or r - l < 8 * factor:
+        return box
+
+    def inward(lines: np.ndarray) -> int | None:  # lines from outside in: just past the last
+        flat = np.flatnonzero(_line_flat(lines))  # flat one (None: no backdrop line here)
+        return int(flat[-1]) + 1 if len(flat) and flat[-1] + 1 < len(lines) else None
+
+    span = 2 * factor
+    t0, b0, l0, r0 = max(0, t - factor), min(h, b + factor), max(0, l - factor), min(w, r + factor)
+    if (k := inward(rgb[t0 : t0 + span, l:r])) is not None:
+        t = t0 + k
+    if (k := inward(rgb[max(b0 - span, 0) : b0, l:r][::-1])) is not None:
+        b = b0 - k
+    if (k := inward(rgb[t:b, l0 : l0 + span].transpose(1, 0, 2))) is not None:
+        l = l0 + k  # noqa: E741
+    if (k := inward(rgb[t:b, max(r0 - span, 0) : r0].transpose(1, 0, 2)[::-1])) is not None:
+        r = r0 - k
+    return (t, b, l, r)
+
+
 def _scale(box: Box, factor: int, shape: tuple[int, ...]) -> Box:
     t, b, l, r = box  # noqa: E741
     return (t * factor, min(b * factor, shape[0]), l * factor, min(r * factor, shape[1]))
 
 
-def _fill_rows(pixels: np.ndarray, box: Box) -> np.ndarray:
-    """Replace ``box`` by interpolating, column by column, between the rows just outside it."""
+def _fill_rows(pixels: np.ndarray, box: Box, margin: int = 0) -> np.ndarray:
+    """Replace ``box`` by interpolating, column by column, between the rows just outside it.
+
+    ``margin`` rows and columns more on each side: the box was found on the reduced analysis
+    copy, and its soft edge must not be what the fill copies.
+    """
     t, b, l, r = box  # noqa: E741
-    h = pixels.shape[0]
+    h, w = pixels.shape[:2]
+    t, b = max(0, t - margin), min(h, b + margin)
+    l, r = max(0, l - margin), min(w, r + margin)  # noqa: E741
     above, below = max(t - 1, 0), min(b, h - 1)
     out = pixels.copy()
     top = pixels[above, l:r].astype(np.float32)
@@ -434,19 +474,32 @@ def find_candidates(
                     continue
                 small_pic = small_pic or small
                 if "picture" in names:
+                    box = _refine(rgb, box, factor)
                     out.append(Candidate("picture", box, _crop(rgb, box)))
         # 4. A dark box laid over the picture (controls, a watermark): filled by interpolation.
         if "overlay" in names:
-            for found in _find_overlays(lum, small_base):
-                ob = _scale(found, factor, rgb.shape)
-                local = (ob[0] - base[0], ob[1] - base[0], ob[2] - base[2], ob[3] - base[2])
-                out.append(Candidate("overlay", base, _fill_rows(filled, local)))
+            # In the trimmed image, and in the whole one when a "border" was peeled: a flat sky
+            # at the top of a photograph peels like a letterbox band.
+            regions = [(small_base, base, filled)]
+            if base != full:
+                regions.append((small_full, full, rgb))
+            for small, region, pixels in regions:
+                for found in _find_overlays(lum, small):
+                    ob = _scale(found, factor, rgb.shape)
+                    local = (
+                        ob[0] - region[0],
+                        ob[1] - region[0],
+                        ob[2] - region[2],
+                        ob[3] - region[2],
+                    )
+                    out.append(Candidate("overlay", region, _fill_rows(pixels, local, factor)))
         if "picture-overlay" in names and small_pic is not None:
             for found in _find_overlays(lum, small_pic):
                 pic = _scale(small_pic, factor, rgb.shape)
                 ob = _scale(found, factor, rgb.shape)
                 local = (ob[0] - pic[0], ob[1] - pic[0], ob[2] - pic[2], ob[3] - pic[2])
-                out.append(Candidate("picture-overlay", pic, _fill_rows(_crop(rgb, pic), local)))
+                filled_pic = _fill_rows(_crop(rgb, pic), local, factor)
+                out.append(Candidate("picture-overlay", pic, filled_pic))
     if "uncrop" in names and min(height, width) >= 16:
         out.append(Candidate("uncrop", full, _uncrop(rgb)))
     return out
