@@ -50,8 +50,10 @@ THRESHOLDS: dict[str, int] = {
     "trim": 32,
     "chrome": 31,
     "overlay": 31,
-    "picture": 31,
-    "picture-overlay": 31,
+    # The same holds for a picture cut out of a window (a viewer scaled it); no distractor's
+    # picture region came within 62 (docs).
+    "picture": 32,
+    "picture-overlay": 32,
     "uncrop": 31,
 }
 #: Candidates computed by default. ``uncrop`` is left out: it costs one more PDQ on every image
@@ -451,7 +453,7 @@ def find_candidates(
             if "chrome" in names:
                 out.append(Candidate("chrome", base, filled))
         # 3. The picture inside a window: every flat band inside the chrome peeled.
-        small_pic: Box | None = None
+        pictures_found: list[tuple[Box, Box]] = []  # (analysis box, full-size box)
         if base is not full or nt or nb:
             t, b, l, r = small_base  # noqa: E741
             # A "bar" of flat rows only is the window's backdrop: the peel takes it, and
@@ -472,9 +474,9 @@ def find_candidates(
                     continue
                 if k and _same(box, _scale(pictures[0], factor, rgb.shape), rgb.shape):
                     continue
-                small_pic = small_pic or small
+                box = _refine(rgb, box, factor)
+                pictures_found.append((small, box))
                 if "picture" in names:
-                    box = _refine(rgb, box, factor)
                     out.append(Candidate("picture", box, _crop(rgb, box)))
         # 4. A dark box laid over the picture (controls, a watermark): filled by interpolation.
         if "overlay" in names:
@@ -493,9 +495,8 @@ def find_candidates(
                         ob[3] - region[2],
                     )
                     out.append(Candidate("overlay", region, _fill_rows(pixels, local, factor)))
-        if "picture-overlay" in names and small_pic is not None:
-            for found in _find_overlays(lum, small_pic):
-                pic = _scale(small_pic, factor, rgb.shape)
+        for small, pic in pictures_found if "picture-overlay" in names else ():
+            for found in _find_overlays(lum, small):
                 ob = _scale(found, factor, rgb.shape)
                 local = (ob[0] - pic[0], ob[1] - pic[0], ob[2] - pic[2], ob[3] - pic[2])
                 filled_pic = _fill_rows(_crop(rgb, pic), local, factor)
