@@ -5,7 +5,8 @@ set than a list of its hashes: besides MD5/SHA-1/SHA-256 and PDQ of every file (
 frames of every video, as ``vpdq`` entries), hashsieve derives the **reference parts** of every
 image (:mod:`hashsieve.hashing.reference`), which catch cropped and boxed copies that plain PDQ
 misses. Files are opened read-only and never changed; each is hashed through the scanner's own
-``hash_file`` and, for the parts, decoded once more at full size (PDQ's reference decode).
+``hash_file`` and, for the parts, decoded once more at full size (PDQ's reference decode), on the
+scan's executor (one process per core).
 """
 
 from __future__ import annotations
@@ -59,39 +60,69 @@ class MediaFolderFormat:
         return False
 
     def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
-        from hashsieve.hashing.decode import UnreadableImage, open_image
-        from hashsieve.hashing.reference import part_entry, reference_parts
-        from hashsieve.scan.worker import HashOptions, hash_file
-        from hashsieve.video_matching import frame_entry
+        """Every file hashed on the scan's executor (local processes, crash isolation, the
+        worker memory limit); records come in the order files finish."""
+        from hashsieve.scan.executor import LocalProcessExecutor
 
-        options = HashOptions(max_image_pixels=MAX_IMAGE_PIXELS, fast_decode=False, robust=False)
-        files = [path] if path.is_file() else _files(path)
-        for file in files:
-            entry = file.name if file == path else file.relative_to(path).as_posix()
-            result = hash_file(str(file), options)
-            if result.error and not result.md5:
-                yield ParseProblem(entry, result.error)
-                continue
-            for algorithm in ("md5", "sha1", "sha256"):
-                value = getattr(result, algorithm)
-                if value:
-                    yield HashRecord(algorithm, value, entry)
-            if result.error:  # the digests are good; the picture or video could not be read
-                yield ParseProblem(entry, result.error)
-                continue
-            if result.frames:
-                for frame in result.frames:
-                    if frame.quality >= PDQ_MIN_QUALITY:
-                        yield HashRecord("pdq", frame.code.hex(), frame_entry(entry, frame))
-                continue
-            if result.pdq is None:
-                continue  # not media: its digests are all there is
-            yield HashRecord("pdq", result.pdq, entry)
-            try:
-                with file.open("rb") as stream:
-                    opened = open_image(stream.read(), max_pixels=MAX_IMAGE_PIXELS, fast=False)
-            except (OSError, UnreadableImage) as exc:
-                yield ParseProblem(entry, f"reference parts: {exc}")
-                continue
-            for part in reference_parts(opened.image):
-                yield HashRecord(part.algorithm, part.code.hex(), part_entry(entry, part.label))
+        files = [(path, path.name)] if path.is_file() else _entries(path)
+        workers = max(1, min(os.cpu_count() or 1, len(files)))
+        executor: LocalProcessExecutor[tuple[Path, str], list[HashRecord | ParseProblem]]
+        executor = LocalProcessExecutor(
+            workers, on_crash=_crashed, chunk_size=2, preload=["hashsieve.scan._preload"]
+        )
+        try:
+            for records in executor.map_unordered(_hash_original, files):
+                yield from records
+        finally:
+            executor.close()
+
+
+def _entries(folder: Path) -> list[tuple[Path, str]]:
+    return [(file, file.relative_to(folder).as_posix()) for file in _files(folder)]
+
+
+def _crashed(item: tuple[Path, str], message: str) -> list[HashRecord | ParseProblem]:
+    return [ParseProblem(item[1], f"crash: {message}")]
+
+
+def _hash_original(item: tuple[Path, str]) -> list[HashRecord | ParseProblem]:
+    """One known original: digests, PDQ (or its video's frames), and its reference parts."""
+    from hashsieve.hashing.decode import UnreadableImage, open_image
+    from hashsieve.hashing.reference import part_entry, reference_parts
+    from hashsieve.scan.worker import HashOptions, hash_file
+    from hashsieve.video_matching import frame_entry
+
+    file, entry = item
+    options = HashOptions(max_image_pixels=MAX_IMAGE_PIXELS, fast_decode=False, robust=False)
+    result = hash_file(str(file), options)
+    if result.error and not result.md5:
+        return [ParseProblem(entry, result.error)]
+    out: list[HashRecord | ParseProblem] = [
+        HashRecord(algorithm, value, entry)
+        for algorithm in ("md5", "sha1", "sha256")
+        if (value := getattr(result, algorithm))
+    ]
+    if result.error:  # the digests are good; the picture or video could not be read
+        out.append(ParseProblem(entry, result.error))
+        return out
+    if result.frames:
+        out += [
+            HashRecord("pdq", frame.code.hex(), frame_entry(entry, frame))
+            for frame in result.frames
+            if frame.quality >= PDQ_MIN_QUALITY
+        ]
+        return out
+    if result.pdq is None:
+        return out  # not media: its digests are all there is
+    out.append(HashRecord("pdq", result.pdq, entry))
+    try:
+        with file.open("rb") as stream:
+            opened = open_image(stream.read(), max_pixels=MAX_IMAGE_PIXELS, fast=False)
+    except (OSError, UnreadableImage) as exc:
+        out.append(ParseProblem(entry, f"reference parts: {exc}"))
+        return out
+    out += [
+        HashRecord(part.algorithm, part.code.hex(), part_entry(entry, part.label))
+        for part in reference_parts(opened.image)
+    ]
+    return out
