@@ -6,7 +6,8 @@ the ICAP service, on loopback. Bounded: a fixed number of requests and a time li
 
 Reports images/s through Squid+ICAP (every image hashed: crypto + PDQ + candidate regions) and
 the latency the ICAP service adds (median and p95 of Squid+ICAP minus Squid alone): one request
-at a time, as fast as the connections go, and at an offered ``--rate`` (the bar's 300/s). Needs Debian's squid; runs as root (Squid's work folder is given to user proxy).
+at a time, as fast as the connections go, and at an offered ``--rate`` (the bar's 300/s).
+Needs Debian's squid; runs as root (Squid's work folder is given to user proxy).
 Results: bench/results/icap.json.
 """
 
