@@ -50,3 +50,14 @@ def run_cli(
     if check and proc.returncode != 0:
         raise AssertionError(f"hashsieve {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def scan_rows(store: Store, case: str, evidence: Path, jsonl: Path) -> dict[str, dict]:
+    """Scan ``evidence`` into ``case``; its JSON Lines rows by file name."""
+    import json
+
+    from hashsieve import run_scan
+
+    run_scan(store, case, [str(evidence)], jsonl_path=jsonl)
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    return {Path(r["path"]).name: r for r in rows}

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from hashsieve import import_hashset, run_scan
+from hashsieve import import_hashset
 from hashsieve.config import Settings
 from hashsieve.hashing.reference import centred_crop
 from hashsieve.samples import jpeg_bytes, photo_like
 from hashsieve.store import Store
+from tests.conftest import scan_rows
 
 ORIGINAL = photo_like(7, (800, 600))
 
@@ -40,10 +40,7 @@ def case(tmp_path: Path) -> tuple[Path, Path]:
 def _scan(store: Store, case: tuple[Path, Path], tmp_path: Path) -> dict[str, dict]:
     reference, evidence = case
     import_hashset(store, reference, "reference", category=1)
-    jsonl = tmp_path / "results.jsonl"
-    run_scan(store, "parts", [str(evidence)], jsonl_path=jsonl)
-    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    return {Path(r["path"]).name: r for r in lines}
+    return scan_rows(store, "parts", evidence, tmp_path / "results.jsonl")
 
 
 @pytest.mark.parametrize("name", ["crop5.jpg", "crop8.jpg"])

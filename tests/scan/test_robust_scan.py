@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from hashsieve import import_hashset, run_scan
+from hashsieve import import_hashset
 from hashsieve.config import Settings
 from hashsieve.hashing.decode import open_image
 from hashsieve.hashing.pdq import distance, pdq_hash
 from hashsieve.samples import jpeg_bytes, photo_like
 from hashsieve.store import Store
 from hashsieve.store.models import Match
+from tests.conftest import scan_rows
 
 ORIGINAL = photo_like(11, (800, 600))
 
@@ -50,10 +50,7 @@ def case(tmp_path: Path) -> tuple[Path, Path]:
 def _scan(store: Store, case: tuple[Path, Path], tmp_path: Path) -> dict[str, dict]:
     evidence, hashes = case
     import_hashset(store, hashes, "known", category=1)
-    jsonl = tmp_path / "results.jsonl"
-    run_scan(store, "robust", [str(evidence)], jsonl_path=jsonl)
-    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    return {Path(r["path"]).name: r for r in lines}
+    return scan_rows(store, "robust", evidence, tmp_path / "results.jsonl")
 
 
 @pytest.mark.parametrize("name", ["letterboxed-black.jpg", "letterboxed-white.jpg"])
