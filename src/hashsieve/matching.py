@@ -15,9 +15,8 @@ import numpy as np
 from sqlalchemy import select
 
 from hashsieve.config import Settings
-from hashsieve.hashing.candidates import THRESHOLDS as CANDIDATE_THRESHOLDS
 from hashsieve.hashing.pdq import DIHEDRAL_NAMES, PDQ_BYTES
-from hashsieve.hashing.reference import PART_ALGORITHMS, PART_THRESHOLD, original_entry
+from hashsieve.hashing.reference import PART_ALGORITHMS, original_entry, regions_by_table
 from hashsieve.index.pdq_index import MultiIndexPdqIndex
 from hashsieve.index.store_index import StoreIndex
 from hashsieve.scan.worker import FileResult
@@ -161,28 +160,22 @@ class Matcher:
         # threshold) and each candidate region (robust matching, its own measured threshold),
         # against plain PDQ of known images and the crop parts of known originals; the upper
         # parts ("top", "<region>/top") against the upper parts of known originals.
-        min_quality = self.settings.pdq_min_quality
-        whole: list[tuple[int, str | None, int, bytes]] = []
-        tops: list[tuple[int, str | None, int, bytes]] = []
+        queries: dict[str, list[tuple[int, str | None, int, bytes]]] = {}
         for i, r in enumerate(results):
-            if r.dihedral and (r.quality or 0) >= min_quality:
-                whole.append((i, None, self.settings.pdq_threshold, r.dihedral))
-            for name, quality, codes_ in r.candidates:
-                if quality < min_quality:
-                    continue
-                if name == "top" or name.endswith("/top"):
-                    tops.append((i, name, PART_THRESHOLD, codes_))
-                elif name in CANDIDATE_THRESHOLDS:
-                    whole.append((i, name, CANDIDATE_THRESHOLDS[name], codes_))
+            by_table = regions_by_table(
+                r.dihedral,
+                r.quality,
+                r.candidates,
+                min_quality=self.settings.pdq_min_quality,
+                threshold=self.settings.pdq_threshold,
+            )
+            for table, regions in by_table.items():
+                queries.setdefault(table, []).extend((i, *region) for region in regions)
         # Per (file, entry): the whole image's best distance over its 8 variants when it matched
         # at all (plain PDQ's answer is kept), else the best candidate region's.
         best: dict[tuple[int, int], tuple[int, int, str | None]] = {}
-        for index, queries, cap in (
-            (self.index, whole, None),
-            (self.parts["pdq-crop"], whole, PART_THRESHOLD),
-            (self.parts["pdq-top"], tops, PART_THRESHOLD),
-        ):
-            self._query(index, queries, cap, best)
+        for table, index in (("pdq", self.index), *self.parts.items()):
+            self._query(index, queries.get(table, []), best)
         by_id = self._entries_by_id(sorted({entry_id for _, entry_id in best}))
         # A file that matched an original's plain PDQ is not told again about its parts; of the
         # parts of one original, the closest is reported.
@@ -206,7 +199,6 @@ class Matcher:
     def _query(
         index: MultiIndexPdqIndex,
         queries: list[tuple[int, str | None, int, bytes]],
-        cap: int | None,
         best: dict[tuple[int, int], tuple[int, int, str | None]],
     ) -> None:
         if not queries or not len(index):
@@ -214,14 +206,11 @@ class Matcher:
         codes = np.frombuffer(b"".join(q[3] for q in queries), dtype=np.uint8).reshape(
             -1, PDQ_BYTES
         )
-        limit = max(q[2] for q in queries)
-        if cap is not None:
-            limit = min(limit, cap)
-        rows, ids, dists = index.query(codes, limit)
+        rows, ids, dists = index.query(codes, max(q[2] for q in queries))
         n_variants = len(DIHEDRAL_NAMES)
         for row, entry_id, dist in zip(rows.tolist(), ids.tolist(), dists.tolist(), strict=True):
             file_i, name, threshold, _ = queries[row // n_variants]
-            if dist > threshold or (cap is not None and dist > cap):
+            if dist > threshold:
                 continue
             key = (file_i, entry_id)
             rank = (name is not None, dist)

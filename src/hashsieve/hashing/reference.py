@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hashsieve.hashing.candidates import THRESHOLDS, reduced
 from hashsieve.hashing.pdq import ImageLike, pdq_hash, rgb_array
 
 #: Share cut from every edge for each ``pdq-crop`` part.
@@ -65,6 +66,44 @@ def original_entry(entry: str) -> str:
     return _PART_LABEL.sub("", entry)
 
 
+#: A query region: (candidate name or None for the whole image, threshold, 8 x 32 dihedral bytes).
+Query = tuple[str | None, int, bytes]
+
+
+def regions_by_table(
+    dihedral: bytes | None,
+    quality: int | None,
+    candidates: list[tuple[str, int, bytes]],
+    *,
+    min_quality: int,
+    threshold: int,
+) -> dict[str, list[Query]]:
+    """Which regions of a hashed picture are matched against which PDQ table, at what distance.
+
+    The whole image (at ``threshold``) and each candidate region (at its own measured threshold)
+    go to plain PDQ and, at most at PART_THRESHOLD, to the crop parts; the upper parts (``top``,
+    ``<region>/top``) go to the upper parts. Regions under ``min_quality`` go nowhere. The
+    scan's matcher and a sensor's list copy both ask this.
+    """
+    out: dict[str, list[Query]] = {"pdq": [], "pdq-crop": [], "pdq-top": []}
+    regions: list[tuple[str | None, int | None, bytes | None]] = [
+        (None, quality, dihedral),
+        *candidates,
+    ]
+    for name, q, codes in regions:
+        if not codes or (q or 0) < min_quality:
+            continue
+        if name is not None and (name == "top" or name.endswith("/top")):
+            out["pdq-top"].append((name, PART_THRESHOLD, codes))
+            continue
+        limit = threshold if name is None else THRESHOLDS.get(name)
+        if limit is None:
+            continue  # a region this version does not match (an older result)
+        out["pdq"].append((name, limit, codes))
+        out["pdq-crop"].append((name, min(limit, PART_THRESHOLD), codes))
+    return out
+
+
 def top_part(pixels: np.ndarray) -> np.ndarray:
     """The upper TOP_SHARE of a picture: the same cut on the known and the query side."""
     return np.ascontiguousarray(pixels[: max(1, round(pixels.shape[0] * TOP_SHARE))])
@@ -78,8 +117,6 @@ def centred_crop(pixels: np.ndarray, share: float) -> np.ndarray:
 
 def reference_parts(image: ImageLike) -> list[ReferencePart]:
     """The parts of a known original worth keeping (quality at least PART_MIN_QUALITY)."""
-    from hashsieve.hashing.candidates import reduced
-
     rgb = reduced(rgb_array(image))
     if min(rgb.shape[:2]) < 32:
         return []

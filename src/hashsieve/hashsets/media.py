@@ -19,19 +19,18 @@ from typing import ClassVar
 from hashsieve.config import MAX_IMAGE_PIXELS, PDQ_MIN_QUALITY
 from hashsieve.hashsets.base import HashRecord, ParseProblem
 from hashsieve.media import MediaKind, sniff
+from hashsieve.sources import SourceFile, open_source
 
 #: How many files the sniffer looks at before deciding a folder holds no media.
 _SNIFF_FILES = 50
 
 
-def _files(folder: Path) -> Iterator[Path]:
-    """Regular files under ``folder``, sorted, never following links (no loops, no escapes)."""
-    for root, dirs, names in os.walk(folder, followlinks=False):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(root) / name
-            if path.is_file() and not path.is_symlink():
-                yield path
+def _files(root: Path) -> Iterator[Path]:
+    """Regular files under ``root`` (or ``root`` itself), in name order, through the scan's own
+    folder source: links never followed, loops and special files left out."""
+    for item in open_source(str(root)).files():
+        if isinstance(item, SourceFile):
+            yield Path(item.path)
 
 
 def _head(path: Path) -> bytes:
@@ -64,7 +63,10 @@ class MediaFolderFormat:
         worker memory limit); records come in the order files finish."""
         from hashsieve.scan.executor import LocalProcessExecutor
 
-        files = [(path, path.name)] if path.is_file() else _entries(path)
+        files = [
+            (file, file.name if file == path else file.relative_to(path).as_posix())
+            for file in _files(path)
+        ]
         workers = max(1, min(os.cpu_count() or 1, len(files)))
         executor: LocalProcessExecutor[tuple[Path, str], list[HashRecord | ParseProblem]]
         executor = LocalProcessExecutor(
@@ -75,10 +77,6 @@ class MediaFolderFormat:
                 yield from records
         finally:
             executor.close()
-
-
-def _entries(folder: Path) -> list[tuple[Path, str]]:
-    return [(file, file.relative_to(folder).as_posix()) for file in _files(folder)]
 
 
 def _crashed(item: tuple[Path, str], message: str) -> list[HashRecord | ParseProblem]:

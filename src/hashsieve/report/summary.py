@@ -27,20 +27,14 @@ def case_summary(store: Store, case_name: str) -> CaseSummary:
                 select(FileRecord.verdict, func.count())
                 .where(FileRecord.case_id == case.id)
                 .group_by(FileRecord.verdict)
-            )
-            .all()
+            ).all()
         )
-        cats = (
-            s.execute(
-                select(FileRecord.category, func.count())
-                .where(
-                    (FileRecord.case_id == case.id) & (FileRecord.verdict == Verdict.KNOWN.value)
-                )
-                .group_by(FileRecord.category)
-                .order_by(FileRecord.category)
-            )
-            .all()
-        )
+        cats = s.execute(
+            select(FileRecord.category, func.count())
+            .where((FileRecord.case_id == case.id) & (FileRecord.verdict == Verdict.KNOWN.value))
+            .group_by(FileRecord.category)
+            .order_by(FileRecord.category)
+        ).all()
     verdicts = {
         v.value: counts.get(v.value, 0)
         for v in sorted(VERDICT_ORDER, key=lambda v: VERDICT_ORDER[v])

@@ -14,7 +14,7 @@ from typing import Any
 from hashsieve.hashing.candidates import candidate_hashes
 from hashsieve.hashing.crypto import BLOCK_SIZE, CryptoHasher
 from hashsieve.hashing.decode import UnreadableImage, open_image
-from hashsieve.hashing.pdq import pdq_with_dihedral
+from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral
 from hashsieve.hashing.video import FrameHash, VideoOptions
 from hashsieve.media import MediaKind, sniff
 from hashsieve.metadata import exif_metadata
@@ -178,6 +178,20 @@ def _hash_animation(result: FileResult, data: bytes, options: HashOptions) -> No
         result.metadata = {**result.metadata, "frames": number + 1, "duration": round(seconds, 3)}
 
 
+def hash_picture(result: FileResult, image: ImageLike, *, robust: bool, parts: bool) -> None:
+    """PDQ with its 8 dihedral variants and, with ``robust``, the candidate regions (and with
+    ``parts`` their upper parts): the one stage the scan, the sensors and the stream monitor share.
+    """
+    pdq, dihedral = pdq_with_dihedral(image)
+    result.pdq, result.quality = pdq.hex, pdq.quality
+    result.dihedral = b"".join(dihedral)
+    if robust:
+        try:
+            result.candidates = [c.as_tuple() for c in candidate_hashes(image, parts=parts)]
+        except Exception:  # a bonus like metadata: never lose the picture's own hashes
+            result.candidates = []
+
+
 def _hash_image(result: FileResult, data: bytes, options: HashOptions) -> None:
     if not data:
         result.error = "too-large: image file over the in-memory limit"
@@ -189,16 +203,7 @@ def _hash_image(result: FileResult, data: bytes, options: HashOptions) -> None:
         return
     result.width, result.height = opened.width, opened.height
     result.decode_scale = opened.scale
-    pdq, dihedral = pdq_with_dihedral(opened.image)
-    result.pdq, result.quality = pdq.hex, pdq.quality
-    result.dihedral = b"".join(dihedral)
-    if options.robust:
-        try:
-            result.candidates = [
-                c.as_tuple() for c in candidate_hashes(opened.image, parts=options.parts)
-            ]
-        except Exception:  # a bonus like metadata: never lose the file's own hashes
-            result.candidates = []
+    hash_picture(result, opened.image, robust=options.robust, parts=options.parts)
     try:
         result.metadata = exif_metadata(opened.exif)
     except Exception as exc:  # metadata is a bonus; a broken block must not lose the hashes

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from hashsieve.config import MAX_IMAGE_PIXELS
-from hashsieve.hashing.candidates import candidate_hashes
 from hashsieve.hashing.crypto import hash_bytes
 from hashsieve.hashing.decode import UnreadableImage, open_image
-from hashsieve.hashing.pdq import pdq_with_dihedral
 from hashsieve.media import MediaKind, sniff
-from hashsieve.scan.worker import FileResult
+from hashsieve.scan.worker import FileResult, hash_picture
 
 
 def hash_content(
@@ -37,14 +35,7 @@ def hash_content(
             result.error = str(exc)
             return result
         result.width, result.height, result.decode_scale = opened.width, opened.height, opened.scale
-        pdq, dihedral = pdq_with_dihedral(opened.image)
-        result.pdq, result.quality, result.dihedral = pdq.hex, pdq.quality, b"".join(dihedral)
-        if robust:
-            try:
-                regions = candidate_hashes(opened.image, parts=parts)
-                result.candidates = [c.as_tuple() for c in regions]
-            except Exception:  # a bonus: never lose the body's own hashes
-                result.candidates = []
+        hash_picture(result, opened.image, robust=robust, parts=parts)
     elif kind is MediaKind.VIDEO and video:
         from hashsieve.video_scan import hash_video_into
 

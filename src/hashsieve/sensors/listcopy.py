@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 
 from hashsieve.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
-from hashsieve.hashing.candidates import THRESHOLDS as CANDIDATE_THRESHOLDS
 from hashsieve.hashing.pdq import DIHEDRAL_NAMES, PDQ_BYTES
-from hashsieve.hashing.reference import PART_ALGORITHMS, PART_THRESHOLD
+from hashsieve.hashing.reference import PART_ALGORITHMS, regions_by_table
 from hashsieve.index.pdq_index import BruteForcePdqIndex
 from hashsieve.scan.worker import FileResult
 from hashsieve.sensors.console import keyed_digest
@@ -138,27 +137,19 @@ class ListCopy:
                         hits[entry_id] = self._hit(entry_id, set_id, algo, 0, category)
         # (code, variant, seconds, region, threshold) per table
         queries: dict[str, list[tuple[bytes, str | None, float | None, str | None, int]]] = {
-            "pdq": [],
-            "pdq-crop": [],
-            "pdq-top": [],
+            table: [
+                (codes[i * PDQ_BYTES : (i + 1) * PDQ_BYTES], variant, None, region, limit)
+                for region, limit, codes in regions
+                for i, variant in enumerate(DIHEDRAL_NAMES)
+            ]
+            for table, regions in regions_by_table(
+                result.dihedral,
+                result.quality,
+                result.candidates,
+                min_quality=self.pdq_min_quality,
+                threshold=self.pdq_threshold,
+            ).items()
         }
-
-        def add(codes: bytes, region: str | None, threshold: int, tables: tuple[str, ...]) -> None:
-            for i, variant in enumerate(DIHEDRAL_NAMES):
-                code = codes[i * PDQ_BYTES : (i + 1) * PDQ_BYTES]
-                for table in tables:
-                    limit = threshold if table == "pdq" else PART_THRESHOLD
-                    queries[table].append((code, variant, None, region, limit))
-
-        if result.dihedral and (result.quality or 0) >= self.pdq_min_quality:
-            add(result.dihedral, None, self.pdq_threshold, ("pdq", "pdq-crop"))
-        for region, quality, codes in result.candidates:
-            if quality < self.pdq_min_quality:
-                continue
-            if region == "top" or region.endswith("/top"):
-                add(codes, region, PART_THRESHOLD, ("pdq-top",))
-            elif region in CANDIDATE_THRESHOLDS:
-                add(codes, region, CANDIDATE_THRESHOLDS[region], ("pdq", "pdq-crop"))
         for frame in result.frames or ():
             if frame.quality >= self.pdq_min_quality:
                 queries["pdq"].append((frame.code, None, frame.seconds, None, self.pdq_threshold))

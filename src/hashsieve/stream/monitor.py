@@ -127,20 +127,14 @@ class FrameMatcher:
 
     def match_pixels(self, rgb: np.ndarray) -> tuple[int, list[Any]]:
         """(PDQ quality of the frame, the known items it matches, closest first)."""
-        from hashsieve.hashing.candidates import candidate_hashes
-        from hashsieve.hashing.pdq import pdq_with_dihedral
-        from hashsieve.scan.worker import FileResult
+        from hashsieve.scan.worker import FileResult, hash_picture
 
         m = self.matcher
-        pdq, dihedral = pdq_with_dihedral(rgb)
-        result = FileResult(path="frame", pdq=pdq.hex, quality=pdq.quality)
-        result.dihedral = b"".join(dihedral)
-        if m.settings.robust:
-            regions = candidate_hashes(rgb, parts=m.wants_parts)
-            result.candidates = [c.as_tuple() for c in regions]
+        result = FileResult(path="frame")
+        hash_picture(result, rgb, robust=m.settings.robust, parts=m.wants_parts)
         [hits] = m.match([result])
         known = [h for h in hits if h.kind == "known" and h.category != 0]
-        return pdq.quality, sorted(known, key=_by_dist)
+        return result.quality or 0, sorted(known, key=_by_dist)
 
 
 def _by_dist(hit: Any) -> int:
