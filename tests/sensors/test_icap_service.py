@@ -249,3 +249,36 @@ def _group_members(group: int) -> list[int]:
         if fields[0] != "Z" and int(fields[2]) == group:  # state, ppid, pgrp
             members.append(int(entry))
     return members
+
+
+@pytest.mark.parametrize("hold", [False, True], ids=["stream-large", "hold-large"])
+def test_large_bodies_stream_or_are_held(console_store: Store, media: Media, hold: bool) -> None:
+    """Over Squid's 64 KB buffer: streamed (a known one cut off) or, held, the 403 page."""
+    import io
+
+    from PIL import Image
+
+    from hashsieve.samples import jpeg_bytes
+
+    def big(data: bytes) -> bytes:
+        return jpeg_bytes(Image.open(io.BytesIO(data)).convert("RGB"), quality=98)
+
+    known, unknown = big(media.known_pdq), big(media.unknown)
+    assert min(len(known), len(unknown)) > 80_000
+    running = start_icap(console_store, mode="block", pool="thread", workers=2, hold_large=hold)
+    try:
+        client = IcapClient(running.port)
+        answer = client.respmod(unknown, preview=1024, path="/u.jpg")
+        assert answer.continued and answer.status == 200 and answer.body == unknown
+        assert answer.http_head.startswith(b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg")
+        if hold:
+            answer = client.respmod(known, preview=1024, path="/k.jpg")
+            assert answer.http_head.startswith(b"HTTP/1.1 403") and b"blocked" in answer.body
+        else:  # the unchanged head went out early: the body is cut off, never delivered
+            with pytest.raises(ConnectionError):
+                client.respmod(known, preview=1024, path="/k.jpg")
+        client.close()
+        assert [a["location"] for a in running.alerts] == ["http://web.test/k.jpg"]
+        assert running.alerts[0]["action"] == "blocked"
+    finally:
+        running.close()

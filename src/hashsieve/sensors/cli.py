@@ -80,6 +80,14 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
         show_default=True,
         help="Also match candidate regions (letterboxed, windowed, watermarked copies).",
     )
+    @click.option(
+        "--hold-large/--stream-large",
+        default=False,
+        show_default=True,
+        help="hold: read every media body whole before answering, so a known one over 60 KB "
+        "gets the 403 page too (needs a proxy free of Squid bug 5352; Squid 5.x stalls); "
+        "stream: such bodies are answered as they arrive and a known one is cut off.",
+    )
     @click.option("--state", type=click.Path(path_type=Path), help="Outbox folder.")
     @click.pass_context
     @friendly
@@ -93,6 +101,7 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
         max_body: int,
         pool: str,
         robust: bool,
+        hold_large: bool,
         state: Path | None,
     ) -> None:
         """ICAP RESPMOD service for web proxies (icap://HOST:PORT/respmod).
@@ -136,6 +145,7 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
             max_body=max_body * 1024 * 1024,
             pool=pool,  # type: ignore[arg-type]
             robust=robust,
+            hold_large=hold_large,
         )
         if workers:
             options.workers = workers

@@ -79,6 +79,10 @@ class IcapOptions:
     #: Robust matching (docs/robust-matching.md): candidate regions of each image are hashed and
     #: matched too, as in a scan; costs a few ms on an image with flat borders or a box.
     robust: bool = True
+    #: Read a large media body whole before answering, so that a known one always gets the 403
+    #: page. Off by default: Squid 5 (Debian 12) stops reading from the web server while the
+    #: answer is held and its 64 KB buffer is full (Squid bug 5352), so such bodies stream.
+    hold_large: bool = False
 
 
 class _HashCache:
@@ -370,12 +374,16 @@ class IcapService:
     ) -> bool:
         """Send the unchanged HTTP head now when the proxy cannot hold the whole body.
 
-        Squid keeps a body it cannot back up (no ``Allow: 204``; over about 64 KB) in its
-        buffer until the service's answer begins, so waiting for the whole body would stall.
-        For such bodies the original head goes out at once and the body follows once hashed;
-        a known one in block mode is then cut off, so the client never gets its bytes.
+        Squid 5 stops reading a body it cannot back up (no ``Allow: 204``; over about 64 KB)
+        once its buffer is full and the service's answer has not begun (Squid bug 5352), so
+        waiting for the whole body would stall. For such bodies the original head goes out at
+        once and the body follows once hashed; a known one in block mode is then cut off, so
+        the client never gets its bytes. ``hold_large`` turns this off for proxies without
+        the bug.
         """
-        if request.allow_204 or (length.isdigit() and int(length) <= EARLY_LIMIT):
+        if self.options.hold_large or request.allow_204:
+            return False
+        if length.isdigit() and int(length) <= EARLY_LIMIT:
             return False
         writer.write(
             response(
