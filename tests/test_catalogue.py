@@ -26,8 +26,11 @@ def test_vics_export_keeps_every_record_whole(store: Store, sample_case: tuple[P
         exported = by_md5[record["MD5"]]
         assert exported["SHA1"] == record["SHA1"]
         assert exported["Category"] == record["Category"]
-        pdq = [a["HashValue"].lower() for a in exported["AlternativeHashes"]
-               if a["HashName"].upper() == "PDQ"]
+        pdq = [
+            a["HashValue"].lower()
+            for a in exported["AlternativeHashes"]
+            if a["HashName"].upper() == "PDQ"
+        ]
         assert pdq == [record["AlternativeHashes"][0]["HashValue"].lower()]
 
 

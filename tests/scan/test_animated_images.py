@@ -26,8 +26,14 @@ def test_a_known_picture_shown_in_an_animation_is_known(
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     frames = [opening] * 3 + [known] * 3  # 1.5 s of something else, then 1.5 s of the known one
-    frames[0].save(evidence / f"anim.{fmt.lower()}", fmt, save_all=True,
-                   append_images=frames[1:], duration=500, loop=0)
+    frames[0].save(
+        evidence / f"anim.{fmt.lower()}",
+        fmt,
+        save_all=True,
+        append_images=frames[1:],
+        duration=500,
+        loop=0,
+    )
     jsonl = tmp_path / "r.jsonl"
     run_scan(store, "anim", [str(evidence)], jsonl_path=jsonl)
     (record,) = [json.loads(line) for line in jsonl.read_text().splitlines()]

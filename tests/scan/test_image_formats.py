@@ -28,11 +28,19 @@ def _encoded(fmt: str) -> bytes:
 
 @pytest.mark.parametrize(
     ("fmt", "mime"),
-    [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("GIF", "image/gif"), ("WEBP", "image/webp"),
-     ("BMP", "image/bmp"), ("TIFF", "image/tiff"), ("HEIF", "image/heif")],
+    [
+        ("JPEG", "image/jpeg"),
+        ("PNG", "image/png"),
+        ("GIF", "image/gif"),
+        ("WEBP", "image/webp"),
+        ("BMP", "image/bmp"),
+        ("TIFF", "image/tiff"),
+        ("HEIF", "image/heif"),
+    ],
 )
-def test_each_format_is_hashed_like_the_lossless_original(tmp_path: Path, fmt: str,
-                                                          mime: str) -> None:
+def test_each_format_is_hashed_like_the_lossless_original(
+    tmp_path: Path, fmt: str, mime: str
+) -> None:
     reference = tmp_path / "reference.png"
     PICTURE.save(reference)
     path = tmp_path / "no-extension"  # the name says nothing; the content decides
@@ -64,5 +72,8 @@ def test_one_read_gives_all_three_digests(tmp_path: Path) -> None:
     path.write_bytes(data)
     result = hash_file(str(path), OPTIONS)
     assert (result.md5, result.sha1, result.sha256, result.size) == (
-        hashlib.md5(data).hexdigest(), hashlib.sha1(data).hexdigest(),
-        hashlib.sha256(data).hexdigest(), len(data))
+        hashlib.md5(data).hexdigest(),
+        hashlib.sha1(data).hexdigest(),
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+    )

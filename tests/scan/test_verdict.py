@@ -28,6 +28,7 @@ def hit(kind: str, category: int | None) -> MatchHit:
         ("image", None, [hit("known-good", None), hit("known", 4)], (Verdict.KNOWN, 4)),
     ],
 )
-def test_decide(kind: str, error: str | None, matches: list[MatchHit],
-                expected: tuple[Verdict, int | None]) -> None:
+def test_decide(
+    kind: str, error: str | None, matches: list[MatchHit], expected: tuple[Verdict, int | None]
+) -> None:
     assert decide(kind, error, matches) == expected

@@ -43,8 +43,17 @@ def postgres_url() -> Iterator[str]:
         shutil.chown(root, "postgres")
         shutil.chown(sock, "postgres")
     _as_postgres(f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust")
-    _as_postgres(f"{bindir}/pg_ctl", "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-                 f"-c listen_addresses='' -c unix_socket_directories={sock}", "start")
+    _as_postgres(
+        f"{bindir}/pg_ctl",
+        "-D",
+        str(data),
+        "-w",
+        "-l",
+        str(root / "log"),
+        "-o",
+        f"-c listen_addresses='' -c unix_socket_directories={sock}",
+        "start",
+    )
     try:
         _as_postgres(f"{bindir}/createdb", "-h", str(sock), "-U", "postgres", "hashsieve")
         yield f"postgresql+psycopg://postgres@/hashsieve?host={sock}"
@@ -54,7 +63,9 @@ def postgres_url() -> Iterator[str]:
 
 
 def test_scan_and_report_on_postgresql(
-    postgres_url: str, tmp_path: Path, sample_case: tuple[Path, Path],
+    postgres_url: str,
+    tmp_path: Path,
+    sample_case: tuple[Path, Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HASHSIEVE_DATABASE_URL", postgres_url)

@@ -78,9 +78,7 @@ def test_cli_import_and_export(tmp_path: Path) -> None:
     assert read_vpdq(tmp_path / "out" / "clip.txt") == read_vpdq(clip)
 
 
-def test_vics_export_keeps_a_video_as_one_media_and_reimports(
-    store: Store, tmp_path: Path
-) -> None:
+def test_vics_export_keeps_a_video_as_one_media_and_reimports(store: Store, tmp_path: Path) -> None:
     import io
     import json
 
