@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench bench-quick bench-robust clean
+.PHONY: setup demo test lint bench bench-quick bench-robust bench-icap clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ bench-quick: setup
 
 bench-robust: setup
 	$(PY) bench/robustness/run.py
+
+# The ICAP sensor through a real Squid (apt-get install squid; run as root): repeated pictures,
+# then every body new.
+bench-icap: setup
+	$(PY) bench/icap.py
+	cp bench/results/icap.json bench/results/icap-repeated.json
+	$(PY) bench/icap.py --unique
+	cp bench/results/icap.json bench/results/icap-unique.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .mypy_cache

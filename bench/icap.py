@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,32 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_
 """
 
 
+def hashing_floor(pictures: list[bytes], rounds: int = 3) -> dict[str, Any]:
+    """CPU per new body of the hashing alone (one process, before anything else runs), and the
+    most new bodies a second that two fully free cores could hash: a ceiling for ``--unique``."""
+    from hashsieve.sensors.hashing import hash_content
+
+    floor: dict[str, Any] = {}
+    for robust in (True, False):
+        hash_content(pictures[0], robust=robust)  # warm-up (numba kernels)
+        best = min(
+            _cpu_seconds(lambda r=robust: [hash_content(p, robust=r) for p in pictures])
+            for _ in range(rounds)
+        )
+        ms = 1000 * best / len(pictures)
+        floor["robust" if robust else "no_robust"] = {
+            "ms_per_body": round(ms, 2),
+            "bodies_per_s_two_cores": round(2000 / ms),
+        }
+    return floor
+
+
+def _cpu_seconds(work: Callable[[], object]) -> float:
+    started = time.process_time()
+    work()
+    return time.process_time() - started
+
+
 def _free_port() -> int:
     import socket
 
@@ -198,6 +225,7 @@ def main() -> None:
     args = parser.parse_args()
 
     pictures = images(args.distinct)
+    floor = hashing_floor(pictures)
     tmp = Path(tempfile.mkdtemp(prefix="hashsieve-icap-bench-"))
     site, home = tmp / "site", tmp / "home"
     site.mkdir()
@@ -287,6 +315,7 @@ def main() -> None:
             process.wait(10)
     result = {
         "image_bytes_mean": int(statistics.mean(len(p) for p in pictures)),
+        "hashing_floor": floor,
         "concurrency": args.concurrency,
         "icap_workers": args.workers,
         "icap_pool": args.pool,

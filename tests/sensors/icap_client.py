@@ -22,6 +22,8 @@ class IcapClient:
     def __init__(self, port: int) -> None:
         self.port = port
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        # As proxies do: without it a small write waits for the ACK of the one before (Nagle).
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
     def close(self) -> None:

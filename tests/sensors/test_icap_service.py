@@ -282,3 +282,36 @@ def test_large_bodies_stream_or_are_held(console_store: Store, media: Media, hol
         assert running.alerts[0]["action"] == "blocked"
     finally:
         running.close()
+
+
+def test_a_dead_hashing_process_costs_only_the_body_it_held(
+    console_store: Store, media: Media
+) -> None:
+    """A decoder crash kills one worker: that body is still matched by its digests, a new worker
+    takes over, and the service goes on hashing in full."""
+    import signal
+    import time
+
+    running = start_icap(console_store, mode="block", pool="process", workers=1)
+    try:
+        [pid] = running.service.worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            with open(f"/proc/{pid}/stat") as stat:  # a zombie until its parent reaps it
+                if stat.read().split(") ")[1].startswith("Z"):
+                    break
+            time.sleep(0.05)
+        client = IcapClient(running.port)
+        answer = client.respmod(media.known_md5, preview=1024, path="/k.jpg")
+        assert answer.http_head.startswith(b"HTTP/1.1 403")  # by its MD5, hashed in the loop
+        [new] = running.service.worker_pids()
+        assert new != pid and running.service.stats["errors"] == 1
+        answer = client.respmod(media.known_pdq, preview=1024, path="/p.jpg")
+        assert answer.http_head.startswith(b"HTTP/1.1 403")  # by PDQ: decoded by the new worker
+        answer = client.respmod(media.unknown, preview=1024, allow_204=True)
+        assert answer.status == 204
+        client.close()
+        assert [a["matches"][0]["algorithm"] for a in running.alerts] == ["md5", "pdq"]
+    finally:
+        running.close()

@@ -9,6 +9,16 @@ from hashsieve.media import MediaKind, sniff
 from hashsieve.scan.worker import FileResult, hash_picture
 
 
+def hash_digests(data: bytes, name: str = "") -> FileResult:
+    """MD5, SHA-1 and SHA-256 of ``data`` and its kind by its first bytes: no decoding."""
+    result = FileResult(path=name, size=len(data))
+    digests = hash_bytes(data)
+    result.md5, result.sha1, result.sha256 = digests.md5, digests.sha1, digests.sha256
+    kind, mime = sniff(data[:512])
+    result.media_kind, result.mime = kind.value, mime
+    return result
+
+
 def hash_content(
     data: bytes,
     name: str = "",
@@ -23,11 +33,8 @@ def hash_content(
     With ``robust`` an image's candidate regions are hashed too (and with ``parts`` its upper
     parts), the scan's own stage (hashsieve.hashing.candidates), for the list copy to match.
     """
-    result = FileResult(path=name, size=len(data))
-    digests = hash_bytes(data)
-    result.md5, result.sha1, result.sha256 = digests.md5, digests.sha1, digests.sha256
-    kind, mime = sniff(data[:512])
-    result.media_kind, result.mime = kind.value, mime
+    result = hash_digests(data, name)
+    kind = MediaKind(result.media_kind)
     if kind is MediaKind.IMAGE:
         try:
             opened = open_image(data, max_pixels=max_pixels, fast=True)

@@ -2,7 +2,7 @@
 
 Per response: headers and the preview decide; a response that is not an image or video (by its
 Content-Type, else by its first bytes) is waved through with 204 during the preview; media is
-read whole (100 Continue), hashed in a process pool (the event loop stays free), and matched
+read whole (100 Continue), hashed in worker processes (the event loop stays free), and matched
 against the sensor's list copy. A match is alerted and, in ``block`` mode, answered with a 403
 page; everything else goes back unchanged (204 where the client allows it, else echoed
 byte-for-byte).
@@ -18,7 +18,6 @@ import hashlib
 import html
 import json
 import logging
-import multiprocessing
 import os
 import sys
 import time
@@ -28,9 +27,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from hashsieve.media import MediaKind, sniff
+from hashsieve.scan.worker import FileResult
 from hashsieve.sensors.client import Outbox, host_name, new_alert_id, now_iso
 from hashsieve.sensors.console import istag
-from hashsieve.sensors.hashing import hash_content
+from hashsieve.sensors.hashing import hash_content, hash_digests
 from hashsieve.sensors.icap.protocol import (
     MAX_HEAD,
     IcapError,
@@ -44,6 +44,7 @@ from hashsieve.sensors.icap.protocol import (
     read_head,
     response,
 )
+from hashsieve.sensors.icap.workers import HashWorkers, WorkerLost
 from hashsieve.sensors.listcopy import ListCopy
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class IcapOptions:
     #: Media bodies larger than this are waved through unhashed (bounded memory per request).
     max_body: int = 64 * 1024 * 1024
     workers: int = max(1, os.cpu_count() or 1)
-    #: "process" (default: hashing off the GIL) or "thread" (tests, tiny machines).
+    #: "process" (default: hashing off the GIL, a decoder crash costs one body) or "thread".
     pool: Literal["process", "thread"] = "process"
     refresh_seconds: float = 300.0
     #: Hashes of this many recent bodies, by SHA-256: the same picture served again (a logo, a
@@ -111,10 +112,6 @@ class _Abort(Exception):
     """End the connection without finishing the answer (a blocked body already under way)."""
 
 
-def _hash_job(data: bytes, robust: bool = True, parts: bool = False) -> Any:
-    return hash_content(data, video=True, robust=robust, parts=parts)
-
-
 def block_page(url: str) -> bytes:
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Blocked</title></head><body>"
@@ -143,29 +140,28 @@ class IcapService:
         self.host = host_name()
         self.stats = {"requests": 0, "hashed": 0, "cached": 0, "matched": 0, "errors": 0}
         self._cache = _HashCache(self.options.cache_entries)
-        self._pool: concurrent.futures.Executor | None = None
+        self._workers: HashWorkers | None = None
+        self._threads: concurrent.futures.ThreadPoolExecutor | None = None
         self._server: asyncio.Server | None = None
 
     @property
     def istag(self) -> str:
         return istag(self.lists.version)
 
-    def _executor(self) -> concurrent.futures.Executor:
-        if self._pool is None:
-            if self.options.pool == "process":
-                self._pool = concurrent.futures.ProcessPoolExecutor(
-                    self.options.workers, mp_context=multiprocessing.get_context("forkserver")
-                )
-            else:
-                self._pool = concurrent.futures.ThreadPoolExecutor(self.options.workers)
-        return self._pool
-
     async def start(self, host: str = "127.0.0.1", port: int = 1344) -> asyncio.Server:
-        self._executor()
+        if self.options.pool == "process":
+            self._workers = HashWorkers(self.options.workers)
+            await self._workers.start()
+        else:
+            self._threads = concurrent.futures.ThreadPoolExecutor(self.options.workers)
         self._server = await asyncio.start_server(self._connection, host, port, limit=MAX_HEAD)
         if self.refresh is not None:
             asyncio.get_running_loop().create_task(self._refresh_loop())
         return self._server
+
+    def worker_pids(self) -> list[int]:
+        """The hashing processes' ids (none with ``pool="thread"``)."""
+        return self._workers.pids() if self._workers is not None else []
 
     @property
     def port(self) -> int:
@@ -177,10 +173,13 @@ class IcapService:
             self._server.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
-        if self._pool is not None:
-            # Waits for the bodies being hashed (milliseconds), then the workers are gone.
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        # Waits for the bodies being hashed (milliseconds), then the workers are gone.
+        if self._workers is not None:
+            await self._workers.close()
+            self._workers = None
+        if self._threads is not None:
+            self._threads.shutdown(wait=True, cancel_futures=True)
+            self._threads = None
 
     async def _refresh_loop(self) -> None:
         assert self.refresh is not None
@@ -322,7 +321,6 @@ class IcapService:
                 writer.write(self._unchanged(request, res_raw, body))
                 return
         data = bytes(body)
-        loop = asyncio.get_running_loop()
         started = time.perf_counter()
         robust = self.options.robust
         parts = robust and self.lists.wants_parts
@@ -330,10 +328,9 @@ class IcapService:
         key = hashlib.sha256(data).digest() + (b"p" if parts else b"")
         result = self._cache.get(key)
         if result is None:
-            job = functools.partial(_hash_job, robust=robust, parts=parts)
-            hashed: Any = await loop.run_in_executor(self._executor(), job, data)
-            self._cache.put(key, hashed)
-            result = hashed
+            result = await self._hash(data, robust=robust, parts=parts)
+            if not result.error or not result.error.startswith("worker-lost"):
+                self._cache.put(key, result)
             self.stats["hashed"] += 1
         else:
             self.stats["cached"] += 1
@@ -368,6 +365,22 @@ class IcapService:
             )
         else:
             writer.write(self._unchanged(request, res_raw, body, may_204))
+
+    async def _hash(self, data: bytes, *, robust: bool, parts: bool) -> FileResult:
+        if self._threads is not None:
+            job = functools.partial(hash_content, video=True, robust=robust, parts=parts)
+            return await asyncio.get_running_loop().run_in_executor(self._threads, job, data)
+        assert self._workers is not None, "start() first"
+        try:
+            return await self._workers.hash(data, robust=robust, parts=parts)
+        except WorkerLost as exc:
+            # The body killed its decoder (or the worker its memory limit): it is still matched
+            # by its digests, so an exact known copy cannot slip through by crashing one.
+            self.stats["errors"] += 1
+            log.warning("%s: body matched by its digests only", exc)
+            result = hash_digests(data)
+            result.error = f"worker-lost: {exc}"
+            return result
 
     def _answer_early(
         self, request: IcapRequest, res_raw: bytes, length: str, writer: asyncio.StreamWriter
