@@ -171,6 +171,55 @@ def hashing_floor(pictures: list[bytes], rounds: int = 3) -> dict[str, Any]:
     return floor
 
 
+def _tree(root: int) -> list[int]:
+    """``root`` and every live descendant (from /proc: the ICAP service's forkserver and workers
+    are its grandchildren)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """CPU seconds (user + system) the live processes ``pids`` have used so far."""
+    import os
+
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def cpu_split(parts: dict[str, int], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``work`` (a load phase) and say how many ms of CPU each part (a process tree) and this
+    load generator spent per request."""
+    trees = {name: _tree(pid) for name, pid in parts.items()}
+    trees |= {f"{name}: main process": [pid] for name, pid in parts.items() if len(trees[name]) > 1}
+    before = {name: _cpu_of(pids) for name, pids in trees.items()}
+    own = time.process_time()
+    result = work()
+    for name, pid in parts.items():  # and what started meanwhile (a replaced worker)
+        trees[name] = sorted(set(trees[name]) | set(_tree(pid)))
+    spent = {name: _cpu_of(pids) - before[name] for name, pids in trees.items()}
+    spent["load generator"] = time.process_time() - own
+    n = max(1, result["requests"])
+    result["cpu_ms_per_request"] = {name: round(1000 * s / n, 2) for name, s in spent.items()}
+    return result
+
+
 def _cpu_seconds(work: Callable[[], object]) -> float:
     started = time.process_time()
     work()
@@ -294,7 +343,10 @@ def main() -> None:
         seq_plain = drive(plain.port, sequential, 1, args.seconds)
         seq_icap = drive(with_icap.port, sequential, 1, args.seconds)
         load_plain = drive(plain.port, urls, args.concurrency, args.seconds)
-        load_icap = drive(with_icap.port, urls, args.concurrency, args.seconds)
+        load_icap = cpu_split(
+            {"icap service": icap.pid, "squid": with_icap.proc.pid, "origin": web.pid},
+            lambda: drive(with_icap.port, urls, args.concurrency, args.seconds),
+        )
         paced_plain = paced_icap = None
         if args.rate:
             # Fresh bytes for --unique (the service must not have seen them): the same pictures
