@@ -146,6 +146,7 @@ def register(main: click.Group, store: Any, friendly: Any) -> None:
             pool=pool,  # type: ignore[arg-type]
             robust=robust,
             hold_large=hold_large,
+            worker_memory_mb=settings.worker_memory_mb,
         )
         if workers:
             options.workers = workers

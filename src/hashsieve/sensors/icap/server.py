@@ -84,6 +84,8 @@ class IcapOptions:
     #: page. Off by default: Squid 5 (Debian 12) stops reading from the web server while the
     #: answer is held and its 64 KB buffer is full (Squid bug 5352), so such bodies stream.
     hold_large: bool = False
+    #: Address-space limit of each hashing process, in MiB (0: none), as for a scan's workers.
+    worker_memory_mb: int = 4096
 
 
 class _HashCache:
@@ -150,7 +152,7 @@ class IcapService:
 
     async def start(self, host: str = "127.0.0.1", port: int = 1344) -> asyncio.Server:
         if self.options.pool == "process":
-            self._workers = HashWorkers(self.options.workers)
+            self._workers = HashWorkers(self.options.workers, self.options.worker_memory_mb)
             await self._workers.start()
         else:
             self._threads = concurrent.futures.ThreadPoolExecutor(self.options.workers)

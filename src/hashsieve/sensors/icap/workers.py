@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import socket
 import struct
@@ -76,10 +77,16 @@ class _Worker:
 
 
 class HashWorkers:
-    """``count`` hashing processes; :meth:`hash` sends a body to the next free one."""
+    """``count`` hashing processes; :meth:`hash` sends a body to the next free one.
 
-    def __init__(self, count: int) -> None:
+    ``memory_mb`` bounds each worker's address space (a body that makes a decoder allocate
+    without bound costs that worker, not the machine); read when the forkserver starts.
+    """
+
+    def __init__(self, count: int, memory_mb: int = 0) -> None:
         self.count = max(1, count)
+        if memory_mb > 0:
+            os.environ.setdefault("HASHSIEVE_WORKER_MEMORY_MB", str(memory_mb))
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(PRELOAD)
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
