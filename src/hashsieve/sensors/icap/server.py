@@ -331,7 +331,7 @@ class IcapService:
         result = self._cache.get(key)
         if result is None:
             result = await self._hash(data, robust=robust, parts=parts)
-            if not result.error or not result.error.startswith("worker-lost"):
+            if not result.error or not result.error.startswith(("worker-lost", "hashing")):
                 self._cache.put(key, result)
             self.stats["hashed"] += 1
         else:
@@ -375,13 +375,14 @@ class IcapService:
         assert self._workers is not None, "start() first"
         try:
             return await self._workers.hash(data, robust=robust, parts=parts)
-        except WorkerLost as exc:
-            # The body killed its decoder (or the worker its memory limit): it is still matched
-            # by its digests, so an exact known copy cannot slip through by crashing one.
+        except Exception as exc:
+            # The body killed its decoder, the worker met its memory limit, or hashing failed:
+            # the body is still matched by its digests, so an exact known copy cannot slip
+            # through by breaking the decoder.
             self.stats["errors"] += 1
-            log.warning("%s: body matched by its digests only", exc)
+            log.warning("hashing failed (%s): body matched by its digests only", exc)
             result = hash_digests(data)
-            result.error = f"worker-lost: {exc}"
+            result.error = f"{'worker-lost' if isinstance(exc, WorkerLost) else 'hashing'}: {exc}"
             return result
 
     def _answer_early(
