@@ -3,7 +3,10 @@
 The overlay search asks, for every row of an edge mask, where its longest run of edge pixels is
 (gaps of one pixel closed). In numpy that is a dozen whole-array passes (closing, sums, run
 starts and ends, a sort); one pass per row here costs a fraction: with it (and Pillow's luma),
-the whole analysis of an ordinary 1024x768 photograph went from 5.0 to 2.8 ms.
+the whole analysis of an ordinary 1024x768 photograph went from 5.0 to 2.8 ms. The box search
+then weighs every pair of a top and a bottom edge row by the means of the regions inside, above
+and below; with summed-area tables each pair costs a few additions here instead of several numpy
+calls (find_candidates 5.35 -> 3.58 ms on 1024-px pictures, the same boxes).
 """
 
 from __future__ import annotations
@@ -39,3 +42,94 @@ def longest_runs_closed(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lengths[y] = best
         starts[y] = best_start
     return lengths, starts
+
+
+@njit(cache=True, nogil=True)
+def _rect_mean(sums: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> float:
+    """Mean of ``[y0:y1, x0:x1]`` from an integral image (``sums[y, x]`` = sum above-left)."""
+    total = sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
+    return total / ((y1 - y0) * (x1 - x0))
+
+
+@njit(cache=True, nogil=True)
+def best_box(
+    lum_sums: np.ndarray,
+    texture_sums: np.ndarray,
+    texture_rows: np.ndarray,
+    tops: np.ndarray,
+    bottoms: np.ndarray,
+    dark: bool,
+) -> tuple[int, int, int, int]:
+    """The overlay box whose top and bottom edges (rows of ``tops`` and ``bottoms``: row, start,
+    end) fit best: (y1, y2 + 1, left, right), or zeros. Every region mean comes from integral
+    images (``texture_rows``: per-row cumulative sums), so each of the many edge pairs of a
+    textured photograph costs a few additions instead of numpy calls."""
+    h = lum_sums.shape[0] - 1
+    w = lum_sums.shape[1] - 1
+    best_score = -1.0
+    out = (0, 0, 0, 0)
+    for i in range(tops.shape[0]):
+        y1, a1, b1 = tops[i, 0], tops[i, 1], tops[i, 2]
+        for j in range(bottoms.shape[0]):
+            y2, a2, b2 = bottoms[j, 0], bottoms[j, 1], bottoms[j, 2]
+            if not (0.03 * h <= y2 - y1 <= 0.4 * h) or y2 - y1 < 5:
+                continue
+            if min(b1, b2) - max(a1, a2) < 0.25 * w:
+                continue
+            slack = 0.04 * w
+            contained = (a1 >= a2 - slack and b1 <= b2 + slack) or (
+                a2 >= a1 - slack and b2 <= b1 + slack
+            )
+            if not contained and abs(a1 - a2) > slack and abs(b1 - b2) > slack:
+                continue
+            left, right = min(a1, a2), max(b1, b2)
+            margin = max(2, (y2 - y1) // 4)
+            above0, above1 = max(0, y1 - margin), y1 - 1
+            below0, below1 = y2 + 2, min(h, y2 + 2 + margin)
+            if above1 <= above0 or below1 <= below0 or right <= left:
+                continue
+            if dark:
+                inside = _rect_mean(lum_sums, y1 + 2, y2 - 1, left, right)
+                above = _rect_mean(lum_sums, above0, above1, left, right)
+                below = _rect_mean(lum_sums, below0, below1, left, right)
+                if inside > min(above, below) - 6:
+                    continue
+            else:
+                # Row medians: icons and a progress bar inside controls are a few rows only.
+                around = min(
+                    _rect_mean(texture_sums, above0, above1, left, right),
+                    _rect_mean(texture_sums, below0, below1, left, right),
+                )
+                if around < 6:
+                    continue
+                rows = np.empty(y2 - 1 - (y1 + 2))
+                for k in range(rows.shape[0]):
+                    y = y1 + 2 + k
+                    rows[k] = (texture_rows[y, right] - texture_rows[y, left]) / (right - left)
+                if np.median(rows) > 0.3 * around:
+                    continue
+            score = float((b1 - a1) + (b2 - a2))
+            if score > best_score:
+                best_score = score
+                out = (y1, y2 + 1, left, right)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def summed_areas(lum: np.ndarray, texture: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integral images of ``lum`` and ``texture`` (zero first row and column, float64: exact for
+    pixel levels) and per-row cumulative sums of ``texture``: one pass, for :func:`best_box`."""
+    h, w = lum.shape
+    lum_sums = np.zeros((h + 1, w + 1))
+    texture_sums = np.zeros((h + 1, w + 1))
+    texture_rows = np.zeros((h, w + 1))
+    for y in range(h):
+        lum_row = 0.0
+        texture_row = 0.0
+        for x in range(w):
+            lum_row += lum[y, x]
+            texture_row += texture[y, x]
+            texture_rows[y, x + 1] = texture_row
+            lum_sums[y + 1, x + 1] = lum_sums[y, x + 1] + lum_row
+            texture_sums[y + 1, x + 1] = texture_sums[y, x + 1] + texture_row
+    return lum_sums, texture_sums, texture_rows

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from hashsieve.hashing._candidate_kernels import longest_runs_closed
+from hashsieve.hashing._candidate_kernels import best_box, longest_runs_closed, summed_areas
 from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, rgb_array
 
 #: Candidate names, in the order :func:`find_candidates` returns them.
@@ -277,53 +277,28 @@ def _find_overlays(lum: np.ndarray, box: Box) -> list[Box]:
     texture = np.zeros_like(lum)
     texture[:, 1:] = np.abs(np.diff(lum, axis=1))
     edges = _edge_rows(np.abs(gy) > 8, 0.25)
+    sums = summed_areas(lum, texture)
     found = [
-        _best_box(lum, texture, _edge_rows(gy < -8, 0.25), _edge_rows(gy > 8, 0.25), True),
-        _best_box(lum, texture, edges, edges, False),
+        _best_box(sums, _edge_rows(gy < -8, 0.25), _edge_rows(gy > 8, 0.25), True),
+        _best_box(sums, edges, edges, False),
     ]
     return [(t + y1, t + y2, l + x1, l + x2) for y1, y2, x1, x2 in dict.fromkeys(found) if y2]
 
 
 def _best_box(
-    lum: np.ndarray,
-    texture: np.ndarray,
+    sums: tuple[np.ndarray, np.ndarray, np.ndarray],
     tops: list[tuple[int, int, int]],
     bottoms: list[tuple[int, int, int]],
     dark: bool,
 ) -> Box:
-    h, w = lum.shape
-    best: tuple[float, Box] | None = None
-    for y1, a1, b1 in tops:
-        for y2, a2, b2 in bottoms:
-            if not 0.03 * h <= y2 - y1 <= 0.4 * h or y2 - y1 < 5:
-                continue
-            if min(b1, b2) - max(a1, a2) < 0.25 * w:
-                continue
-            slack = 0.04 * w
-            contained = (a1 >= a2 - slack and b1 <= b2 + slack) or (
-                a2 >= a1 - slack and b2 <= b1 + slack
-            )
-            if not contained and abs(a1 - a2) > slack and abs(b1 - b2) > slack:
-                continue
-            left, right = min(a1, a2), max(b1, b2)
-            margin = max(2, (y2 - y1) // 4)
-            inside = np.s_[y1 + 2 : y2 - 1, left:right]
-            above = np.s_[max(0, y1 - margin) : y1 - 1, left:right]
-            below = np.s_[y2 + 2 : y2 + 2 + margin, left:right]
-            if lum[above].size == 0 or lum[below].size == 0:
-                continue
-            if dark:
-                if lum[inside].mean() > min(lum[above].mean(), lum[below].mean()) - 6:
-                    continue
-            else:
-                # Row medians: icons and a progress bar inside controls are a few rows only.
-                around = min(texture[above].mean(), texture[below].mean())
-                if around < 6 or np.median(texture[inside].mean(axis=1)) > 0.3 * around:
-                    continue
-            score = float((b1 - a1) + (b2 - a2))
-            if best is None or score > best[0]:
-                best = (score, (y1, y2 + 1, left, right))
-    return (0, 0, 0, 0) if best is None else best[1]
+    """The best-fitting box between a top and a bottom edge: darker inside than the picture
+    above and below it (``dark``), or much smoother than a textured picture around it."""
+    if not tops or not bottoms:
+        return (0, 0, 0, 0)
+    y1, y2, left, right = best_box(
+        *sums, np.array(tops, dtype=np.int64), np.array(bottoms, dtype=np.int64), dark
+    )
+    return (int(y1), int(y2), int(left), int(right))
 
 
 def _line_flat(lines: np.ndarray) -> np.ndarray:

@@ -158,9 +158,13 @@ def warm_up() -> None:
     """
     if DEFAULT_IMPLEMENTATION == "numba":
         pdq_with_dihedral(np.zeros((8, 8, 3), dtype=np.uint8))
-    from hashsieve.hashing._candidate_kernels import longest_runs_closed
+    from hashsieve.hashing._candidate_kernels import best_box, longest_runs_closed, summed_areas
 
     longest_runs_closed(np.zeros((2, 2), dtype=np.bool_))
+    plane = np.zeros((2, 2), dtype=np.float32)
+    sums = summed_areas(plane, plane)
+    edges = np.zeros((1, 3), dtype=np.int64)
+    best_box(*sums, edges, edges, True)
 
 
 def hex_to_code(value: str) -> bytes:

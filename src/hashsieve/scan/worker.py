@@ -14,7 +14,7 @@ from typing import Any
 from hashsieve.hashing.candidates import candidate_hashes
 from hashsieve.hashing.crypto import BLOCK_SIZE, CryptoHasher
 from hashsieve.hashing.decode import UnreadableImage, open_image
-from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral
+from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, rgb_array
 from hashsieve.hashing.video import FrameHash, VideoOptions
 from hashsieve.media import MediaKind, sniff
 from hashsieve.metadata import exif_metadata
@@ -182,12 +182,13 @@ def hash_picture(result: FileResult, image: ImageLike, *, robust: bool, parts: b
     """PDQ with its 8 dihedral variants and, with ``robust``, the candidate regions (and with
     ``parts`` their upper parts): the one stage the scan, the sensors and the stream monitor share.
     """
-    pdq, dihedral = pdq_with_dihedral(image)
+    rgb = rgb_array(image)  # once: both stages read the same pixels
+    pdq, dihedral = pdq_with_dihedral(rgb)
     result.pdq, result.quality = pdq.hex, pdq.quality
     result.dihedral = b"".join(dihedral)
     if robust:
         try:
-            result.candidates = [c.as_tuple() for c in candidate_hashes(image, parts=parts)]
+            result.candidates = [c.as_tuple() for c in candidate_hashes(rgb, parts=parts)]
         except Exception:  # a bonus like metadata: never lose the picture's own hashes
             result.candidates = []
 
