@@ -1,0 +1,96 @@
+"""The numba box search against a plain numpy statement of the same rule, on random pictures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hashsieve.hashing._candidate_kernels import best_box, summed_areas
+
+
+def _reference(lum, texture, tops, bottoms, dark):  # type: ignore[no-untyped-def]
+    """The rule as numpy slices and means (how the search read before it moved to numba)."""
+    h, w = lum.shape
+    best = None
+    for y1, a1, b1 in tops:
+        for y2, a2, b2 in bottoms:
+            if not 0.03 * h <= y2 - y1 <= 0.4 * h or y2 - y1 < 5:
+                continue
+            if min(b1, b2) - max(a1, a2) < 0.25 * w:
+                continue
+            slack = 0.04 * w
+            contained = (a1 >= a2 - slack and b1 <= b2 + slack) or (
+                a2 >= a1 - slack and b2 <= b1 + slack
+            )
+            if not contained and abs(a1 - a2) > slack and abs(b1 - b2) > slack:
+                continue
+            left, right = min(a1, a2), max(b1, b2)
+            margin = max(2, (y2 - y1) // 4)
+            inside = np.s_[y1 + 2 : y2 - 1, left:right]
+            above = np.s_[max(0, y1 - margin) : y1 - 1, left:right]
+            below = np.s_[y2 + 2 : y2 + 2 + margin, left:right]
+            if lum[above].size == 0 or lum[below].size == 0:
+                continue
+            if dark:
+                if lum[inside].mean() > min(lum[above].mean(), lum[below].mean()) - 6:
+                    continue
+            else:
+                around = min(texture[above].mean(), texture[below].mean())
+                if around < 6 or np.median(texture[inside].mean(axis=1)) > 0.3 * around:
+                    continue
+            score = float((b1 - a1) + (b2 - a2))
+            if best is None or score > best[0]:
+                best = (score, (y1, y2 + 1, left, right))
+    return (0, 0, 0, 0) if best is None else best[1]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_best_box_agrees_with_the_numpy_rule(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(40, 200)), int(rng.integers(40, 300))
+    lum = rng.integers(0, 256, (h, w)).astype(np.float32)
+    # a darker, smoother box somewhere, so that some pairs pass the tests
+    y0, x0 = int(rng.integers(2, h // 2)), int(rng.integers(0, w // 4))
+    lum[y0 : y0 + h // 4, x0 : x0 + w // 2] = rng.integers(0, 40)
+    texture = np.zeros_like(lum)
+    texture[:, 1:] = np.abs(np.diff(lum, axis=1))
+
+    def rows(n: int) -> list[tuple[int, int, int]]:
+        out = []
+        for _ in range(n):
+            start = int(rng.integers(0, w // 2))
+            out.append((int(rng.integers(1, h - 1)), start, int(rng.integers(start + 1, w + 1))))
+        return sorted(out)
+
+    tops, bottoms = rows(int(rng.integers(1, 30))), rows(int(rng.integers(1, 30)))
+    sums = summed_areas(lum, texture)
+    for dark in (True, False):
+        expected = _reference(lum, texture, tops, bottoms, dark)
+        got = best_box(*sums, np.array(tops, np.int64), np.array(bottoms, np.int64), dark)
+        assert tuple(int(v) for v in got) == expected
+
+
+def test_a_dark_box_between_its_edges_is_found() -> None:
+    rng = np.random.default_rng(3)
+    lum = rng.integers(100, 200, (120, 160)).astype(np.float32)
+    lum[40:70, 20:140] = 20
+    texture = np.zeros_like(lum)
+    texture[:, 1:] = np.abs(np.diff(lum, axis=1))
+    tops, bottoms = [(39, 20, 140), (10, 0, 60)], [(70, 20, 140), (100, 30, 150)]
+    expected = _reference(lum, texture, tops, bottoms, True)
+    assert expected == (39, 71, 20, 140)
+    got = best_box(
+        *summed_areas(lum, texture), np.array(tops, np.int64), np.array(bottoms, np.int64), True
+    )
+    assert tuple(int(v) for v in got) == expected
+
+
+def test_summed_areas_are_exact_sums() -> None:
+    rng = np.random.default_rng(1)
+    lum = rng.integers(0, 256, (37, 53)).astype(np.float32)
+    texture = rng.integers(0, 256, (37, 53)).astype(np.float32)
+    lum_sums, texture_sums, texture_rows = summed_areas(lum, texture)
+    assert lum_sums[-1, -1] == lum.astype(np.float64).sum()
+    assert lum_sums[10, 20] == lum[:10, :20].astype(np.float64).sum()
+    assert texture_sums[37, 7] == texture[:, :7].astype(np.float64).sum()
+    assert np.array_equal(texture_rows[:, 1:], np.cumsum(texture, axis=1, dtype=np.float64))
