@@ -290,12 +290,17 @@ def scan(
     """Scan folders or files into a case; rerun the same command to resume after a crash."""
     import os
 
-    from hashsieve.scan.pipeline import run_scan
+    from hashsieve.scan.executor import start_forkserver
 
     for p in paths:
         if not os.path.lexists(p):
             raise click.BadParameter(f"{p}: no such file or folder", param_hint="PATHS")
     settings: Settings = ctx.obj
+    # The workers' start-up overlaps this process's imports (the preload reads the limit).
+    os.environ.setdefault("HASHSIEVE_WORKER_MEMORY_MB", str(settings.worker_memory_mb))
+    start_forkserver()
+    from hashsieve.scan.pipeline import run_scan
+
     if workers:
         settings = dataclasses.replace(settings, workers=workers)
     if robust is not None:

@@ -23,7 +23,7 @@ from sqlalchemy import Table, delete, insert, select, update
 
 from hashsieve.config import Settings
 from hashsieve.matching import Matcher, MatchHit
-from hashsieve.scan.executor import LocalProcessExecutor
+from hashsieve.scan.executor import WORKER_PRELOAD, LocalProcessExecutor
 from hashsieve.scan.verdict import Verdict, decide
 from hashsieve.scan.worker import FileResult, HashOptions, hash_file
 from hashsieve.sources import SourceFile, SourceProblem, open_source
@@ -263,7 +263,7 @@ def run_scan(
     jsonl = open(jsonl_path, "a", encoding="utf-8") if jsonl_path else None  # noqa: SIM115
     writer = _Writer(store, case.id, scan_id, jsonl)
     executor: LocalProcessExecutor[str, FileResult] = LocalProcessExecutor(
-        settings.workers, on_crash=_crash_result, preload=["hashsieve.scan._preload"]
+        settings.workers, on_crash=_crash_result, preload=WORKER_PRELOAD
     )
     options = HashOptions(
         max_image_pixels=settings.max_image_pixels,
