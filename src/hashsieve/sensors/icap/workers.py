@@ -20,6 +20,7 @@ import struct
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 
+from hashsieve.scan.executor import WORKER_PRELOAD
 from hashsieve.scan.worker import FileResult
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,6 @@ log = logging.getLogger(__name__)
 JOB = struct.Struct("!IB")
 ANSWER = struct.Struct("!I")
 ROBUST, PARTS = 1, 2
-#: Loaded once by the forkserver: workers start with the hashing code and PDQ kernels warm, under
-#: the worker memory limit (HASHSIEVE_WORKER_MEMORY_MB), as the scan's workers do.
-PRELOAD = ["hashsieve.scan._preload"]
 
 
 class WorkerLost(RuntimeError):
@@ -88,7 +86,8 @@ class HashWorkers:
         if memory_mb > 0:
             os.environ.setdefault("HASHSIEVE_WORKER_MEMORY_MB", str(memory_mb))
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(PRELOAD)
+        # Workers start as the scan's do: hashing code and PDQ kernels warm, under the limit.
+        self._context.set_forkserver_preload(WORKER_PRELOAD)
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._all: list[_Worker] = []
         self._closing = False
