@@ -85,6 +85,8 @@ class Matcher:
                 hs.id: (hs.name, hs.kind)
                 for hs in s.scalars(select(HashSet).where(HashSet.complete.is_(True)))
             }
+        #: hash set id -> known video -> its running time in seconds (read once, when needed).
+        self.video_lengths: dict[int, dict[str, float]] = {}
 
     def match(self, results: Sequence[FileResult]) -> list[list[MatchHit]]:
         hits: list[list[MatchHit]] = [[] for _ in results]

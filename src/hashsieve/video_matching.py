@@ -12,7 +12,15 @@ For each scanned video (its unique frame hashes of quality >= 50):
 - a known **video** matches when the share of the scanned video's unique frames within the
   threshold of any of its frames is at least ``VIDEO_MATCH_PERCENT`` (HMA's default rule:
   query-side 80 %, distance <= 31, quality >= 50); the hit's ``entry`` is the known video's name,
-  ``coverage`` the share, ``seconds`` the first matching time.
+  ``coverage`` the share, ``seconds`` the first matching time;
+- failing that, a scanned video that **contains** a known video (a compilation, a longer
+  recording around it) matches with algorithm ``vpdq-contains`` when at least the same share of
+  the *known* video's running time is found in it: each known frame (quality >= 50) within the
+  threshold of a scanned frame covers the known video for ``CONTAINED_REACH`` seconds either
+  side, since a scan samples about one frame a second and a known set holds every frame.
+  ``coverage`` is then that share of the known video, ``seconds`` where it starts in the scanned
+  one. vPDQ's own rule (HMA's defaults) asks only the query side, so a known clip inside longer
+  footage would pass as new.
 """
 
 from __future__ import annotations
@@ -32,6 +40,9 @@ if TYPE_CHECKING:
 
 #: Share (%) of a scanned video's unique frames that one known video must cover (vPDQ, HMA).
 VIDEO_MATCH_PERCENT = 80.0
+#: Seconds of a known video either side of one of its frames that a scanned frame matched: half
+#: the scan's sampling interval (one frame a second, hashing/video.py).
+CONTAINED_REACH = 0.5
 _CHUNK = 500
 
 _FRAME_ENTRY = re.compile(
@@ -128,6 +139,8 @@ def match_video_frames(
     images: dict[tuple[int, int], tuple[int, float]] = {}
     videos: dict[tuple[int, int, str], dict[int, tuple[int, float]]] = {}
     video_row: dict[tuple[int, int, str], tuple] = {}
+    # (result, hashset, video) -> times of the known video's frames that some frame came close to
+    known_found: dict[tuple[int, int, str], set[float]] = {}
     for row, entry_id, dist in zip(rows.tolist(), ids.tolist(), dists.tolist(), strict=True):
         entry_row = by_id.get(entry_id)
         if entry_row is None:
@@ -141,6 +154,8 @@ def match_video_frames(
                 images[key] = (dist, frame.seconds)
             continue
         vkey = (i, entry_row[1], parsed.video)
+        if parsed.quality >= settings.pdq_min_quality:
+            known_found.setdefault(vkey, set()).add(parsed.seconds)
         matched = videos.setdefault(vkey, {})
         video_row.setdefault(vkey, entry_row)
         old = matched.get(row)
@@ -151,16 +166,65 @@ def match_video_frames(
         if hit is not None:
             hits[i].append(_with(hit, seconds=seconds))
     for vkey, matched in sorted(videos.items()):
-        i, _hashset_id, video = vkey
+        i, hashset_id, video = vkey
         coverage = 100.0 * len(matched) / per_result[i]
+        algorithm = "vpdq"
         if coverage < percent:
-            continue
+            length = _known_video_length(matcher, hashset_id, video)
+            coverage = _time_covered(known_found.get(vkey, set()), length)
+            if coverage < percent:
+                continue
+            algorithm = "vpdq-contains"
         hit = matcher._hit(video_row[vkey], min(d for d, _ in matched.values()))
         if hit is not None:
             first = min(s for _, s in matched.values())
             hits[i].append(
-                _with(hit, entry=video, algorithm="vpdq", seconds=first, coverage=coverage)
+                _with(hit, entry=video, algorithm=algorithm, seconds=first, coverage=coverage)
             )
+
+
+def _time_covered(times: set[float], length: float) -> float:
+    """Share (%) of ``[0, length]`` within ``CONTAINED_REACH`` of one of ``times``."""
+    if length <= 0 or not times:
+        return 0.0
+    covered, end = 0.0, 0.0
+    for t in sorted(times):
+        start, stop = max(end, t - CONTAINED_REACH, 0.0), min(t + CONTAINED_REACH, length)
+        if stop > start:
+            covered += stop - start
+        end = max(end, stop)
+    return 100.0 * covered / length
+
+
+def _known_video_length(matcher: Matcher, hashset_id: int, video: str) -> float:
+    """A known video's running time as its frames tell it (the last frame's time plus the usual
+    gap between frames); every video of the hash set is read in one pass, once per matcher."""
+    lengths = matcher.video_lengths.get(hashset_id)
+    if lengths is None:
+        from sqlalchemy import select
+
+        from hashsieve.store.models import HashEntry
+
+        times: dict[str, list[float]] = {}
+        with matcher.store.session() as s:
+            entries = s.scalars(
+                select(HashEntry.entry).where(
+                    (HashEntry.hashset_id == hashset_id)
+                    & (HashEntry.algorithm == "pdq")
+                    & HashEntry.entry.like("% @%s frame %")
+                )
+            )
+            for entry in entries:
+                parsed = parse_frame_entry(entry)
+                if parsed is not None:
+                    times.setdefault(parsed.video, []).append(parsed.seconds)
+        lengths = {}
+        for name, found in times.items():
+            found.sort()
+            gaps = np.diff(found)
+            lengths[name] = found[-1] + (float(np.median(gaps)) if len(gaps) else 0.0)
+        matcher.video_lengths[hashset_id] = lengths
+    return lengths.get(video, 0.0)
 
 
 def _with(hit: MatchHit, **changes: object) -> MatchHit:

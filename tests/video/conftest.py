@@ -24,6 +24,7 @@ class Clips:
     copy: Path  # the known video re-encoded smaller, another container and frame rate
     shows_image: Path  # unrelated footage showing the known image for 1 s from 3.0 s
     new: Path  # unrelated footage
+    compilation: Path  # 10 s of unrelated footage with the known video (6 s) in the middle
 
 
 def known_image() -> Image.Image:
@@ -49,4 +50,13 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
             [*sample_scenes([31], 3.0), (image, 1.0, False), *sample_scenes([32], 3.0)],
         ),
         new=write_clip(folder / "evidence" / "new.mp4", sample_scenes([41, 42])),
+        compilation=write_clip(
+            folder / "evidence" / "compilation.mp4",
+            [
+                *sample_scenes([51, 52, 53], 2.0),
+                *sample_scenes(KNOWN_VIDEO_SEEDS),
+                *sample_scenes([54, 55], 2.0),
+            ],
+            size=(288, 216),
+        ),
     )

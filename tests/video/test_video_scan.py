@@ -71,6 +71,17 @@ def test_still_from_a_known_video_is_known(scanned: dict[str, dict]) -> None:
     assert match["distance"] <= 4
 
 
+def test_video_containing_a_known_video_is_known(scanned: dict[str, dict]) -> None:
+    """A compilation: the known 6 s sit between 10 s of other footage, so only about a third of
+    its frames are known (vPDQ's query-side rule says no), but all of the known video is there."""
+    line = scanned["compilation.mp4"]
+    assert line["verdict"] == "known" and line["category"] == 1
+    (match,) = line["matches"]
+    assert match["entry"] == "known-clip.txt" and match["algorithm"] == "vpdq-contains"
+    assert match["coverage"] >= 80.0 and match["distance"] <= 31
+    assert 5.5 <= match["seconds"] <= 6.5  # where the known video starts in the compilation
+
+
 def test_unrelated_video_is_new(scanned: dict[str, dict]) -> None:
     assert scanned["new.mp4"]["verdict"] == "new"
     assert scanned["new.mp4"]["matches"] == []
@@ -89,3 +100,14 @@ def test_hostile_video_in_a_scan_is_recorded(clips: Clips, tmp_path: Path) -> No
     assert summary.verdicts == {"unreadable": 1, "new": 1}
     lines = {Path(d["path"]).name: d for d in map(json.loads, (tmp_path / "r.jsonl").open())}
     assert lines["cut.mp4"]["error"].startswith("truncated: ")
+
+
+def test_time_covered_by_matched_known_frames() -> None:
+    from hashsieve.video_matching import _time_covered
+
+    assert _time_covered(set(), 6.0) == 0.0
+    # one a second: all but the last half second
+    assert _time_covered({0.0, 1.0, 2.0, 3.0, 4.0, 5.0}, 6.0) == pytest.approx(100 * 5.5 / 6)
+    assert _time_covered({0.0, 1.0, 2.0, 3.0, 4.0, 5.0}, 5.5) == pytest.approx(100.0)
+    assert _time_covered({0.0, 0.1, 0.2}, 10.0) == pytest.approx(7.0)  # [0, 0.7] of 10 s
+    assert _time_covered({5.0}, 10.0) == pytest.approx(10.0)  # [4.5, 5.5]
