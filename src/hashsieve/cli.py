@@ -287,7 +287,8 @@ def scan(
     full_decode: bool,
     robust: bool | None,
 ) -> None:
-    """Scan folders or files into a case; rerun the same command to resume after a crash."""
+    """Scan folders or files into a case, archives among them opened in memory; rerun the same
+    command to resume after a crash."""
     import os
 
     from hashsieve.scan.executor import start_forkserver

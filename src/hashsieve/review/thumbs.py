@@ -47,6 +47,22 @@ def read_evidence(path_key: bytes, limit: int = MAX_PREVIEW_BYTES) -> bytes:
     return data
 
 
+def read_record(file: FileRecord, limit: int = MAX_PREVIEW_BYTES) -> bytes:
+    """The bytes of a scanned file: from the evidence, or from inside its archive (in memory)."""
+    import json
+
+    from hashsieve.sources.archive import ArchiveError, member_from_metadata, read_member
+
+    metadata = json.loads(file.metadata_json) if file.metadata_json else None
+    member = member_from_metadata(metadata, file.size or 0, file.mtime_ns or 0)
+    if member is None:
+        return read_evidence(file.path_key, limit)
+    try:
+        return read_member(member, limit)
+    except ArchiveError as exc:
+        raise OSError(str(exc)) from exc
+
+
 def placeholder(label: str, size: int = 256) -> Rendered:
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
@@ -87,7 +103,7 @@ def thumbnail(store: Store, file: FileRecord, size: int = 256, *, report: bool =
         if cache.is_file():
             return Rendered(cache.read_bytes(), "image/jpeg")
     try:
-        image = _decode(read_evidence(file.path_key), size, store.settings.max_image_pixels)
+        image = _decode(read_record(file), size, store.settings.max_image_pixels)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return placeholder("no preview", size)
     if report:
@@ -105,13 +121,13 @@ def display_image(store: Store, file: FileRecord) -> Rendered:
     """The picture for the detail view: re-encoded (never the raw bytes), at most 1600 px."""
     if file.media_kind == "video" and file.mime and file.mime.startswith("video/"):
         try:
-            return Rendered(read_evidence(file.path_key), file.mime)
+            return Rendered(read_record(file), file.mime)
         except OSError:
             return placeholder("video unreadable")
     if file.media_kind != "image":
         return placeholder("no preview")
     try:
-        image = _decode(read_evidence(file.path_key), DISPLAY_SIZE, store.settings.max_image_pixels)
+        image = _decode(read_record(file), DISPLAY_SIZE, store.settings.max_image_pixels)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return placeholder("no preview")
     return Rendered(_jpeg(image, 88), "image/jpeg")

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO, cast
+from typing import Any, Protocol, TextIO, TypeVar, cast
 
 from sqlalchemy import Table, delete, insert, select, update
 
@@ -25,8 +25,17 @@ from hashsieve.config import Settings
 from hashsieve.matching import Matcher, MatchHit
 from hashsieve.scan.executor import WORKER_PRELOAD, LocalProcessExecutor
 from hashsieve.scan.verdict import Verdict, decide
-from hashsieve.scan.worker import FileResult, HashOptions, hash_file
+from hashsieve.scan.worker import FileResult, HashOptions, hash_archive_job, hash_file
 from hashsieve.sources import SourceFile, SourceProblem, open_source
+from hashsieve.sources.archive import (
+    ARCHIVE_TYPES,
+    MAX_DEPTH,
+    ArchiveJob,
+    Member,
+    list_members,
+    member_from_metadata,
+    plan_jobs,
+)
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord, Match, Scan
 
@@ -185,17 +194,20 @@ def result_line(
     }
 
 
+_Walked = TypeVar("_Walked", bound=SourceFile | Member | SourceProblem)
+
+
 def _pending(
     store: Store,
     case_id: int,
-    items: Iterable[SourceFile | SourceProblem],
+    items: Iterable[_Walked],
     summary: ScanSummary,
     progress: ScanProgress | None,
-) -> Iterator[SourceFile | SourceProblem]:
+) -> Iterator[_Walked]:
     """The walked items the case does not already hold unchanged (checked in batches)."""
-    batch: list[SourceFile | SourceProblem] = []
+    batch: list[_Walked] = []
 
-    def flush() -> Iterator[SourceFile | SourceProblem]:
+    def flush() -> Iterator[_Walked]:
         keys = [os.fsencode(i.path) for i in batch]
         with store.session() as s:
             done = {
@@ -207,7 +219,7 @@ def _pending(
                 )
             }
         for item, key in zip(batch, keys, strict=True):
-            if isinstance(item, SourceFile) and done.get(key) == (item.size, item.mtime_ns):
+            if not isinstance(item, SourceProblem) and done.get(key) == (item.size, item.mtime_ns):
                 summary.skipped += 1
                 if progress:
                     progress.advance(1, item.size)
@@ -265,6 +277,9 @@ def run_scan(
     executor: LocalProcessExecutor[str, FileResult] = LocalProcessExecutor(
         settings.workers, on_crash=_crash_result, preload=WORKER_PRELOAD
     )
+    archives: LocalProcessExecutor[ArchiveJob, list[FileResult]] = LocalProcessExecutor(
+        settings.workers, on_crash=_crashed_job, chunk_size=1, preload=WORKER_PRELOAD
+    )
     options = HashOptions(
         max_image_pixels=settings.max_image_pixels,
         fast_decode=fast_decode,
@@ -286,9 +301,11 @@ def run_scan(
             functools.partial(hash_file, options=options), files_only()
         )
         _consume(results, problems, matcher, writer, summary, settings, progress)
+        _scan_archives(store, case.id, archives, options, matcher, writer, summary, progress)
     finally:
         stop.set()
         executor.close()
+        archives.close()
         if jsonl is not None:
             jsonl.close()
     assign_groups(store, case.id, settings)
@@ -308,6 +325,82 @@ def run_scan(
     if jsonl_path is not None:
         write_review_jsonl(store, case.id, jsonl_path)
     return summary
+
+
+def _crashed_job(job: ArchiveJob, message: str) -> list[FileResult]:
+    return [_crash_result(m.path, message) for m in job.members]
+
+
+def _scan_archives(
+    store: Store,
+    case_id: int,
+    executor: LocalProcessExecutor[ArchiveJob, list[FileResult]],
+    options: HashOptions,
+    matcher: Matcher,
+    writer: _Writer,
+    summary: ScanSummary,
+    progress: ScanProgress | None,
+) -> None:
+    """Hash what the case's archives hold, level by level (an archive found inside one is opened
+    on the next level, down to ``MAX_DEPTH``). Archives come from the store, so a rerun after a
+    crash lists them again and skips the members already done."""
+    settings = matcher.settings
+    listed: set[bytes] = set()
+    for _level in range(MAX_DEPTH + 1):  # the last round only records what is too deep
+        todo = _archives_in_case(store, case_id, listed)
+        if not todo:
+            return
+        jobs: list[ArchiveJob] = []
+        problems: list[SourceProblem] = []
+        for key, container, names in todo:
+            listed.add(key)
+            if len(names) >= MAX_DEPTH:
+                path = os.fsdecode(key)
+                problems.append(
+                    SourceProblem(path + "!/", "archive-depth", f"nested deeper than {MAX_DEPTH}")
+                )
+                continue
+            members: list[Member] = []
+            for item in _pending(store, case_id, list_members(container, names), summary, progress):
+                if isinstance(item, SourceProblem):
+                    problems.append(item)
+                else:
+                    members.append(item)
+            jobs += plan_jobs(members)
+        batches = executor.map_unordered(functools.partial(hash_archive_job, options=options), jobs)
+        results = (result for batch in batches for result in batch)
+        _consume(results, problems, matcher, writer, summary, settings, progress)
+
+
+def _archives_in_case(
+    store: Store, case_id: int, listed: set[bytes]
+) -> list[tuple[bytes, str, tuple[str, ...]]]:
+    """(path key, container, names inside it) of every readable archive of the case not yet
+    listed in this run: files of the evidence, and archives found inside archives."""
+    with store.session() as s:
+        rows = s.execute(
+            select(
+                FileRecord.path_key,
+                FileRecord.size,
+                FileRecord.mtime_ns,
+                FileRecord.metadata_json,
+            ).where(
+                (FileRecord.case_id == case_id)
+                & FileRecord.mime.in_(sorted(ARCHIVE_TYPES))
+                & FileRecord.error.is_(None)
+            )
+        ).all()
+    out: list[tuple[bytes, str, tuple[str, ...]]] = []
+    for key, size, mtime, metadata_json in rows:
+        if key in listed:
+            continue
+        metadata = json.loads(metadata_json) if metadata_json else None
+        member = member_from_metadata(metadata, size or 0, mtime or 0)
+        if member is None:
+            out.append((key, os.fsdecode(key), ()))
+        else:
+            out.append((key, member.container, member.names))
+    return out
 
 
 def _problem_result(p: SourceProblem) -> FileResult:

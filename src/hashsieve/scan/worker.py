@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from hashsieve.hashing.candidates import candidate_hashes
 from hashsieve.hashing.crypto import BLOCK_SIZE, CryptoHasher
@@ -18,6 +19,9 @@ from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, rgb_array
 from hashsieve.hashing.video import FrameHash, VideoOptions
 from hashsieve.media import MediaKind, sniff
 from hashsieve.metadata import exif_metadata
+
+if TYPE_CHECKING:
+    from hashsieve.sources.archive import ArchiveJob
 
 #: Files up to this size are read into memory in one go (hash and decode share the bytes).
 WHOLE_READ_LIMIT = 256 * 1024 * 1024
@@ -78,7 +82,7 @@ class FileResult:
         }
 
 
-def _open_readonly(path: str) -> int:
+def open_readonly(path: str) -> int:
     """Open read-only, without updating the access time where the OS lets us."""
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     if _O_NOATIME:
@@ -92,7 +96,7 @@ def _open_readonly(path: str) -> int:
 def hash_file(path: str, options: HashOptions) -> FileResult:
     result = FileResult(path=path)
     try:
-        fd = _open_readonly(path)
+        fd = open_readonly(path)
     except OSError as exc:
         reason = "permission" if exc.errno in (errno.EACCES, errno.EPERM) else "unreadable"
         result.error = f"{reason}: {exc.strerror}"
@@ -117,6 +121,20 @@ def hash_file(path: str, options: HashOptions) -> FileResult:
         return result
     digests = hasher.result()
     result.md5, result.sha1, result.sha256 = digests.md5, digests.sha1, digests.sha256
+    # A file over the in-memory limit is decoded from a second read-only descriptor.
+    reopen = lambda: os.fdopen(open_readonly(path), "rb")  # noqa: E731
+    _hash_content(result, head, data, options, reopen)
+    return result
+
+
+def _hash_content(
+    result: FileResult,
+    head: bytes,
+    data: bytes,
+    options: HashOptions,
+    reopen: Callable[[], BinaryIO] | None = None,
+) -> None:
+    """What a file's bytes are and, for media, its perceptual hashes (digests already in)."""
     kind, mime = sniff(head)
     result.media_kind, result.mime = kind.value, mime
     if kind is MediaKind.IMAGE:
@@ -126,10 +144,30 @@ def hash_file(path: str, options: HashOptions) -> FileResult:
     elif kind is MediaKind.VIDEO:
         from hashsieve.video_scan import hash_video_into
 
-        # A file over the in-memory limit is decoded from a second read-only descriptor.
-        reopen = lambda: os.fdopen(_open_readonly(path), "rb")  # noqa: E731
-        hash_video_into(result, data or reopen, options.video)
-    return result
+        hash_video_into(result, data or reopen, options.video)  # type: ignore[arg-type]
+
+
+def hash_archive_job(job: ArchiveJob, options: HashOptions) -> list[FileResult]:
+    """The members of one archive job, each read in memory and hashed like a file; a member
+    that cannot be read gets its error, the others go on."""
+    from hashsieve.sources.archive import read_job
+
+    results = []
+    for member, data in read_job(job):
+        # The size and time the archive declares: what a rerun compares to skip the member.
+        result = FileResult(path=member.path, size=member.size, mtime_ns=member.mtime_ns)
+        if isinstance(data, Exception):
+            result.error = str(data)
+        else:
+            hasher = CryptoHasher()
+            hasher.update(data)
+            digests = hasher.result()
+            result.md5, result.sha1, result.sha256 = digests.md5, digests.sha1, digests.sha256
+            _hash_content(result, data[:512], data, options)
+        # How the review reaches the member again (the EXIF step sets the dict anew).
+        result.metadata = {**result.metadata, "archive": member.provenance()}
+        results.append(result)
+    return results
 
 
 #: Image formats that may hold an animation, which is also hashed frame by frame like a video.
