@@ -7,9 +7,11 @@ machine that has only the repository: photo-like pictures play the role of known
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 from PIL import Image
@@ -59,6 +61,11 @@ def build_case(out: Path) -> tuple[Path, Path]:
         write(evidence / "Camera" / f"other-{i + 1}.jpg", data)
         if i == 0:
             write(evidence / "Backup" / "copy-of-other-1.jpg", data)
+    # An archive: a known picture inside it is found without extracting anything.
+    holiday = io.BytesIO()
+    with zipfile.ZipFile(holiday, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("holiday/IMG_0913.jpg", known_bytes[2])
+    write(evidence / "Downloads" / "holiday.zip", holiday.getvalue())
     # Known-good, other and unreadable files.
     readme = b"Example software readme: this file is listed in the known-good set.\n"
     write(evidence / "Program Files" / "readme.txt", readme)

@@ -228,9 +228,9 @@ def test_groups_put_new_material_first_with_copies_stacked(alice: Api) -> None:
     assert len(copies) == 1  # other-1.jpg and its byte-identical copy: one tile
     assert all(t["verdict"] == "new" for g in data["groups"] for t in g["tiles"])
     known = {k["category"]: k["files"] for k in data["known"]}
-    assert known == {1: 3, 2: 2}
+    assert known == {1: 4, 2: 2}  # IMG_0001, IMG_0003, its copy in holiday.zip, resaved.jpg
     opened = _groups(alice, verdict="known", category=1)
-    assert sum(g["files"] for g in opened["groups"]) == 3
+    assert sum(g["files"] for g in opened["groups"]) == 4
 
 
 def test_categorise_a_group_then_undo(alice: Api, review_store: Store) -> None:
@@ -338,7 +338,7 @@ def test_find_similar(alice: Api, review_store: Store) -> None:
 
 def test_dashboard_counts_scans_and_hashsets(alice: Api) -> None:
     d = alice.client.get(f"/api/cases/{CASE}").json()
-    assert d["verdicts"]["new"] == 6 and d["files"] == 14
+    assert d["verdicts"]["new"] == 6 and d["files"] == 16  # holiday.zip and its member
     assert d["scans"][0]["status"] == "completed" and not d["scanning"]
     assert {h["name"]: h["files_matched"] for h in d["hashsets"]}["vic"] >= 4
 
