@@ -9,7 +9,8 @@ SOURCES.register("folder", FolderSource)
 
 
 def open_source(location: str) -> EvidenceSource:
-    """The source for a path given by the user (only folders and single files so far)."""
+    """The source for a path given by the user: a folder or a single file (the archives among
+    its files are listed later, by the scan: :mod:`hashsieve.sources.archive`)."""
     return FolderSource(location)
 
 

@@ -1,5 +1,6 @@
-"""Evidence sources: where the files of a case come from (folders today; archives and forensic
-images register the same way)."""
+"""Evidence sources: where the files of a case come from (folders and files; forensic images
+would register the same way). Archives found among the files are opened by the scan itself,
+through :mod:`hashsieve.sources.archive`."""
 
 from __future__ import annotations
 
