@@ -244,9 +244,21 @@ class _RichScanProgress:
     def __init__(self, bar: Progress) -> None:
         self.bar = bar
         self.files = 0
+        self.walked: tuple[int, int, bool] = (0, 0, False)
+        self.extra: tuple[int, int] = (0, 0)  # archive members, found after the walk
         self.task = bar.add_task("scan", total=None, files=0, total_files="?", rate=0.0)
 
     def total(self, files: int, size: int, final: bool) -> None:
+        self.walked = (files, size, final)
+        self._show_total()
+
+    def more(self, files: int, size: int) -> None:
+        self.extra = (self.extra[0] + files, self.extra[1] + size)
+        self._show_total()
+
+    def _show_total(self) -> None:
+        files, size, final = self.walked
+        files, size = files + self.extra[0], size + self.extra[1]
         self.bar.update(self.task, total=size, total_files=f"{files:,}" + ("" if final else "+"))
 
     def advance(self, files: int, size: int) -> None:

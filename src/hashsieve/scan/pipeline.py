@@ -66,6 +66,10 @@ class ScanProgress(Protocol):
 
     def advance(self, files: int, size: int) -> None: ...
 
+    def more(self, files: int, size: int) -> None:
+        """Work found after the walk (the members of archives): the totals grow."""
+        ...
+
 
 def _crash_result(path: str, message: str) -> FileResult:
     return FileResult(path=path, error=f"crash: {message}")
@@ -361,7 +365,11 @@ def _scan_archives(
                 )
                 continue
             members: list[Member] = []
-            for item in _pending(store, case_id, list_members(container, names), summary, progress):
+            listed_items = list(list_members(container, names))
+            if progress is not None:
+                found = [m for m in listed_items if isinstance(m, Member)]
+                progress.more(len(found), sum(m.size for m in found))
+            for item in _pending(store, case_id, listed_items, summary, progress):
                 if isinstance(item, SourceProblem):
                     problems.append(item)
                 else:
