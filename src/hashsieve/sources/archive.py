@@ -17,7 +17,7 @@ import tarfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO
 
 from hashsieve.sources.base import SourceProblem
@@ -72,14 +72,19 @@ class Member:
         return {"container": self.container, "names": list(self.names)}
 
 
-def is_archive(mime: str | None) -> bool:
-    return mime in ARCHIVE_TYPES
-
-
 def _open_outer(path: str) -> IO[bytes]:
     from hashsieve.scan.worker import open_readonly
 
     return os.fdopen(open_readonly(path), "rb")
+
+
+def _nanoseconds(seconds: float) -> int:
+    """A member's time for the store; a hostile one (a pax header can say anything) is 0."""
+    try:
+        value = int(float(seconds) * 1e9)
+    except (ValueError, OverflowError):
+        return 0
+    return value if 0 <= value < 2**63 else 0
 
 
 def _read_limited(stream: IO[bytes], limit: int, what: str) -> bytes:
@@ -121,22 +126,22 @@ class _Archive:
                     if info.is_dir():
                         continue
                     problem = "encrypted" if info.flag_bits & 0x1 else None
-                    try:
-                        when = datetime(*info.date_time).timestamp()
+                    try:  # a ZIP's time has no zone: read as UTC, the same on every machine
+                        when = datetime(*info.date_time, tzinfo=UTC).timestamp()
                     except (ValueError, OverflowError):
                         when = 0.0
-                    yield info.filename, info.file_size, int(when * 1e9), problem
+                    yield info.filename, info.file_size, _nanoseconds(when), problem
             else:
                 assert self.tar is not None
                 for tinfo in self.tar:
                     if tinfo.isdir():
                         continue
                     problem = None
-                    if tinfo.issym() or tinfo.islnk():
+                    if tinfo.issym():
                         problem = "symlink"
-                    elif not tinfo.isfile():
+                    elif not tinfo.isfile():  # hard links, devices, FIFOs
                         problem = "special-file"
-                    yield tinfo.name, tinfo.size, int(tinfo.mtime * 1e9), problem
+                    yield tinfo.name, tinfo.size, _nanoseconds(tinfo.mtime), problem
         except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as exc:
             raise ArchiveError("corrupt-archive", f"{self.label}: {exc}") from exc
 
