@@ -30,6 +30,7 @@ from hashsieve.sources import SourceFile, SourceProblem, open_source
 from hashsieve.sources.archive import (
     ARCHIVE_TYPES,
     MAX_DEPTH,
+    SEPARATOR,
     ArchiveJob,
     Member,
     list_members,
@@ -359,9 +360,12 @@ def _scan_archives(
         for key, container, names in todo:
             listed.add(key)
             if len(names) >= MAX_DEPTH:
-                path = os.fsdecode(key)
                 problems.append(
-                    SourceProblem(path + "!/", "archive-depth", f"nested deeper than {MAX_DEPTH}")
+                    SourceProblem(
+                        os.fsdecode(key) + SEPARATOR,
+                        "archive-depth",
+                        f"nested deeper than {MAX_DEPTH}",
+                    )
                 )
                 continue
             members: list[Member] = []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from hashsieve.hashing.candidates import candidate_hashes
-from hashsieve.hashing.crypto import BLOCK_SIZE, CryptoHasher
+from hashsieve.hashing.crypto import BLOCK_SIZE, CryptoHasher, hash_bytes
 from hashsieve.hashing.decode import UnreadableImage, open_image
 from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, rgb_array
 from hashsieve.hashing.video import FrameHash, VideoOptions
@@ -159,9 +159,7 @@ def hash_archive_job(job: ArchiveJob, options: HashOptions) -> list[FileResult]:
         if isinstance(data, Exception):
             result.error = str(data)
         else:
-            hasher = CryptoHasher()
-            hasher.update(data)
-            digests = hasher.result()
+            digests = hash_bytes(data)
             result.md5, result.sha1, result.sha256 = digests.md5, digests.sha1, digests.sha256
             _hash_content(result, data[:512], data, options)
         # How the review reaches the member again (the EXIF step sets the dict anew).
