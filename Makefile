@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(PY) -m hashsieve.demo demo-output
+	$(PY) -m hashsieve.cli.demo demo-output
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench

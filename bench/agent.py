@@ -24,7 +24,7 @@ from tests.sensors.conftest import LiveConsole  # noqa: E402
 
 from hashsieve import import_hashset  # noqa: E402
 from hashsieve.config import Settings  # noqa: E402
-from hashsieve.samples import jpeg_bytes, photo_like  # noqa: E402
+from hashsieve.samples.images import jpeg_bytes, photo_like  # noqa: E402
 from hashsieve.sensors import console  # noqa: E402
 from hashsieve.store import Store  # noqa: E402
 

@@ -10,8 +10,8 @@ fetched with ``apt-get download`` and unpacked with ``dpkg-deb``; no people. Eac
 a different random crop of one of them, scaled to a 1,600-2,400 px long side (1-3 MP), recoloured
 a little, sometimes mirrored or turned to portrait, saved at JPEG quality 85-92, a third with camera
 EXIF. Real photographs keep the high-frequency detail that sets JPEG decode cost. Without apt the
-corpus falls back to generated photo-like pictures (``hashsieve.samples.photo_like``), and the
-manifest says so.
+corpus falls back to generated photo-like pictures (``hashsieve.samples.images.photo_like``), and
+the manifest says so.
 
 Every image depends only on its index, and a manifest ``bench/corpus/<kind>-<count>.json`` beside
 the folder caches a finished corpus: reruns with the same size reuse it.
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hashsieve.samples import camera_exif, photo_like
+from hashsieve.samples.images import camera_exif, photo_like
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 SOURCES = CORPUS / "_sources"
@@ -237,7 +237,7 @@ def build(kind: str, count: int, workers: int | None = None, quiet: bool = False
         "kind": kind,
         "count": count,
         "version": VERSION,
-        "source": [p.name for p in sources] or "generated: hashsieve.samples.photo_like",
+        "source": [p.name for p in sources] or "generated: hashsieve.samples.images.photo_like",
         "bytes": sum(r[1] for r in rows),
         "mean_megapixels": round(sum(r[2] * r[3] for r in rows) / len(rows) / 1e6, 3),
         "max_side": [min(max(r[2], r[3]) for r in rows), max(max(r[2], r[3]) for r in rows)],

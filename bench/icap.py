@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.sensors.squid import Squid  # noqa: E402
 
-from hashsieve.samples import jpeg_bytes, photo_like  # noqa: E402
+from hashsieve.samples.images import jpeg_bytes, photo_like  # noqa: E402
 
 
 def images(n: int, target: int = 100_000) -> list[bytes]:

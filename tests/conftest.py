@@ -30,7 +30,7 @@ def store(settings: Settings) -> Store:
 @pytest.fixture(scope="session")
 def sample_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The demo's evidence folder and hash sets (generated once per test session)."""
-    from hashsieve.demo import build_case
+    from hashsieve.cli.demo import build_case
 
     return build_case(tmp_path_factory.mktemp("sample"))
 

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from hashsieve.catalogue import delete_hashset, export_hashset, import_hashset, list_hashsets
 from hashsieve.errors import DuplicateNameError, UnknownHashSetError
+from hashsieve.hashsets.catalogue import (
+    delete_hashset,
+    export_hashset,
+    import_hashset,
+    list_hashsets,
+)
 from hashsieve.store import Store
 
 

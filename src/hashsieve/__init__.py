@@ -16,22 +16,27 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from hashsieve.config import VERSION as __version__
 
 _EXPORTS = {
     "Settings": "hashsieve.config",
     "Store": "hashsieve.store",
     "run_scan": "hashsieve.scan.pipeline",
-    "import_hashset": "hashsieve.catalogue",
-    "list_hashsets": "hashsieve.catalogue",
-    "delete_hashset": "hashsieve.catalogue",
-    "export_hashset": "hashsieve.catalogue",
+    "import_hashset": "hashsieve.hashsets.catalogue",
+    "list_hashsets": "hashsieve.hashsets.catalogue",
+    "delete_hashset": "hashsieve.hashsets.catalogue",
+    "export_hashset": "hashsieve.hashsets.catalogue",
     "hash_file": "hashsieve.scan.worker",
 }
 
 if TYPE_CHECKING:
-    from hashsieve.catalogue import delete_hashset, export_hashset, import_hashset, list_hashsets
     from hashsieve.config import Settings
+    from hashsieve.hashsets.catalogue import (
+        delete_hashset,
+        export_hashset,
+        import_hashset,
+        list_hashsets,
+    )
     from hashsieve.scan.pipeline import run_scan
     from hashsieve.scan.worker import hash_file
     from hashsieve.store import Store

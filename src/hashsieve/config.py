@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: hashsieve's version, as reports and exports name it.
+VERSION = "0.1.0"
 #: Hamming distance at or below which two PDQ hashes are the same picture (the field's default).
 PDQ_MATCH_THRESHOLD = 31
 #: PDQ hashes of lower quality are never used for perceptual matching: flat images all hash alike.

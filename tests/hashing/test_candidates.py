@@ -1,7 +1,7 @@
 """Candidate regions on generated pictures: each alteration is undone by the right candidate.
 
-The pictures are generated (``hashsieve.samples.photo_like``): letterboxed in several flat colours,
-shown in a drawn viewer window, stamped with a dark caption box, or left plain.
+The pictures are generated (``hashsieve.samples.images.photo_like``): letterboxed in several flat
+colours, shown in a drawn viewer window, stamped with a dark caption box, or left plain.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from hashsieve.hashing.candidates import (
     find_candidates,
 )
 from hashsieve.hashing.pdq import distance, pdq_hash
-from hashsieve.samples import photo_like
+from hashsieve.samples.images import photo_like
 
 ORIGINAL = photo_like(7, (640, 480))
 CODE = pdq_hash(ORIGINAL).code

@@ -16,7 +16,7 @@ from hashsieve.hashing.reference import (
     reference_parts,
     top_part,
 )
-from hashsieve.samples import photo_like
+from hashsieve.samples.images import photo_like
 
 
 def _codes(blob: bytes) -> list[bytes]:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from hashsieve import import_hashset
-from hashsieve.catalogue import export_hashset, iter_records
 from hashsieve.hashsets import detect_format
 from hashsieve.hashsets.base import HashRecord, ParseProblem
+from hashsieve.hashsets.catalogue import export_hashset, iter_records
 from hashsieve.hashsets.media import MediaFolderFormat
-from hashsieve.samples import jpeg_bytes, photo_like
+from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.store import Store
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashsieve.catalogue import delete_hashset, import_hashset
+from hashsieve.hashsets.catalogue import delete_hashset, import_hashset
 from hashsieve.index.store_index import StoreIndex
 from hashsieve.store import Store
 

@@ -9,7 +9,7 @@ import pytest
 
 from hashsieve import import_hashset, run_scan
 from hashsieve.hashing.pdq import pdq_hash
-from hashsieve.samples import photo_like
+from hashsieve.samples.images import photo_like
 from hashsieve.store import Store
 
 SIZE = (320, 240)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from hashsieve import run_scan
-from hashsieve.catalogue import import_hashset
-from hashsieve.samples import jpeg_bytes, photo_like
+from hashsieve.hashsets.catalogue import import_hashset
+from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.sources import archive
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from hashsieve import run_scan
-from hashsieve.samples import jpeg_bytes, photo_like
+from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.store import Store
 from tests.conftest import run_cli
 

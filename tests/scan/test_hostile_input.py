@@ -13,7 +13,7 @@ from PIL import Image
 
 from hashsieve import run_scan
 from hashsieve.config import Settings
-from hashsieve.samples import jpeg_bytes, photo_like
+from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord
 from tests.conftest import run_cli

@@ -9,7 +9,7 @@ import pytest
 
 from hashsieve.config import MAX_IMAGE_PIXELS
 from hashsieve.hashing.pdq import distance
-from hashsieve.samples import photo_like
+from hashsieve.samples.images import photo_like
 from hashsieve.scan.worker import HashOptions, hash_file
 
 OPTIONS = HashOptions(max_image_pixels=MAX_IMAGE_PIXELS)

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from hashsieve import import_hashset
 from hashsieve.config import Settings
 from hashsieve.hashing.reference import centred_crop
-from hashsieve.samples import jpeg_bytes, photo_like
+from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.store import Store
 from tests.conftest import scan_rows
 

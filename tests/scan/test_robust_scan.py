@@ -14,7 +14,7 @@ from hashsieve import import_hashset
 from hashsieve.config import Settings
 from hashsieve.hashing.decode import open_image
 from hashsieve.hashing.pdq import distance, pdq_hash
-from hashsieve.samples import jpeg_bytes, photo_like
+from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.store import Store
 from hashsieve.store.models import Match
 from tests.conftest import scan_rows

@@ -19,7 +19,7 @@ from hashsieve.config import Settings
 from hashsieve.hashing.pdq import pdq_with_dihedral
 from hashsieve.review.app import create_app
 from hashsieve.review.auth import add_user
-from hashsieve.samples import jpeg_bytes, photo_like
+from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.sensors.console import add_sensor
 from hashsieve.store import Store
 

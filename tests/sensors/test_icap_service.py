@@ -92,7 +92,7 @@ def test_reencoded_known_image_matches_by_pdq(block: RunningIcap, media: Media) 
 
     from PIL import Image
 
-    from hashsieve.samples import jpeg_bytes
+    from hashsieve.samples.images import jpeg_bytes
 
     copy = jpeg_bytes(Image.open(io.BytesIO(media.known_pdq)).convert("RGB"), quality=60)
     client = IcapClient(block.port)
@@ -258,7 +258,7 @@ def test_large_bodies_stream_or_are_held(console_store: Store, media: Media, hol
 
     from PIL import Image
 
-    from hashsieve.samples import jpeg_bytes
+    from hashsieve.samples.images import jpeg_bytes
 
     def big(data: bytes) -> bytes:
         return jpeg_bytes(Image.open(io.BytesIO(data)).convert("RGB"), quality=98)

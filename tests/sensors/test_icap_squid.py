@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hashsieve.samples import jpeg_bytes
+from hashsieve.samples.images import jpeg_bytes
 from hashsieve.store import Store
 from tests.sensors.conftest import Media
 from tests.sensors.icap_fixture import RunningIcap, start_icap

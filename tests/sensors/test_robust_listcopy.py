@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashsieve.catalogue import import_hashset
 from hashsieve.hashing.reference import centred_crop
-from hashsieve.samples import jpeg_bytes, photo_like
+from hashsieve.hashsets.catalogue import import_hashset
+from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.sensors.console import hashlist
 from hashsieve.sensors.hashing import hash_content
 from hashsieve.sensors.listcopy import ListCopy

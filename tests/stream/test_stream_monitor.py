@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from hashsieve.catalogue import import_hashset
 from hashsieve.hashing.pdq import distance, pdq_hash
 from hashsieve.hashing.video import hash_video
-from hashsieve.samples import photo_like
+from hashsieve.hashsets.catalogue import import_hashset
+from hashsieve.samples.images import photo_like
+from hashsieve.samples.video import sample_scenes, write_clip
 from hashsieve.store import Store
 from hashsieve.stream import StreamOptions, monitor_stream
-from hashsieve.video_samples import sample_scenes, write_clip
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None,

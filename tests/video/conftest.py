@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hashsieve.samples import photo_like
-from hashsieve.video_samples import sample_scenes, write_clip
+from hashsieve.samples.images import photo_like
+from hashsieve.samples.video import sample_scenes, write_clip
 
 #: Seeds of the pictures: the "known" video's scenes, the known image, unrelated scenes.
 KNOWN_VIDEO_SEEDS = (11, 12, 13)

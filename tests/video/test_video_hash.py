@@ -9,8 +9,8 @@ import pytest
 
 from hashsieve.hashing.pdq import distance, pdq_hash
 from hashsieve.hashing.video import UnreadableVideo, VideoOptions, hash_video
+from hashsieve.samples.video import sample_scenes, write_clip
 from hashsieve.scan.worker import HashOptions, hash_file
-from hashsieve.video_samples import sample_scenes, write_clip
 
 from .conftest import Clips
 
@@ -110,7 +110,7 @@ def test_not_a_video_raises_a_specific_error(tmp_path: Path) -> None:
 
 
 def test_contact_sheet_of_keyframes_blurred(tmp_path: Path) -> None:
-    from hashsieve.video_review import contact_sheet
+    from hashsieve.review.video import contact_sheet
 
     clip = write_clip(tmp_path / "gop.mp4", sample_scenes([1, 2, 3]), gop=10)
     sheet = contact_sheet(clip, columns=3, rows=2, tile=96, mark=2.5)

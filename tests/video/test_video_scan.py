@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from hashsieve.catalogue import import_hashset
 from hashsieve.config import Settings
 from hashsieve.hashing.pdq import pdq_hash
 from hashsieve.hashing.video import VideoOptions, hash_video, write_vpdq
+from hashsieve.hashsets.catalogue import import_hashset
 from hashsieve.scan.pipeline import run_scan
 from hashsieve.store import Store
 
@@ -103,7 +103,7 @@ def test_hostile_video_in_a_scan_is_recorded(clips: Clips, tmp_path: Path) -> No
 
 
 def test_time_covered_by_matched_known_frames() -> None:
-    from hashsieve.video_matching import _time_covered
+    from hashsieve.matching.video import _time_covered
 
     assert _time_covered(set(), 6.0) == 0.0
     # one a second: all but the last half second

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from hashsieve.catalogue import import_hashset
 from hashsieve.hashing.video import FrameHash, read_vpdq
 from hashsieve.hashsets import detect_format
 from hashsieve.hashsets.base import HashRecord, ParseProblem
+from hashsieve.hashsets.catalogue import import_hashset
 from hashsieve.hashsets.vpdq import VpdqFormat, export_vpdq
+from hashsieve.matching.video import frame_entry, parse_frame_entry
 from hashsieve.store import Store
-from hashsieve.video_matching import frame_entry, parse_frame_entry
 
 from ..conftest import run_cli
 
@@ -82,7 +82,7 @@ def test_vics_export_keeps_a_video_as_one_media_and_reimports(store: Store, tmp_
     import io
     import json
 
-    from hashsieve.catalogue import export_hashset, iter_records
+    from hashsieve.hashsets.catalogue import export_hashset, iter_records
 
     folder = tmp_path / "videos"
     _write(folder / "one.txt", f"0,100,{A},0.000\n30,95,{B},1.000\n")

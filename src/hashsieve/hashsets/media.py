@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from hashsieve.config import MAX_IMAGE_PIXELS, PDQ_MIN_QUALITY
+from hashsieve.hashing.media import MediaKind, sniff
 from hashsieve.hashsets.base import HashRecord, ParseProblem
-from hashsieve.media import MediaKind, sniff
 from hashsieve.sources import SourceFile, open_source
 
 #: How many files the sniffer looks at before deciding a folder holds no media.
@@ -87,8 +87,8 @@ def _hash_original(item: tuple[Path, str]) -> list[HashRecord | ParseProblem]:
     """One known original: digests, PDQ (or its video's frames), and its reference parts."""
     from hashsieve.hashing.decode import UnreadableImage, open_image
     from hashsieve.hashing.reference import part_entry, reference_parts
+    from hashsieve.matching.video import frame_entry
     from hashsieve.scan.worker import HashOptions, hash_file
-    from hashsieve.video_matching import frame_entry
 
     file, entry = item
     options = HashOptions(max_image_pixels=MAX_IMAGE_PIXELS, fast_decode=False, robust=False)

@@ -3,7 +3,7 @@ hashed frame, ``frame_number,quality,pdq_hex,timestamp_seconds``.
 
 ``hashset import`` takes one file or a folder of them (``*.txt``, searched recursively); each
 file is one video, named by its file name (or its path inside the folder). Every frame becomes a
-``pdq`` entry named by :func:`hashsieve.video_matching.frame_entry`, so known video frames live
+``pdq`` entry named by :func:`hashsieve.matching.video.frame_entry`, so known video frames live
 in the one PDQ index: a still from a known video matches like any image, and a scanned video is
 matched frame by frame and then per known video by vPDQ's rule.
 
@@ -23,7 +23,7 @@ from hashsieve.config import PDQ_MIN_QUALITY
 from hashsieve.hashing.video import FrameHash, parse_vpdq_line
 from hashsieve.hashsets.base import HashRecord, ParseProblem
 from hashsieve.hashsets.lists import head_lines
-from hashsieve.video_matching import frame_entry, parse_frame_entry
+from hashsieve.matching.video import frame_entry, parse_frame_entry
 
 if TYPE_CHECKING:
     from hashsieve.store import Store
@@ -119,7 +119,7 @@ def _safe_relative(name: str) -> Path:
 
 def export_vpdq(store: Store, name: str, folder: Path) -> dict[str, int]:
     """Write a stored hash set's known videos as vPDQ files into ``folder``."""
-    from hashsieve.catalogue import iter_records
+    from hashsieve.hashsets.catalogue import iter_records
 
     return write_vpdq_folder(iter_records(store, name), folder)
 

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from sqlalchemy import select
 
-from hashsieve import __version__
+from hashsieve.config import VERSION
 from hashsieve.registry import Registry
 from hashsieve.report.ordering import file_line, iter_review, matches_by_file
 from hashsieve.store import Store
@@ -109,7 +109,7 @@ def write_vics(store: Store, case_id: int, case_name: str, out: TextIO) -> int:
         "CaseID": "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"hashsieve:{case_name}")).upper() + "}",
         "CaseNumber": case_name,
         "SourceApplicationName": "hashsieve",
-        "SourceApplicationVersion": __version__,
+        "SourceApplicationVersion": VERSION,
     }
     out.write(
         json.dumps(head)[:-1] + ', "value": [' + json.dumps(case_fields)[:-1] + ', "Media": [\n'

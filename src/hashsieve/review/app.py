@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from hashsieve import __version__
+from hashsieve.config import VERSION
 from hashsieve.errors import HashsieveError
 from hashsieve.review import audit, geo
 from hashsieve.review.auth import LoginLimiter, Principal, authenticate, close_session, open_session
@@ -62,7 +62,7 @@ def create_app(
 
     app = FastAPI(
         title="hashsieve review",
-        version=__version__,
+        version=VERSION,
         openapi_url=None,  # served below, to logged-in users only
         docs_url=None,
         redoc_url=None,

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import func, select
 
-from hashsieve import __version__
+from hashsieve.config import VERSION
 from hashsieve.hashsets.categories import category_label
 from hashsieve.report.summary import case_summary
 from hashsieve.review import audit
@@ -89,7 +89,7 @@ def write_reviewed_vics(store: Store, case: Case, out: TextIO) -> int:
     out.write("{\n")
     out.write(f'"@odata.context": {json.dumps(VICS_CONTEXT)},\n')
     out.write(f'"@hashsieve.case": {json.dumps(case.name)},\n')
-    out.write(f'"@hashsieve.version": {json.dumps(__version__)},\n')
+    out.write(f'"@hashsieve.version": {json.dumps(VERSION)},\n')
     out.write('"value": [')
     for i, item in enumerate(media):
         out.write(",\n" if i else "\n")

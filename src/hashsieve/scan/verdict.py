@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 
+from hashsieve.hashing.media import MediaKind
 from hashsieve.matching import MatchHit
-from hashsieve.media import MediaKind
 
 
 class Verdict(StrEnum):

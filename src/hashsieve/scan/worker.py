@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from hashsieve.hashing.candidates import candidate_hashes
 from hashsieve.hashing.crypto import BLOCK_SIZE, CryptoHasher, hash_bytes
 from hashsieve.hashing.decode import UnreadableImage, open_image
+from hashsieve.hashing.media import MediaKind, sniff
+from hashsieve.hashing.metadata import exif_metadata
 from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, rgb_array
 from hashsieve.hashing.video import FrameHash, VideoOptions
-from hashsieve.media import MediaKind, sniff
-from hashsieve.metadata import exif_metadata
 
 if TYPE_CHECKING:
     from hashsieve.sources.archive import ArchiveJob
@@ -142,7 +142,7 @@ def _hash_content(
         if mime in _ANIMATED and result.error is None and _is_animated(data):
             _hash_animation(result, data, options)
     elif kind is MediaKind.VIDEO:
-        from hashsieve.video_scan import hash_video_into
+        from hashsieve.scan.video import hash_video_into
 
         hash_video_into(result, data or reopen, options.video)  # type: ignore[arg-type]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hashsieve.config import MAX_IMAGE_PIXELS
-from hashsieve.media import MediaKind, sniff
+from hashsieve.hashing.media import MediaKind, sniff
 from hashsieve.scan.worker import HashOptions, hash_file
 from hashsieve.sensors.client import (
     ConsoleClient,

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hashsieve.catalogue import KNOWN
 from hashsieve.errors import HashsieveError
 from hashsieve.hashing.reference import PART_ALGORITHMS, original_entry
+from hashsieve.hashsets.catalogue import KNOWN
 from hashsieve.sensors.models import ALERT_STATUSES, Sensor, SensorAlert, SensorSetting
 from hashsieve.store import Store
 from hashsieve.store.models import HashEntry, HashSet, utcnow

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hashsieve.config import MAX_IMAGE_PIXELS
 from hashsieve.hashing.crypto import hash_bytes
 from hashsieve.hashing.decode import UnreadableImage, open_image
-from hashsieve.media import MediaKind, sniff
+from hashsieve.hashing.media import MediaKind, sniff
 from hashsieve.scan.worker import FileResult, hash_picture
 
 
@@ -44,7 +44,7 @@ def hash_content(
         result.width, result.height, result.decode_scale = opened.width, opened.height, opened.scale
         hash_picture(result, opened.image, robust=robust, parts=parts)
     elif kind is MediaKind.VIDEO and video:
-        from hashsieve.video_scan import hash_video_into
+        from hashsieve.scan.video import hash_video_into
 
         try:
             hash_video_into(result, data)

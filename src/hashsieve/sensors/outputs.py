@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hashsieve import __version__
+from hashsieve.config import VERSION
 
 log = logging.getLogger(__name__)
 Output = Callable[[dict[str, Any]], None]
@@ -69,7 +69,7 @@ def cef_line(alert: dict[str, Any]) -> str:
         "CEF:0",
         "hashsieve",
         "hashsieve",
-        __version__,
+        VERSION,
         f"known-{alert.get('source') or 'file'}",
         name,
         str(severity),

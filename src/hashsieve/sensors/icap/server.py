@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hashsieve.media import MediaKind, sniff
+from hashsieve.hashing.media import MediaKind, sniff
 from hashsieve.scan.worker import FileResult
 from hashsieve.sensors.client import Outbox, host_name, new_alert_id, now_iso
 from hashsieve.sensors.console import istag

@@ -94,7 +94,7 @@ class Matcher:
             return hits
         self._match_crypto(results, hits)
         self._match_pdq(results, hits)
-        from hashsieve.video_matching import match_videos
+        from hashsieve.matching.video import match_videos
 
         match_videos(self, results, hits)
         return hits

@@ -1,6 +1,6 @@
 """`make demo`: a real scan of generated benign media against generated hash sets.
 
-Run as ``python -m hashsieve.demo OUTPUT_DIR``. Everything is made here, so it works on a
+Run as ``python -m hashsieve.cli.demo OUTPUT_DIR``. Everything is made here, so it works on a
 machine that has only the repository: photo-like pictures play the role of known material.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from hashsieve.hashing.pdq import pdq_hash
-from hashsieve.samples import camera_exif, jpeg_bytes, photo_like, write
+from hashsieve.samples.images import camera_exif, jpeg_bytes, photo_like, write
 
 
 def build_case(out: Path) -> tuple[Path, Path]:

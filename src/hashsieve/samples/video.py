@@ -1,4 +1,4 @@
-"""Benign sample videos made on the spot from :func:`hashsieve.samples.photo_like` pictures.
+"""Benign sample videos made on the spot from :func:`hashsieve.samples.images.photo_like` pictures.
 
 A clip is a sequence of scenes; each scene shows one picture for a number of seconds with a slow
 pan (so consecutive frames differ as in real footage). Encoded with PyAV (libx264 in its
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from hashsieve.samples import photo_like
+from hashsieve.samples.images import photo_like
 
 #: A scene: (picture, seconds on screen), panned; or (picture, seconds, False): shown whole, still.
 Scene = tuple[Image.Image, float] | tuple[Image.Image, float, bool]

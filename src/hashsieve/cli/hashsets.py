@@ -1,0 +1,160 @@
+"""``hashsieve hashset import|list|delete|export``: the hash sets in the store."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import click
+from rich.progress import (
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from hashsieve.cli.common import console, friendly, open_store, stdout
+
+
+@click.group()
+def hashset() -> None:
+    """Import, list, delete and export hash sets."""
+
+
+@hashset.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="Name of the hash set in the store.")
+@click.option("--known-good", is_flag=True, help="Matches mean known-good (NSRL always is).")
+@click.option("--category", type=int, help="Category for entries that carry none (lists).")
+@click.option(
+    "--profile",
+    type=click.Choice(["us", "uk"]),
+    default="us",
+    show_default=True,
+    help="Category scheme: VICS US (0-4) or UK CAID (A/B/C).",
+)
+@click.option("--format", "format_name", help="Skip detection and read as this format.")
+@click.pass_context
+@friendly
+def hashset_import(
+    ctx: click.Context,
+    path: Path,
+    name: str,
+    known_good: bool,
+    category: int | None,
+    profile: str,
+    format_name: str | None,
+) -> None:
+    """Import a hash-set file (or folder); its format is detected from its content.
+
+    Formats: VICS JSON (1.x and 2.0), NSRL RDSv3 SQLite and NSRLFile.txt, plain lists of
+    MD5/SHA-1/SHA-256/PDQ hex, python-threatexchange files, CSV with a header, a folder of vPDQ
+    files, and a folder of known originals (images and videos), which are hashed here, read-only,
+    with the reference parts that catch cropped and boxed copies (docs/robust-matching.md).
+    """
+    from hashsieve.hashsets.catalogue import import_hashset
+
+    store = open_store(ctx)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"importing {path.name}", total=None)
+        summary = import_hashset(
+            store,
+            path,
+            name,
+            known_good=known_good,
+            category=category,
+            profile=profile,
+            format_name=format_name,
+            progress=lambda n: bar.update(task, completed=n),
+        )
+    algos = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.by_algorithm.items()))
+    stdout.print(
+        f"imported [bold]{name}[/bold] ({summary.format}, {summary.kind}): "
+        f"{summary.taken:,} taken ({algos or 'none'}), {summary.refused:,} refused "
+        f"in {summary.seconds:.1f} s"
+    )
+    for problem in summary.problems[:20]:
+        stdout.print(f"  refused {problem.entry}: {problem.message}", markup=False)
+    if summary.refused > 20:
+        stdout.print(f"  ... and {summary.refused - 20:,} more refused rows")
+
+
+@hashset.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hash set.")
+@click.pass_context
+def hashset_list(ctx: click.Context, as_json: bool) -> None:
+    """List the hash sets in the store."""
+    from hashsieve.hashsets.catalogue import list_hashsets
+
+    sets = list_hashsets(open_store(ctx))
+    if as_json:
+        for info in sets:
+            click.echo(json.dumps(dataclasses.asdict(info)))
+        return
+    table = Table("name", "kind", "format", "profile", "entries", "refused", "hashes", "imported")
+    for i in sets:
+        hashes = ", ".join(f"{k} {v:,}" for k, v in sorted(i.by_algorithm.items()))
+        table.add_row(
+            i.name,
+            i.kind,
+            i.format,
+            i.profile,
+            f"{i.entries:,}",
+            f"{i.refused:,}",
+            hashes,
+            i.imported_at + ("" if i.complete else " (incomplete)"),
+        )
+    stdout.print(table)
+
+
+@hashset.command("delete")
+@click.argument("name")
+@click.pass_context
+@friendly
+def hashset_delete(ctx: click.Context, name: str) -> None:
+    """Delete a hash set (cases keep the record of what it matched)."""
+    from hashsieve.hashsets.catalogue import delete_hashset
+
+    removed = delete_hashset(open_store(ctx), name)
+    stdout.print(f"deleted {name} ({removed:,} entries)")
+
+
+@hashset.command("export")
+@click.argument("name")
+@click.option(
+    "--format",
+    "format_name",
+    default="vics",
+    show_default=True,
+    type=click.Choice(["vics", "md5", "sha1", "sha256", "pdq", "vpdq"]),
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="File (vpdq: folder)."
+)
+@click.pass_context
+@friendly
+def hashset_export(ctx: click.Context, name: str, format_name: str, output: Path) -> None:
+    """Export a stored hash set as VICS 2.0 JSON or a plain list of one algorithm."""
+    from hashsieve.hashsets.catalogue import export_hashset
+
+    if format_name == "vpdq":  # known videos: one vPDQ file per video, into a folder
+        from hashsieve.hashsets.vpdq import export_vpdq
+
+        videos = export_vpdq(open_store(ctx), name, output)
+        stdout.print(f"wrote {len(videos):,} videos to {output}")
+        return
+    with open(output, "w", encoding="utf-8") as out:
+        n = export_hashset(open_store(ctx), name, format_name, out)
+    stdout.print(f"wrote {n:,} records to {output}")
+
+
+# --- cases, scans, reports -------------------------------------------------------------------

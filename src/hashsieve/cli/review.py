@@ -1,0 +1,82 @@
+"""``hashsieve user add|list`` and ``hashsieve serve``: the review workspace and sensor console."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hashsieve.cli.common import console, friendly, open_store, stdout
+
+
+@click.group()
+def user() -> None:
+    """Users of the review workspace (hashsieve serve)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(["reviewer", "admin", "read-only"]),
+    default="reviewer",
+    show_default=True,
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+@friendly
+def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
+    """Add a user; the password is prompted for (or read from stdin) and stored argon2-hashed."""
+    from hashsieve.review.auth import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    add_user(open_store(ctx), name, password, role)
+    stdout.print(f"added {role} {name}")
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """List users and their roles."""
+    from hashsieve.review.auth import list_users
+
+    for u in list_users(open_store(ctx)):
+        click.echo(f"{u.username}\t{u.role}" + ("\tdisabled" if u.disabled else ""))
+
+
+@click.command()
+@click.option("--case", "case_name", help="Serve only this case (default: every case).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8642, show_default=True, type=int)
+@click.option("--webhook", help="POST each sensor alert as JSON to this URL (retried).")
+@click.option("--cef-syslog", help="Send each sensor alert as CEF over syslog to HOST:PORT.")
+@click.option("--cef-tcp", is_flag=True, help="Use TCP for --cef-syslog (default UDP).")
+@click.pass_context
+@friendly
+def serve(
+    ctx: click.Context,
+    case_name: str | None,
+    host: str,
+    port: int,
+    webhook: str | None = None,
+    cef_syslog: str | None = None,
+    cef_tcp: bool = False,
+) -> None:
+    """Serve the review workspace (log in with a user made by 'hashsieve user add')."""
+    import uvicorn
+
+    from hashsieve.review.app import create_app
+
+    store = open_store(ctx)
+    if case_name:
+        store.get_case(case_name)
+    app = create_app(store, case=case_name)
+    from hashsieve.sensors.outputs import forwarder
+
+    app.state.alert_forwarder = forwarder(webhook_url=webhook, cef=cef_syslog, cef_tcp=cef_tcp)
+    where = f"http://{host}:{port}" + (f"/cases/{case_name}" if case_name else "")
+    console.print(f"review workspace on {where}")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

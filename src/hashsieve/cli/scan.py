@@ -1,0 +1,174 @@
+"""``hashsieve scan`` and ``hashsieve hash``: hash files, match them, store the verdicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from hashsieve.cli.common import console, friendly, open_store, stdout
+from hashsieve.config import Settings
+
+
+class _RichScanProgress:
+    """One bar over bytes (the ETA), with files done, files/s and bytes/s beside it."""
+
+    columns = (
+        SpinnerColumn(),
+        BarColumn(),
+        TextColumn("{task.fields[files]:,}/{task.fields[total_files]} files"),
+        DownloadColumn(),
+        TextColumn("{task.fields[rate]:,.0f} files/s"),
+        TransferSpeedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TimeElapsedColumn(),
+    )
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.files = 0
+        self.walked: tuple[int, int, bool] = (0, 0, False)
+        self.extra: tuple[int, int] = (0, 0)  # archive members, found after the walk
+        self.task = bar.add_task("scan", total=None, files=0, total_files="?", rate=0.0)
+
+    def total(self, files: int, size: int, final: bool) -> None:
+        self.walked = (files, size, final)
+        self._show_total()
+
+    def more(self, files: int, size: int) -> None:
+        self.extra = (self.extra[0] + files, self.extra[1] + size)
+        self._show_total()
+
+    def _show_total(self) -> None:
+        files, size, final = self.walked
+        files, size = files + self.extra[0], size + self.extra[1]
+        self.bar.update(self.task, total=size, total_files=f"{files:,}" + ("" if final else "+"))
+
+    def advance(self, files: int, size: int) -> None:
+        self.files += files
+        elapsed = self.bar.tasks[self.task].elapsed or 0.0
+        rate = self.files / elapsed if elapsed > 0 else 0.0
+        self.bar.update(self.task, advance=size, files=self.files, rate=rate)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--case", "case_name", required=True, help="Case name (created if new).")
+@click.option(
+    "--jsonl",
+    type=click.Path(path_type=Path),
+    help="Write one JSON line per file as it goes; rewritten in review order at the end.",
+)
+@click.option("--workers", type=int, help="Worker processes (default: all cores).")
+@click.option(
+    "--full-decode",
+    is_flag=True,
+    help="Decode images at full size (slower; the fast reduced decode is the default).",
+)
+@click.option(
+    "--robust/--no-robust",
+    default=None,
+    help="Also match candidate regions (borders, windows, boxes removed; default on, "
+    "env HASHSIEVE_ROBUST=0 turns it off).",
+)
+@click.pass_context
+@friendly
+def scan(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    case_name: str,
+    jsonl: Path | None,
+    workers: int | None,
+    full_decode: bool,
+    robust: bool | None,
+) -> None:
+    """Scan folders or files into a case, archives among them opened in memory; rerun the same
+    command to resume after a crash."""
+    import os
+
+    from hashsieve.scan.executor import start_forkserver
+
+    for p in paths:
+        if not os.path.lexists(p):
+            raise click.BadParameter(f"{p}: no such file or folder", param_hint="PATHS")
+    settings: Settings = ctx.obj
+    # The workers' start-up overlaps this process's imports (the preload reads the limit).
+    os.environ.setdefault("HASHSIEVE_WORKER_MEMORY_MB", str(settings.worker_memory_mb))
+    start_forkserver()
+    from hashsieve.scan.pipeline import run_scan
+
+    if workers:
+        settings = dataclasses.replace(settings, workers=workers)
+    if robust is not None:
+        settings = dataclasses.replace(settings, robust=robust)
+    store = open_store(ctx)
+    columns = _RichScanProgress.columns
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        progress = _RichScanProgress(bar)
+        summary = run_scan(
+            store,
+            case_name,
+            list(paths),
+            settings=settings,
+            jsonl_path=jsonl,
+            progress=progress,
+            fast_decode=not full_decode,
+        )
+    _print_case_summary(store, case_name)
+    rate = summary.files_per_second
+    mb = summary.bytes / 1e6
+    stdout.print(
+        f"scanned {summary.files:,} files ({mb:,.1f} MB) in {summary.seconds:.1f} s: "
+        f"{rate:,.1f} files/s, {mb / max(summary.seconds, 1e-9):,.1f} MB/s"
+        + (f"; {summary.skipped:,} already done by an earlier run" if summary.skipped else "")
+    )
+
+
+def _print_case_summary(store: Any, case_name: str) -> None:
+    from hashsieve.report.summary import case_summary
+
+    s = case_summary(store, case_name)
+    table = Table("verdict", "files", title=f"case {case_name}")
+    for verdict, n in s.verdicts.items():
+        table.add_row(verdict, f"{n:,}")
+    stdout.print(table)
+    if s.categories:
+        cats = Table("category", "files", title="known, by category")
+        for label, n in s.categories.items():
+            cats.add_row(label, f"{n:,}")
+        stdout.print(cats)
+
+
+@click.command("hash")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--full-decode", is_flag=True, help="Decode images at full size.")
+@click.pass_context
+def hash_command(ctx: click.Context, files: tuple[str, ...], full_decode: bool) -> None:
+    """Print one JSON line per file: path, md5, sha1, sha256, pdq, quality. Nothing is stored."""
+    from hashsieve.scan.worker import HashOptions, hash_file
+
+    settings: Settings = ctx.obj
+    options = HashOptions(max_image_pixels=settings.max_image_pixels, fast_decode=not full_decode)
+    failed = False
+    for path in files:
+        r = hash_file(path, options)
+        failed |= r.md5 is None
+        click.echo(json.dumps(r.identity()))
+    if failed:
+        sys.exit(1)
