@@ -154,13 +154,16 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_
 def hashing_floor(pictures: list[bytes], rounds: int = 3) -> dict[str, Any]:
     """CPU per new body of the hashing alone (one process, before anything else runs), and the
     most new bodies a second that two fully free cores could hash: a ceiling for ``--unique``."""
-    from hashsieve.sensors.hashing import hash_content
+    from hashsieve.hashing.content import hash_content
+    from hashsieve.sensors.hashing import sensor_options
 
     floor: dict[str, Any] = {}
     for robust in (True, False):
-        hash_content(pictures[0], robust=robust)  # warm-up (numba kernels)
+        hash_content(pictures[0], sensor_options(robust=robust))  # warm-up (numba kernels)
         best = min(
-            _cpu_seconds(lambda r=robust: [hash_content(p, robust=r) for p in pictures])
+            _cpu_seconds(
+                lambda r=robust: [hash_content(p, sensor_options(robust=r)) for p in pictures]
+            )
             for _ in range(rounds)
         )
         ms = 1000 * best / len(pictures)

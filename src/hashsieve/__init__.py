@@ -26,11 +26,12 @@ _EXPORTS = {
     "list_hashsets": "hashsieve.hashsets.catalogue",
     "delete_hashset": "hashsieve.hashsets.catalogue",
     "export_hashset": "hashsieve.hashsets.catalogue",
-    "hash_file": "hashsieve.scan.worker",
+    "hash_file": "hashsieve.hashing.content",
 }
 
 if TYPE_CHECKING:
     from hashsieve.config import Settings
+    from hashsieve.hashing.content import hash_file
     from hashsieve.hashsets.catalogue import (
         delete_hashset,
         export_hashset,
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
         list_hashsets,
     )
     from hashsieve.scan.pipeline import run_scan
-    from hashsieve.scan.worker import hash_file
     from hashsieve.store import Store
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from hashsieve.config import MAX_IMAGE_PIXELS
+from hashsieve.hashing.content import HashOptions, hash_file
 from hashsieve.hashing.pdq import distance
 from hashsieve.samples.images import photo_like
-from hashsieve.scan.worker import HashOptions, hash_file
 
 OPTIONS = HashOptions(max_image_pixels=MAX_IMAGE_PIXELS)
 PICTURE = photo_like(21, (480, 360))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from hashsieve.hashing.content import HashOptions, hash_file
 from hashsieve.hashing.pdq import distance, pdq_hash
 from hashsieve.hashing.video import UnreadableVideo, VideoOptions, hash_video
 from hashsieve.samples.video import sample_scenes, write_clip
-from hashsieve.scan.worker import HashOptions, hash_file
 
 from .conftest import Clips
 

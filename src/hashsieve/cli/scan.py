@@ -161,7 +161,7 @@ def _print_case_summary(store: Any, case_name: str) -> None:
 @click.pass_context
 def hash_command(ctx: click.Context, files: tuple[str, ...], full_decode: bool) -> None:
     """Print one JSON line per file: path, md5, sha1, sha256, pdq, quality. Nothing is stored."""
-    from hashsieve.scan.worker import HashOptions, hash_file
+    from hashsieve.hashing.content import HashOptions, hash_file
 
     settings: Settings = ctx.obj
     options = HashOptions(max_image_pixels=settings.max_image_pixels, fast_decode=not full_decode)

@@ -38,11 +38,29 @@ def hash_bytes(data: bytes) -> CryptoHashes:
     return hasher.result()
 
 
-def hash_stream(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> tuple[CryptoHashes, int]:
-    """Digests and byte count of a stream read to its end in large blocks."""
+def hash_stream(
+    stream: BinaryIO, *, keep_up_to: int = 0, size_hint: int | None = None
+) -> tuple[CryptoHashes, int, bytes, bytes]:
+    """Digests and byte count of a stream read to its end, its first 512 bytes, and the content
+    itself when it is no larger than ``keep_up_to`` (else ``b""``).
+
+    Content of a known ``size_hint`` within the limit is read in one call (one buffer, no copy);
+    anything else streams in :data:`BLOCK_SIZE` blocks, kept only while under the limit.
+    """
     hasher = CryptoHasher()
-    size = 0
-    while block := stream.read(block_size):
+    if size_hint is not None and size_hint <= keep_up_to:
+        data = stream.read()
+        hasher.update(data)
+        return hasher.result(), len(data), data, data[:512]
+    kept: list[bytes] | None = [] if keep_up_to else None
+    head, size = b"", 0
+    while block := stream.read(BLOCK_SIZE):
         hasher.update(block)
         size += len(block)
-    return hasher.result(), size
+        if len(head) < 512:
+            head += block[: 512 - len(head)]
+        if kept is not None and size <= keep_up_to:
+            kept.append(block)
+        else:
+            kept = None
+    return hasher.result(), size, b"".join(kept or ()), head

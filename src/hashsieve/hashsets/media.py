@@ -85,10 +85,10 @@ def _crashed(item: tuple[Path, str], message: str) -> list[HashRecord | ParsePro
 
 def _hash_original(item: tuple[Path, str]) -> list[HashRecord | ParseProblem]:
     """One known original: digests, PDQ (or its video's frames), and its reference parts."""
+    from hashsieve.hashing.content import HashOptions, hash_file
     from hashsieve.hashing.decode import UnreadableImage, open_image
     from hashsieve.hashing.reference import part_entry, reference_parts
     from hashsieve.matching.video import frame_entry
-    from hashsieve.scan.worker import HashOptions, hash_file
 
     file, entry = item
     options = HashOptions(max_image_pixels=MAX_IMAGE_PIXELS, fast_decode=False, robust=False)

@@ -15,11 +15,11 @@ import numpy as np
 from sqlalchemy import select
 
 from hashsieve.config import Settings
+from hashsieve.hashing.content import FileResult
 from hashsieve.hashing.pdq import DIHEDRAL_NAMES, PDQ_BYTES
 from hashsieve.hashing.reference import PART_ALGORITHMS, original_entry, regions_by_table
 from hashsieve.index.pdq_index import MultiIndexPdqIndex
 from hashsieve.index.store_index import StoreIndex
-from hashsieve.scan.worker import FileResult
 from hashsieve.store import Store
 from hashsieve.store.models import HashEntry, HashSet
 

@@ -35,8 +35,8 @@ import numpy as np
 from hashsieve.hashing.video import FrameHash
 
 if TYPE_CHECKING:
+    from hashsieve.hashing.content import FileResult
     from hashsieve.matching import Matcher, MatchHit
-    from hashsieve.scan.worker import FileResult
 
 #: Share (%) of a scanned video's unique frames that one known video must cover (vPDQ, HMA).
 VIDEO_MATCH_PERCENT = 80.0

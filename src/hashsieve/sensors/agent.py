@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from hashsieve.config import MAX_IMAGE_PIXELS
+from hashsieve.hashing.content import HashOptions, hash_file
 from hashsieve.hashing.media import MediaKind, sniff
-from hashsieve.scan.worker import HashOptions, hash_file
 from hashsieve.sensors.client import (
     ConsoleClient,
     ConsoleError,

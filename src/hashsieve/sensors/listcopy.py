@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from hashsieve.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
+from hashsieve.hashing.content import FileResult
 from hashsieve.hashing.pdq import DIHEDRAL_NAMES, PDQ_BYTES
 from hashsieve.hashing.reference import PART_ALGORITHMS, regions_by_table
 from hashsieve.index.pdq_index import BruteForcePdqIndex
-from hashsieve.scan.worker import FileResult
 from hashsieve.sensors.console import keyed_digest
 
 CRYPTO = ("md5", "sha1", "sha256")

@@ -73,7 +73,7 @@ class Member:
 
 
 def _open_outer(path: str) -> IO[bytes]:
-    from hashsieve.scan.worker import open_readonly
+    from hashsieve.sources.readonly import open_readonly
 
     return os.fdopen(open_readonly(path), "rb")
 

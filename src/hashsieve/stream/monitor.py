@@ -127,7 +127,7 @@ class FrameMatcher:
 
     def match_pixels(self, rgb: np.ndarray) -> tuple[int, list[Any]]:
         """(PDQ quality of the frame, the known items it matches, closest first)."""
-        from hashsieve.scan.worker import FileResult, hash_picture
+        from hashsieve.hashing.content import FileResult, hash_picture
 
         m = self.matcher
         result = FileResult(path="frame")

@@ -26,11 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from hashsieve.hashing.content import FileResult, hash_content, hash_digests
 from hashsieve.hashing.media import MediaKind, sniff
-from hashsieve.scan.worker import FileResult
 from hashsieve.sensors.client import Outbox, host_name, new_alert_id, now_iso
 from hashsieve.sensors.console import istag
-from hashsieve.sensors.hashing import hash_content, hash_digests
+from hashsieve.sensors.hashing import sensor_options
 from hashsieve.sensors.icap.protocol import (
     MAX_HEAD,
     IcapError,
@@ -370,8 +370,9 @@ class IcapService:
 
     async def _hash(self, data: bytes, *, robust: bool, parts: bool) -> FileResult:
         if self._threads is not None:
-            job = functools.partial(hash_content, video=True, robust=robust, parts=parts)
-            return await asyncio.get_running_loop().run_in_executor(self._threads, job, data)
+            options = sensor_options(robust=robust, parts=parts)
+            job = functools.partial(hash_content, data, options)
+            return await asyncio.get_running_loop().run_in_executor(self._threads, job)
         assert self._workers is not None, "start() first"
         try:
             return await self._workers.hash(data, robust=robust, parts=parts)

@@ -20,8 +20,8 @@ import struct
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 
+from hashsieve.hashing.content import FileResult
 from hashsieve.scan.executor import WORKER_PRELOAD
-from hashsieve.scan.worker import FileResult
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
 
 def serve(sock: socket.socket) -> None:
     """A worker's life: hash each body that arrives until the service closes its end."""
-    from hashsieve.sensors.hashing import hash_content
+    from hashsieve.hashing.content import hash_content
+    from hashsieve.sensors.hashing import sensor_options
 
     with sock:
         while True:
@@ -60,7 +61,8 @@ def serve(sock: socket.socket) -> None:
                 return
             answer: FileResult | Exception
             try:
-                answer = hash_content(data, robust=bool(flags & ROBUST), parts=bool(flags & PARTS))
+                options = sensor_options(robust=bool(flags & ROBUST), parts=bool(flags & PARTS))
+                answer = hash_content(data, options)
             except Exception as exc:  # a bug, not a bad body: the service reports it
                 answer = RuntimeError(f"{type(exc).__name__}: {exc}")
             payload = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
