@@ -38,12 +38,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageOps
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 from sources import fetch  # noqa: E402
+from styles import HOLDOUT, STYLES, apply  # noqa: E402
 
 from hashsieve.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY  # noqa: E402
 from hashsieve.hashing.candidates import THRESHOLDS, candidate_hashes  # noqa: E402
@@ -58,11 +59,11 @@ from hashsieve.hashing.reference import (  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "robustness.json"
 MAX_PIXELS = 200_000_000
 EASY = ("resize50", "jpeg30", "grayscale", "brightness", "flip", "rotate90", "png")
-HARD = ("crop5", "letterbox15", "watermark", "screenshot")
+HARD = ("crop", "letterbox", "watermark", "screenshot")
 TRANSFORMS = EASY + HARD
-BAR = {"letterbox15": 0.90, "screenshot": 0.75, "watermark": 0.80, "crop5": 0.65}
+BAR = {"letterbox": 0.90, "screenshot": 0.75, "watermark": 0.80, "crop": 0.65}
 #: Distractor disguises: what the candidates are built to undo, applied to unrelated pictures.
-DISGUISES = ("none", "letterbox15", "screenshot", "watermark", "crop5")
+DISGUISES = ("none", "letterbox", "screenshot", "watermark", "crop")
 THRESHOLD_GRID = (24, 28, 31, 34, 38)
 
 # ---------------------------------------------------------------------------------------------
@@ -78,88 +79,7 @@ def _encode(img: Image.Image, fmt: str = "JPEG", quality: int = 90) -> bytes:
     return out.getvalue()
 
 
-def _crop(img: Image.Image, share: float) -> Image.Image:
-    w, h = img.size
-    dx, dy = round(w * share), round(h * share)
-    return img.crop((dx, dy, w - dx, h - dy))
-
-
-def _letterbox(img: Image.Image, share: float, rng: np.random.Generator) -> Image.Image:
-    w, h = img.size
-    bar = round(h * share)
-    colour = (0, 0, 0) if rng.random() < 0.7 else tuple(int(c) for c in rng.integers(0, 256, 3))
-    out = Image.new("RGB", (w, h + 2 * bar), colour)
-    out.paste(img, (0, bar))
-    return out
-
-
-def _watermark(img: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """A caption in a dark, semi-opaque box, as sites stamp on pictures they repost."""
-    w, h = img.size
-    bw, bh = round(w * rng.uniform(0.35, 0.6)), round(h * rng.uniform(0.07, 0.12))
-    x0 = round(rng.uniform(0.03, 0.97) * (w - bw))
-    y0 = round(h * rng.uniform(0.72, 0.9)) - bh // 2
-    base = img.convert("RGBA")
-    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(layer)
-    draw.rectangle((x0, y0, x0 + bw, y0 + bh), fill=(0, 0, 0, int(rng.integers(150, 220))))
-    text = str(rng.choice(["(c) photos.example.net", "shared by example-board", "SAMPLE"]))
-    draw.text((x0 + bh // 4, y0 + bh // 3), text, fill=(255, 255, 255, 230), font_size=bh // 3)
-    return Image.alpha_composite(base, layer).convert("RGB")
-
-
-def _screenshot(img: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """The picture shown in a viewer window on a desktop: title bar, frame, bars, controls."""
-    sw, sh = [(1280, 800), (1440, 900), (1920, 1080), (1366, 768)][int(rng.integers(0, 4))]
-    desktop = tuple(int(c) for c in rng.integers(0, 80, 3))
-    shot = Image.new("RGB", (sw, sh), desktop)
-    draw = ImageDraw.Draw(shot)
-    ww, wh = round(sw * rng.uniform(0.55, 0.95)), round(sh * rng.uniform(0.7, 0.95))
-    wx, wy = int(rng.integers(0, sw - ww + 1)), int(rng.integers(0, sh - wh + 1))
-    title = int(rng.integers(22, 34))
-    light = rng.random() < 0.5
-    bar_colour = (232, 232, 232) if light else (60, 62, 64)
-    draw.rectangle((wx - 1, wy - 1, wx + ww, wy + wh), outline=(110, 110, 110))
-    draw.rectangle((wx, wy, wx + ww - 1, wy + title - 1), fill=bar_colour)
-    for k, c in enumerate(((255, 95, 87), (255, 189, 46), (40, 200, 64))):
-        cx = wx + 12 + 20 * k
-        draw.ellipse((cx, wy + title // 2 - 6, cx + 12, wy + title // 2 + 6), fill=c)
-    draw.text(
-        (wx + ww // 2 - 60, wy + title // 4),
-        "IMG_2041.jpg - Viewer",
-        fill=(30, 30, 30) if light else (220, 220, 220),
-        font_size=title // 2,
-    )
-    area_w, area_h = ww, wh - title
-    backdrop = (0, 0, 0) if rng.random() < 0.7 else (40, 40, 40)
-    draw.rectangle((wx, wy + title, wx + ww - 1, wy + wh - 1), fill=backdrop)
-    scale = min(area_w / img.width, area_h / img.height)
-    pw, ph = max(1, round(img.width * scale)), max(1, round(img.height * scale))
-    px, py = wx + (area_w - pw) // 2, wy + title + (area_h - ph) // 2
-    shot.paste(img.resize((pw, ph), Image.Resampling.BILINEAR), (px, py))
-    if rng.random() < 0.5:  # player controls laid over the bottom of the picture
-        base = shot.convert("RGBA")
-        layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
-        d = ImageDraw.Draw(layer)
-        cw, ch = round(pw * 0.8), round(min(ph * 0.1, 70))
-        cx, cy = px + (pw - cw) // 2, py + round(ph * 0.85) - ch
-        d.rounded_rectangle((cx, cy, cx + cw, cy + ch), radius=8, fill=(30, 30, 30, 170))
-        d.polygon(
-            [
-                (cx + cw // 2 - 8, cy + 8),
-                (cx + cw // 2 - 8, cy + ch - 8),
-                (cx + cw // 2 + 10, cy + ch // 2),
-            ],
-            fill=(240, 240, 240, 255),
-        )
-        d.line(
-            (cx + 12, cy + ch - 10, cx + cw - 12, cy + ch - 10), fill=(200, 200, 200, 255), width=2
-        )
-        shot = Image.alpha_composite(base, layer).convert("RGB")
-    return shot
-
-
-def transform(img: Image.Image, name: str, rng: np.random.Generator) -> bytes:
+def _easy(img: Image.Image, name: str) -> bytes:
     if name == "none":
         return _encode(img)
     if name == "resize50":
@@ -176,15 +96,19 @@ def transform(img: Image.Image, name: str, rng: np.random.Generator) -> bytes:
         return _encode(img.transpose(Image.Transpose.ROTATE_90))
     if name == "png":
         return _encode(img, "PNG")
-    if name == "crop5":
-        return _encode(_crop(img, 0.05))
-    if name == "letterbox15":
-        return _encode(_letterbox(img, 0.15, rng))
-    if name == "watermark":
-        return _encode(_watermark(img, rng))
-    if name == "screenshot":
-        return _encode(_screenshot(img, rng), "PNG")
     raise ValueError(name)
+
+
+def transform(
+    img: Image.Image, name: str, rng: np.random.Generator, *, holdout: bool = False
+) -> tuple[bytes, str]:
+    """``img`` transformed and encoded as a file, and the style drawn ("" for easy ones).
+
+    Hard transforms draw a style per image (bench/robustness/styles.py); screenshots are PNG."""
+    if name in STYLES:
+        altered, style = apply(img, name, rng, holdout=holdout)
+        return _encode(altered, "PNG" if name == "screenshot" else "JPEG"), style
+    return _easy(img, name), ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -431,9 +355,11 @@ def main() -> None:
     ap.add_argument("--distractors", type=int, default=3000)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-scan", action="store_true", help="skip the scan throughput run")
+    ap.add_argument("--seed", type=int, default=2026, help="draws distractors, styles, sizes")
+    ap.add_argument("--holdout", action="store_true", help="leave out styles.HOLDOUT")
     args = ap.parse_args()
     n_distractors = 600 if args.quick else args.distractors
-    rng = np.random.default_rng(2026)
+    rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
 
     paths = [p for p in fetch() if min(Image.open(p).size) >= 800]  # photographs, not icons
@@ -461,13 +387,17 @@ def main() -> None:
     jobs: list[tuple[str, bytes]] = [
         (f"orig/{i}", _encode(im, quality=92)) for i, im in enumerate(originals)
     ]
+    style_of: dict[str, str] = {}  # job key -> "watermark/logo", "letterbox/blur-tb", ...
     for i, im in enumerate(originals):
         for t in TRANSFORMS:
-            jobs.append((f"q/{i}/{t}", transform(im, t, rng)))
-    disguise_of: dict[int, str] = {}
+            data, style = transform(im, t, rng, holdout=args.holdout)
+            jobs.append((f"q/{i}/{t}", data))
+            style_of[f"q/{i}/{t}"] = f"{t}/{style}" if style else t
     for i, im in enumerate(distractors):
-        disguise_of[i] = DISGUISES[i % len(DISGUISES)]
-        jobs.append((f"d/{i}", transform(im, disguise_of[i], rng)))
+        disguise = DISGUISES[i % len(DISGUISES)]
+        data, style = transform(im, disguise, rng, holdout=args.holdout)
+        jobs.append((f"d/{i}", data))
+        style_of[f"d/{i}"] = f"{disguise}/{style}" if style else disguise
     print(f"hashing {len(jobs)} images on {args.workers} processes ...", flush=True)
     with mp.get_context("fork").Pool(args.workers, initializer=_init) as pool:
         results = {r["key"]: r for r in pool.imap_unordered(_hash, jobs, chunksize=8)}
@@ -500,12 +430,18 @@ def main() -> None:
     recall: dict[str, dict[str, float]] = {}
     wins: dict[str, Counter[str]] = defaultdict(Counter)
     wrong = dict.fromkeys(modes, 0)
+    # Per style of each hard transform: copies, and copies matched per mode.
+    by_style: dict[str, Counter[str]] = defaultdict(Counter)
     for t in TRANSFORMS:
         got = dict.fromkeys(modes, 0)
         for i in kept:
             per = _evaluate(results[f"q/{i}/{t}"], known, position[i])
+            tally = by_style[style_of[f"q/{i}/{t}"]]
+            tally["n"] += 1
             for mode in modes:
-                got[mode] += _matched(per, mode, "own")
+                hit = _matched(per, mode, "own")
+                got[mode] += hit
+                tally[mode] += hit
                 wrong[mode] += _matched(per, mode, "other")
             if _matched(per, "parts", "own") and not _matched(per, "plain", "own"):
                 name = min(
@@ -521,10 +457,15 @@ def main() -> None:
     fired: Counter[str] = Counter()
     closest: dict[str, int] = {}
     false = dict.fromkeys(modes, 0)
+    false_by_style: dict[str, Counter[str]] = defaultdict(Counter)
     for i in range(len(distractors)):
         per = _evaluate(results[f"d/{i}"], known, None)
+        tally = false_by_style[style_of[f"d/{i}"]]
+        tally["n"] += 1
         for mode in modes:
-            false[mode] += _matched(per, mode, "any")
+            hit = _matched(per, mode, "any")
+            false[mode] += hit
+            tally[mode] += hit
         for name, e in per.items():
             kind = (
                 name
@@ -557,6 +498,13 @@ def main() -> None:
         extra = ", ".join(f"{_label(n)} {c}" for n, c in wins[t].most_common())
         r = recall[t]
         print(f"{t:<13}{r['plain']:>10.1%}{r['robust']:>11.1%}{r['parts']:>9.1%}   {extra}{bar}")
+    print(f"\n{'style':<26}{'copies':>7}{'plain PDQ':>10}{'hashsieve':>11}{'+ parts':>9}")
+    for style in sorted(s for s in by_style if "/" in s):
+        c = by_style[style]
+        print(
+            f"{style:<26}{c['n']:>7}{c['plain'] / c['n']:>10.1%}{c['robust'] / c['n']:>11.1%}"
+            f"{c['parts'] / c['n']:>9.1%}"
+        )
     print(
         "\n'hashsieve': candidate regions against a plain PDQ list; '+ parts': also against the "
         "reference parts of the originals (hashsieve.hashing.reference)"
@@ -565,6 +513,9 @@ def main() -> None:
         f"false matches on {len(distractors)} distractors: plain {false['plain']}, "
         f"hashsieve {false['robust']}, + parts {false['parts']}"
     )
+    for style, c in sorted(false_by_style.items()):
+        if c["robust"] or c["parts"]:
+            print(f"  {style}: hashsieve {c['robust']}, + parts {c['parts']} of {c['n']}")
     print(
         "transformed copies matching a wrong original: "
         f"plain {wrong['plain']}, hashsieve {wrong['robust']}, + parts {wrong['parts']}"
@@ -601,6 +552,17 @@ def main() -> None:
                 "originals": len(kept),
                 "distractors": len(distractors),
                 "recall": recall,
+                "seed": args.seed,
+                "holdout": sorted("/".join(s) for s in HOLDOUT) if args.holdout else [],
+                "recall_by_style": {
+                    s: {"copies": c["n"], **{m: c[m] / c["n"] for m in modes}}
+                    for s, c in sorted(by_style.items())
+                    if "/" in s
+                },
+                "false_matches_by_disguise": {
+                    s: {"distractors": c["n"], **{m: c[m] for m in modes}}
+                    for s, c in sorted(false_by_style.items())
+                },
                 "bar": BAR,
                 "added_by": {t: dict(c) for t, c in wins.items()},
                 "false_matches": false,

@@ -41,13 +41,22 @@ from hashsieve.hashing._candidate_kernels import best_box, longest_runs_closed, 
 from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, rgb_array
 
 #: Candidate names, in the order :func:`find_candidates` returns them.
-CANDIDATE_NAMES = ("trim", "chrome", "picture", "overlay", "picture-overlay", "uncrop")
+CANDIDATE_NAMES = (
+    "blur-trim",
+    "trim",
+    "chrome",
+    "picture",
+    "overlay",
+    "picture-overlay",
+    "uncrop",
+)
 #: PDQ distance at or below which each candidate matches (the whole image keeps the settings'
 #: threshold, 31). Measured: docs/robust-matching.md.
 THRESHOLDS: dict[str, int] = {
     # A trimmed region is the picture as a player or viewer re-rendered it (scaled, colour
     # converted), which costs a bit or two; no distractor region came within 48 (docs).
     "trim": 32,
+    "blur-trim": 31,
     "chrome": 31,
     "overlay": 31,
     # The same holds for a picture cut out of a window (a viewer scaled it); no distractor's
@@ -73,6 +82,14 @@ _TOL = 20
 _BORDER_TOL = 10
 #: A line is flat when at least this share of its pixels is within _TOL of its median colour.
 _FLAT = 0.97
+#: An app's bar is a line with this share at one level (the rest: a clock, icons, a title).
+_APP_FLAT = 0.7
+#: A band of the picture itself blurred behind it ends at the first line whose detail (mean luma
+#: step between neighbours along it, analysis copy) exceeds _JUMP x the band's mean + _SMOOTH.
+_JUMP = 2.0
+_SMOOTH = 0.15
+#: ... and the band at the opposite edge at the same depth, by this much at least.
+_WEAK_JUMP = 1.3
 #: The share of each edge that ``uncrop`` adds back: 5 % cut from each side of 100 leaves 90.
 _UNCROP = 0.05 / 0.90
 
@@ -135,12 +152,14 @@ def _peel(
     max_share: float = 0.45,
     tol: float = _TOL,
     min_run: float = 0.0,
+    flat: float = _FLAT,
 ) -> Box | None:
     """Peel flat lines off every side of ``box``; None when the peel would eat the picture.
 
     With ``one_colour`` each side stops where the flat level changes (a letterbox is one colour;
     a window's frame, then its black bars, are two), otherwise every flat band goes. A side whose
     band is thinner than ``min_run`` of the box is kept (a picture's own flat edge, not a border).
+    A line is flat when ``flat`` of it is at one level (lower: bars with a little text on them).
     """
     t, b, l, r = box  # noqa: E741
     first: dict[str, float] = {}
@@ -155,7 +174,7 @@ def _peel(
         def run(share: np.ndarray, levels: np.ndarray, order: range, side: str) -> int:
             n = 0
             for i in order:
-                if share[i] < _FLAT:
+                if share[i] < flat:
                     break
                 if one_colour and abs(levels[i] - first.setdefault(side, levels[i])) > tol:
                     break
@@ -181,6 +200,75 @@ def _peel(
     if r0 - r < min_run * (r0 - l0):
         r = r0
     return (t, b, l, r)
+
+
+def _smooth_band(detail: np.ndarray) -> int:
+    """Lines at both ends of ``detail`` (per line) that are smooth, equally many; 0 if none.
+
+    A band ends where a line has more than _JUMP times the mean detail of the band before it
+    (plus _SMOOTH): the blurred copy is smoother than the picture at its edge, whatever the
+    picture. A player centres the picture, so both bands end at the same depth: the band
+    at the other end must end there too (within 2 %), by a smaller step (x _WEAK_JUMP) when
+    the picture's edge on that side is smooth itself.
+    """
+    n = len(detail)
+    lo, hi = max(2, round(0.04 * n)), round(0.3 * n)
+    slack = max(2, round(0.02 * n))
+
+    def ends(d: np.ndarray, jump: float, floor: float) -> np.ndarray:
+        means = np.cumsum(d)[:-1] / np.arange(1, n)
+        found = np.flatnonzero(d[1:] >= jump * means + floor) + 1
+        return found[(found >= lo - slack) & (found <= hi + slack)]
+
+    best = 0
+    for d, other in ((detail, detail[::-1]), (detail[::-1], detail)):
+        strong = ends(d, _JUMP, _SMOOTH)
+        if not len(strong) or not lo <= strong[0] <= hi:
+            continue
+        k = int(strong[0])
+        weak = ends(other, _WEAK_JUMP, _SMOOTH / 3)
+        near = weak[np.abs(weak - k) <= slack]
+        if len(near) and (not best or k < best):
+            best = k
+    return best
+
+
+def _blur_bars(lum: np.ndarray) -> list[Box]:
+    """Bars of the picture itself, blurred and stretched behind it, at the top and bottom or at
+    the sides: equally thick bands of smooth lines (the blur leaves little detail along them)
+    on two opposite sides, ending where the picture's detail begins. Both pairs are returned
+    apart when both are found (one is then likely the picture's own smooth edges)."""
+    h, w = lum.shape
+    if h < 32 or w < 32:
+        return []
+    kt = _smooth_band(np.abs(np.diff(lum, axis=1)).mean(axis=1))
+    kl = _smooth_band(np.abs(np.diff(lum, axis=0)).mean(axis=0))
+    out = [(kt, h - kt, 0, w)] if kt else []
+    return [*out, (0, h, kl, w - kl)] if kl else out
+
+
+def _sharpen(rgb: np.ndarray, box: Box, factor: int) -> Box:
+    """``box`` (from the analysis copy) with each moved side put, at full size, on the sharpest
+    step between neighbouring lines within a few pixels: where the picture meets its blurred
+    copy."""
+    if factor < 2:
+        return box
+    h, w = rgb.shape[:2]
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    t, b, l, r = box  # noqa: E741
+
+    def step(lines: np.ndarray, centre: int) -> int:  # lines: the strip around ``centre``
+        lo = max(1, centre - 2 * factor)
+        strip = lines[lo - 1 : centre + 2 * factor].astype(np.float32) @ luma
+        diffs = np.abs(np.diff(strip, axis=0)).mean(axis=1)
+        return lo + int(diffs.argmax()) if len(diffs) else centre
+
+    if t > 0:
+        t, b = step(rgb[:, l:r], t), step(rgb[:, l:r], b)
+    if l > 0:
+        cols = rgb[t:b].transpose(1, 0, 2)
+        l, r = step(cols, l), step(cols, r)  # noqa: E741
+    return (t, min(b, h), l, min(r, w))
 
 
 def _all_flat(lines: np.ndarray) -> bool:
@@ -403,7 +491,11 @@ def find_candidates(
     if min(height, width) >= 32:
         lum, factor = _analysis(rgb)
         small_full: Box = (0, lum.shape[0], 0, lum.shape[1])
-        # 1. Flat borders (only when an outer line is flat: the gate).
+        # 1. Bars of the picture blurred behind it (phone videos), then flat borders (only
+        # when an outer line is flat: the gate).
+        for bars in _blur_bars(lum) if "blur-trim" in names else ():
+            box = _sharpen(rgb, _scale(bars, factor, rgb.shape), factor)
+            out.append(Candidate("blur-trim", box, _crop(rgb, box)))
         small_base, base = small_full, full
         if _edge_is_flat(lum):
             trim = _peel(lum, small_full, one_colour=True, tol=_BORDER_TOL, min_run=0.02)
@@ -443,12 +535,18 @@ def find_candidates(
             # Centred first (the usual viewer); the peel as it came too when that differs (a
             # picture that is not centred, or a backdrop band counted as chrome on one side).
             pictures = [] if peeled is None else [_centred(peeled, inner), peeled]
-            for k, small in enumerate(dict.fromkeys(pictures)):
+            # An app's bars (a phone's status and navigation bars, a gallery's header) carry a
+            # clock, icons, a title: lines mostly of one level are peeled too.
+            if (app := _peel(lum, inner, one_colour=False, flat=_APP_FLAT)) is not None:
+                pictures.append(app)
+            kept: list[Box] = []
+            for small in dict.fromkeys(pictures):
                 box = _scale(small, factor, rgb.shape)
                 if _same(box, base, rgb.shape) or _same(box, full, rgb.shape):
                     continue
-                if k and _same(box, _scale(pictures[0], factor, rgb.shape), rgb.shape):
+                if any(_same(box, other, rgb.shape) for other in kept):
                     continue
+                kept.append(box)
                 box = _refine(rgb, box, factor)
                 pictures_found.append((small, box))
                 if "picture" in names:
