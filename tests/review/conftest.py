@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hashsieve import import_hashset, run_scan
+from hashsieve.access.auth import add_user
 from hashsieve.config import Settings
-from hashsieve.review.app import create_app
-from hashsieve.review.auth import add_user
 from hashsieve.store import Store
+from hashsieve.web.app import create_app
 
 CASE = "op-test"
 PASSWORD = "correct horse battery"

@@ -13,11 +13,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 from starlette.routing import Mount
 
-from hashsieve.review.app import create_app
-from hashsieve.review.auth import LoginLimiter
-from hashsieve.review.models import AuditEvent, Decision
+from hashsieve.access.auth import LoginLimiter
+from hashsieve.access.models import AuditEvent
+from hashsieve.review.models import Decision
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord
+from hashsieve.web.app import create_app
 from tests.review.conftest import CASE, PASSWORD, Api
 
 _OPEN = {"/api/login", "/login"}  # the only routes open to anyone

@@ -20,10 +20,11 @@ import pytest
 from sqlalchemy import select
 
 from hashsieve import import_hashset, run_scan
+from hashsieve.access.models import AuditEvent
 from hashsieve.config import Settings
-from hashsieve.review.app import create_app
-from hashsieve.review.models import AuditEvent, Decision
+from hashsieve.review.models import Decision
 from hashsieve.store import Store
+from hashsieve.web.app import create_app
 from tests.review.conftest import CASE, PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"

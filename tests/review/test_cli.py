@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hashsieve.access.auth import authenticate
 from hashsieve.config import Settings
-from hashsieve.review.auth import authenticate
 from hashsieve.store import Store
 from tests.conftest import run_cli
 

@@ -15,13 +15,13 @@ import pytest
 import uvicorn
 
 from hashsieve import import_hashset
+from hashsieve.access.auth import add_user
 from hashsieve.config import Settings
 from hashsieve.hashing.pdq import pdq_with_dihedral
-from hashsieve.review.app import create_app
-from hashsieve.review.auth import add_user
 from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.sensors.console import add_sensor
 from hashsieve.store import Store
+from hashsieve.web.app import create_app
 
 PASSWORD = "correct horse battery"
 

@@ -15,11 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hashsieve import delete_hashset, import_hashset
-from hashsieve.review.app import create_app
 from hashsieve.sensors import console
 from hashsieve.sensors.client import ConsoleClient
 from hashsieve.sensors.outputs import Forwarder, cef_line, cef_syslog, webhook
 from hashsieve.store import Store
+from hashsieve.web.app import create_app
 from tests.conftest import run_cli
 from tests.sensors.conftest import PASSWORD, LiveConsole, Media, write_sets
 

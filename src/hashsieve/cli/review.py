@@ -27,7 +27,7 @@ def user() -> None:
 @friendly
 def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
     """Add a user; the password is prompted for (or read from stdin) and stored argon2-hashed."""
-    from hashsieve.review.auth import add_user
+    from hashsieve.access.auth import add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -41,7 +41,7 @@ def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> 
 @click.pass_context
 def user_list(ctx: click.Context) -> None:
     """List users and their roles."""
-    from hashsieve.review.auth import list_users
+    from hashsieve.access.auth import list_users
 
     for u in list_users(open_store(ctx)):
         click.echo(f"{u.username}\t{u.role}" + ("\tdisabled" if u.disabled else ""))
@@ -68,7 +68,7 @@ def serve(
     """Serve the review workspace (log in with a user made by 'hashsieve user add')."""
     import uvicorn
 
-    from hashsieve.review.app import create_app
+    from hashsieve.web.app import create_app
 
     store = open_store(ctx)
     if case_name:

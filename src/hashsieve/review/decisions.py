@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hashsieve.access import audit
+from hashsieve.access.models import AuditEvent
 from hashsieve.errors import HashsieveError
-from hashsieve.review import audit
-from hashsieve.review.models import AuditEvent, Decision
+from hashsieve.review.models import Decision
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord
 

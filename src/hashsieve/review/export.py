@@ -15,10 +15,10 @@ from typing import Any, TextIO
 
 from sqlalchemy import func, select
 
+from hashsieve.access import audit
 from hashsieve.config import VERSION
 from hashsieve.hashsets.categories import category_label
 from hashsieve.report.summary import case_summary
-from hashsieve.review import audit
 from hashsieve.review.decisions import decision_dict
 from hashsieve.review.models import Decision
 from hashsieve.review.queries import groups

@@ -1,6 +1,6 @@
 """An offline world map: Natural Earth 1:110m outlines in an equirectangular SVG projection.
 
-``static/world-110m.path`` is SVG path data (x = longitude + 180, y = 90 - latitude, 0.1 degree
+``data/world-110m.path`` is SVG path data (x = longitude + 180, y = 90 - latitude, 0.1 degree
 steps) made from Natural Earth's public-domain 1:110m countries (the ``naturalearth_lowres``
 data set shipped in geopandas 0.14) by dropping vertices closer than about 0.35 degrees.
 No tiles or requests leave the machine.
@@ -12,7 +12,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-WORLD_PATH = Path(__file__).parent / "static" / "world-110m.path"
+WORLD_PATH = Path(__file__).parent / "data" / "world-110m.path"
 
 
 @functools.cache

@@ -12,19 +12,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from hashsieve.config import PDQ_MATCH_THRESHOLD
-from hashsieve.hashsets.categories import category_label
-from hashsieve.review import audit, export, geo, queries, thumbs
-from hashsieve.review.auth import Principal, list_users
-from hashsieve.review.decisions import DecisionError, NothingToUndo, apply_changes, undo_last
-from hashsieve.review.decisions import group_members as members_of_group
-from hashsieve.review.preferences import (
+from hashsieve.access import audit
+from hashsieve.access.auth import Principal, list_users
+from hashsieve.access.preferences import (
     Preferences,
     SettingsError,
     get_preferences,
     update_preferences,
 )
-from hashsieve.review.web import (
+from hashsieve.access.web import (
     CaseDep,
     FileDep,
     User,
@@ -35,6 +31,11 @@ from hashsieve.review.web import (
     get_store,
     writer,
 )
+from hashsieve.config import PDQ_MATCH_THRESHOLD
+from hashsieve.hashsets.categories import category_label
+from hashsieve.review import export, geo, queries, thumbs
+from hashsieve.review.decisions import DecisionError, NothingToUndo, apply_changes, undo_last
+from hashsieve.review.decisions import group_members as members_of_group
 from hashsieve.scan.verdict import Verdict
 from hashsieve.store.models import Case
 

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from hashsieve.review import audit
-from hashsieve.review.auth import Principal
-from hashsieve.review.preferences import get_preferences
-from hashsieve.review.web import User, client_of, csrf, get_store
+from hashsieve.access import audit
+from hashsieve.access.auth import Principal
+from hashsieve.access.preferences import get_preferences
+from hashsieve.access.web import User, client_of, csrf, get_store
 from hashsieve.sensors import console
 from hashsieve.sensors.models import ALERT_STATUSES, Sensor
 

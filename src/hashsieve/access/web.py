@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy import select
 
+from hashsieve.access.auth import Principal, session_principal
 from hashsieve.errors import UnknownCaseError
-from hashsieve.review.auth import Principal, session_principal
 from hashsieve.store import Store
 from hashsieve.store.models import Case, FileRecord
 

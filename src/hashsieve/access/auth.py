@@ -14,8 +14,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 
+from hashsieve.access.models import ROLES, User, UserSession, UserSettings
 from hashsieve.errors import DuplicateNameError, HashsieveError
-from hashsieve.review.models import ROLES, User, UserSession, UserSettings
 from hashsieve.store import Store
 
 _HASHER = PasswordHasher()

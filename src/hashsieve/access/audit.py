@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hashsieve.review.models import AuditEvent
+from hashsieve.access.models import AuditEvent
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord
 

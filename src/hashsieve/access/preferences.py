@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from hashsieve.access.models import UserSettings
 from hashsieve.errors import HashsieveError
-from hashsieve.review.models import UserSettings
 from hashsieve.store import Store
 
 LIMITS = {"blur": (0, 40), "thumb_size": (96, 320), "break_minutes": (0, 480)}

@@ -1,4 +1,5 @@
-"""The review workspace app: ``create_app(store, case=...)`` (FastAPI, Jinja2 templates).
+"""The web app: ``create_app(store, case=...)`` (FastAPI, Jinja2 templates) composes the review
+workspace's routes and the sensor console's routes over the shared access layer.
 
 Every HTML page has a JSON twin under ``/api`` (the tested contract, described by OpenAPI at
 ``/openapi.json`` for logged-in users). Sessions are server-side, the cookie HttpOnly and
@@ -17,12 +18,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from hashsieve.config import VERSION
-from hashsieve.errors import HashsieveError
-from hashsieve.review import audit, geo
-from hashsieve.review.auth import LoginLimiter, Principal, authenticate, close_session, open_session
-from hashsieve.review.preferences import Preferences
-from hashsieve.review.web import (
+from hashsieve.access import audit
+from hashsieve.access.auth import LoginLimiter, Principal, authenticate, close_session, open_session
+from hashsieve.access.preferences import Preferences
+from hashsieve.access.web import (
     SESSION_COOKIE,
     NotAuthenticated,
     User,
@@ -30,6 +29,10 @@ from hashsieve.review.web import (
     client_of,
     csrf,
 )
+from hashsieve.config import VERSION
+from hashsieve.errors import HashsieveError
+from hashsieve.review import geo, views
+from hashsieve.sensors.api import router as sensors_router
 from hashsieve.store import Store
 
 HERE = Path(__file__).parent
@@ -58,8 +61,6 @@ def create_app(
     secure_cookies: bool = False,
 ) -> FastAPI:
     """The web app over ``store``; with ``case``, only that case is served."""
-    from hashsieve.review import views
-
     app = FastAPI(
         title="hashsieve review",
         version=VERSION,
@@ -102,8 +103,6 @@ def create_app(
 
     _auth_routes(app)
     app.include_router(views.router)
-    from hashsieve.sensors.api import router as sensors_router
-
     app.include_router(sensors_router)  # sensor API + alerts page (docs/sensors.md)
 
     @app.get("/openapi.json", include_in_schema=False)
