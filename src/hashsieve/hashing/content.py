@@ -23,7 +23,13 @@ from hashsieve.hashing.decode import UnreadableImage, open_image
 from hashsieve.hashing.media import MediaKind, sniff
 from hashsieve.hashing.metadata import exif_metadata
 from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, rgb_array
-from hashsieve.hashing.video import FrameHash, UnreadableVideo, VideoOptions, hash_video
+from hashsieve.hashing.video import (
+    FrameHash,
+    FrameRegions,
+    UnreadableVideo,
+    VideoOptions,
+    hash_video,
+)
 from hashsieve.sources.readonly import opener
 
 #: Content up to this size is read into memory in one go (digests and decode share the bytes);
@@ -161,7 +167,9 @@ def _fill(
     elif kind is MediaKind.VIDEO and options.decode_video:
         source = data or reopen
         if source:
-            hash_video_into(result, source, options.video)
+            hash_video_into(
+                result, source, options.video, robust=options.robust, parts=options.parts
+            )
         else:
             result.error = "too-large: video over the in-memory limit and no way to read it again"
 
@@ -186,13 +194,16 @@ def _hash_animation(result: FileResult, data: bytes, options: HashOptions) -> No
     """Frame hashes of an animated GIF/WebP/APNG, sampled in time like a video's.
 
     Pillow decodes every one of these formats (FFmpeg does not decode animated WebP), and the
-    frame size is already bounded by the header check of the first frame.
+    frame size is already bounded by the header check of the first frame. With ``robust`` each
+    hashed frame carries its candidate regions, as a video's.
     """
     import io
 
+    import numpy as np
     from PIL import Image, ImageSequence
 
     video = options.video
+    regions = FrameRegions(parts=options.parts) if options.robust else None
     frames: list[FrameHash] = []
     next_at, seconds = 0.0, 0.0
     try:
@@ -201,8 +212,12 @@ def _hash_animation(result: FileResult, data: bytes, options: HashOptions) -> No
                 if len(frames) >= video.max_hashed_frames:
                     break
                 if seconds >= next_at:
-                    pdq, _ = pdq_with_dihedral(frame.convert("RGB"))
-                    frames.append(FrameHash(number, pdq.quality, pdq.code, round(seconds, 3)))
+                    rgb = np.asarray(frame.convert("RGB"))
+                    pdq, _ = pdq_with_dihedral(rgb)
+                    candidates = regions(rgb) if regions is not None else ()
+                    frames.append(
+                        FrameHash(number, pdq.quality, pdq.code, round(seconds, 3), candidates)
+                    )
                     next_at = seconds + video.seconds_per_hash
                 seconds += (frame.info.get("duration") or 100) / 1000
     except Exception as exc:  # a broken later frame: keep what was hashed, say why
@@ -253,11 +268,20 @@ def hash_video_into(
     result: FileResult,
     source: bytes | Callable[[], IO[bytes]],
     options: VideoOptions | None = None,
+    *,
+    robust: bool = False,
+    parts: bool = False,
 ) -> None:
-    """Fill ``result`` (frames, size, duration, codec) from the video's bytes or an opener."""
+    """Fill ``result`` (frames, size, duration, codec) from the video's bytes or an opener; with
+    ``robust`` the frames carry their candidate regions (and with ``parts`` their upper parts)."""
     stream = source() if callable(source) else None
     try:
-        video = hash_video(stream if stream is not None else source, options)  # type: ignore[arg-type]
+        video = hash_video(
+            stream if stream is not None else source,  # type: ignore[arg-type]
+            options,
+            robust=robust,
+            parts=parts,
+        )
     except UnreadableVideo as exc:
         result.error = str(exc)
         return

@@ -14,6 +14,12 @@ by swscale in the same step as the RGB conversion.
 Hostile input is decoded under limits and raises :class:`UnreadableVideo` with a reason
 (``corrupt``, ``no-video-stream``, ``decompression-bomb``, ``timeout``, ``truncated``) or
 returns the frames it got with ``VideoHash.error`` set when decoding stopped part way.
+
+With ``robust`` each hashed frame also carries the **candidate regions** of robust matching
+(:func:`hashsieve.hashing.candidates.candidate_hashes`, the still pictures' stage: borders
+trimmed, the picture inside a player, overlays filled in), so a known picture shown letterboxed
+or inside a recording is found at its moment. They serve frame-vs-known-image matching only: the
+frame hashes (and so vPDQ conformance and the video-to-video rule) do not change.
 """
 
 from __future__ import annotations
@@ -28,12 +34,19 @@ from typing import IO, Any
 
 import numpy as np
 
+from hashsieve.hashing.candidates import candidate_hashes
 from hashsieve.hashing.pdq import PdqHash, pdq_hash
 
 #: Frames with more pixels than this are refused by the stream header (and per frame).
 MAX_FRAME_PIXELS = 8192 * 8192
 #: Hashing stops (with an error) after this many hashed frames: 10 hours at 1 frame/s.
 MAX_HASHED_FRAMES = 36_000
+#: A frame keeps a candidate region only at this PDQ quality or better: the matcher drops lower
+#: ones (the settings' ``pdq_min_quality``), and a long video holds up to 36,000 frames.
+CANDIDATE_MIN_QUALITY = 50
+
+#: A frame's candidate regions: (name, quality, 8 x 32 dihedral bytes), as ``FileResult``'s.
+FrameCandidates = tuple[tuple[str, int, bytes], ...]
 
 
 class UnreadableVideo(Exception):
@@ -53,6 +66,9 @@ class FrameHash:
     quality: int
     code: bytes
     seconds: float
+    #: Robust matching's candidate regions of the frame (matched against known images only;
+    #: never written to vPDQ lines). A region equal to the previous hashed frame's is left out.
+    candidates: FrameCandidates = ()
 
     @property
     def hex(self) -> str:
@@ -202,6 +218,29 @@ def hash_frame(frame: Any, max_side: int | None = None) -> PdqHash:
     return pdq_hash(frame_rgb(frame, max_side))
 
 
+class FrameRegions:
+    """Candidate regions of consecutive frames, kept compact for a long video: only regions
+    that can match (quality >= :data:`CANDIDATE_MIN_QUALITY`) and that are not the same as the
+    previous frame's (a still scene repeats them for every hashed frame)."""
+
+    def __init__(self, *, parts: bool = False) -> None:
+        self.parts = parts
+        self.previous: frozenset[tuple[str, int, bytes]] = frozenset()
+
+    def __call__(self, rgb: np.ndarray) -> FrameCandidates:
+        try:
+            found = [
+                c.as_tuple()
+                for c in candidate_hashes(rgb, parts=self.parts)
+                if c.quality >= CANDIDATE_MIN_QUALITY
+            ]
+        except Exception:  # a bonus, as for a still picture: never lose the frame's own hash
+            found = []
+        new = tuple(c for c in found if c not in self.previous)
+        self.previous = frozenset(found)
+        return new
+
+
 class _Sampler:
     """Which decoded frames get hashed: one per interval, plus scene cuts."""
 
@@ -319,16 +358,26 @@ def iter_frames(
         container.close()
 
 
-def hash_video(source: Source, options: VideoOptions | None = None) -> VideoHash:
-    """The vPDQ frame hashes of a video (a path, the file's bytes, or a binary file object)."""
+def hash_video(
+    source: Source,
+    options: VideoOptions | None = None,
+    *,
+    robust: bool = False,
+    parts: bool = False,
+) -> VideoHash:
+    """The vPDQ frame hashes of a video (a path, the file's bytes, or a binary file object);
+    with ``robust`` each frame's candidate regions too (with ``parts`` their upper parts)."""
     options = options or VideoOptions()
     info = VideoHash()
     sampler = _Sampler(options)
+    regions = FrameRegions(parts=parts) if robust else None
     for number, seconds, frame in iter_frames(source, options, info):
         if not sampler.wanted(frame, seconds):
             continue
-        h = hash_frame(frame, options.max_side)
-        info.frames.append(FrameHash(number, h.quality, h.code, seconds))
+        rgb = frame_rgb(frame, options.max_side)
+        h = pdq_hash(rgb)
+        candidates = regions(rgb) if regions is not None else ()
+        info.frames.append(FrameHash(number, h.quality, h.code, seconds, candidates))
         if len(info.frames) >= options.max_hashed_frames:
             info.error = (
                 f"too-long: stopped after {len(info.frames)} hashed frames at {seconds:.1f} s"
