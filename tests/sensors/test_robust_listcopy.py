@@ -44,22 +44,22 @@ def test_the_console_list_carries_the_reference_parts(lists: ListCopy) -> None:
 
 def test_a_letterboxed_body_matches_through_its_trimmed_region(lists: ListCopy) -> None:
     [hit] = lists.match(hash_content(_letterboxed(), sensor_options(parts=lists.wants_parts)))
-    assert (hit["algorithm"], hit["candidate"], hit["category"]) == ("pdq", "trim", 1)
+    assert (hit.algorithm, hit.candidate, hit.category) == ("pdq", "trim", 1)
     assert lists.match(hash_content(_letterboxed(), sensor_options(robust=False))) == []
 
 
 def test_a_cropped_body_matches_a_crop_part(lists: ListCopy) -> None:
     cropped = jpeg_bytes(Image.fromarray(centred_crop(np.asarray(ORIGINAL), 0.05)))
     [hit] = lists.match(hash_content(cropped, sensor_options(parts=True)))
-    assert hit["algorithm"] == "pdq-crop" and hit["distance"] <= 31
-    assert "candidate" not in hit  # the whole body matched the part
+    assert hit.algorithm == "pdq-crop" and hit.distance <= 31
+    assert hit.candidate is None  # the whole body matched the part
 
 
 def test_the_original_is_told_by_its_plain_hashes_only(lists: ListCopy) -> None:
     same = lists.match(hash_content(jpeg_bytes(ORIGINAL, quality=92), sensor_options(parts=True)))
-    assert {h["algorithm"] for h in same} == {"md5", "sha1", "sha256", "pdq"}
+    assert {h.algorithm for h in same} == {"md5", "sha1", "sha256", "pdq"}
     [copy] = lists.match(hash_content(jpeg_bytes(ORIGINAL, quality=75), sensor_options(parts=True)))
-    assert copy["algorithm"] == "pdq" and "candidate" not in copy
+    assert copy.algorithm == "pdq" and copy.candidate is None
 
 
 def test_a_saved_copy_keeps_its_parts(lists: ListCopy, tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_a_saved_copy_keeps_its_parts(lists: ListCopy, tmp_path: Path) -> None:
     again = ListCopy.load(tmp_path / "list.db")
     assert again.parts == lists.parts and again.wants_parts
     assert (
-        again.match(hash_content(_letterboxed(), sensor_options(parts=True)))[0]["candidate"]
+        again.match(hash_content(_letterboxed(), sensor_options(parts=True)))[0].candidate
         == "trim"
     )
 

@@ -15,7 +15,9 @@ well, and match the copy against them:
   ``trim``, ``chrome`` and ``picture`` regions (the same cut, :func:`top_part`) and matches those
   against these.
 
-Parts are plain PDQ codes in their own algorithms (and so their own indexes): hash lists written
+Which query region goes to which part table is the matching rule's
+(:func:`hashsieve.matching.rules.regions_by_table`). Parts are plain PDQ codes in their own
+algorithms (and so their own indexes): hash lists written
 for other tools never carry them (exports leave them out), and a part never matches a whole
 image's hash by accident. A part is kept only at quality :data:`PART_MIN_QUALITY` or better: a
 smooth corner of sky matches any other smooth sky (measured: docs/robust-matching.md).
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hashsieve.hashing.candidates import THRESHOLDS, reduced
+from hashsieve.hashing.candidates import reduced
 from hashsieve.hashing.pdq import ImageLike, pdq_hash, rgb_array
 
 #: Share cut from every edge for each ``pdq-crop`` part.
@@ -64,44 +66,6 @@ def part_entry(entry: str, label: str) -> str:
 def original_entry(entry: str) -> str:
     """The original's ``entry`` text for a part's (the text itself for anything else)."""
     return _PART_LABEL.sub("", entry)
-
-
-#: A query region: (candidate name or None for the whole image, threshold, 8 x 32 dihedral bytes).
-Query = tuple[str | None, int, bytes]
-
-
-def regions_by_table(
-    dihedral: bytes | None,
-    quality: int | None,
-    candidates: list[tuple[str, int, bytes]],
-    *,
-    min_quality: int,
-    threshold: int,
-) -> dict[str, list[Query]]:
-    """Which regions of a hashed picture are matched against which PDQ table, at what distance.
-
-    The whole image (at ``threshold``) and each candidate region (at its own measured threshold)
-    go to plain PDQ and, at most at PART_THRESHOLD, to the crop parts; the upper parts (``top``,
-    ``<region>/top``) go to the upper parts. Regions under ``min_quality`` go nowhere. The
-    scan's matcher and a sensor's list copy both ask this.
-    """
-    out: dict[str, list[Query]] = {"pdq": [], "pdq-crop": [], "pdq-top": []}
-    regions: list[tuple[str | None, int | None, bytes | None]] = [
-        (None, quality, dihedral),
-        *candidates,
-    ]
-    for name, q, codes in regions:
-        if not codes or (q or 0) < min_quality:
-            continue
-        if name is not None and (name == "top" or name.endswith("/top")):
-            out["pdq-top"].append((name, PART_THRESHOLD, codes))
-            continue
-        limit = threshold if name is None else THRESHOLDS.get(name)
-        if limit is None:
-            continue  # a region this version does not match (an older result)
-        out["pdq"].append((name, limit, codes))
-        out["pdq-crop"].append((name, min(limit, PART_THRESHOLD), codes))
-    return out
 
 
 def top_part(pixels: np.ndarray) -> np.ndarray:

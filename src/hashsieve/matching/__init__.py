@@ -1,6 +1,7 @@
 """Matching hashed files against known hashes: the rule (``rules``), the store's indexes
 (``matcher``) and videos (``video``)."""
 
-from hashsieve.matching.matcher import Matcher, MatchHit
+from hashsieve.matching.matcher import Matcher
+from hashsieve.matching.rules import KnownHashes, MatchHit, is_known_bad, known_bad, verdict_of
 
-__all__ = ["MatchHit", "Matcher"]
+__all__ = ["KnownHashes", "MatchHit", "Matcher", "is_known_bad", "known_bad", "verdict_of"]

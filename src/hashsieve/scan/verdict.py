@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 
 from hashsieve.hashing.media import MediaKind
-from hashsieve.matching import MatchHit
+from hashsieve.matching.rules import MatchHit, verdict_of
 
 
 class Verdict(StrEnum):
@@ -25,29 +25,16 @@ VERDICT_ORDER = {
     Verdict.OTHER: 3,
     Verdict.UNREADABLE: 4,
 }
-NON_PERTINENT = 0
-
-
-def category_rank(category: int | None) -> int:
-    """Most serious first: 1, 2, 3, 4, ... then uncategorised."""
-    return 1000 if category is None else category
 
 
 def decide(
     media_kind: str, error: str | None, matches: Sequence[MatchHit]
 ) -> tuple[Verdict, int | None]:
-    """(verdict, most serious category) for a file and its matches.
-
-    Known material wins over known-good: one match to a known set is enough to set a file aside
-    as known, whatever else it matches. Category 0 (non-pertinent) is not known-bad.
-    """
-    bad = [m for m in matches if m.kind == "known" and m.category != NON_PERTINENT]
-    if bad:
-        return Verdict.KNOWN, min((m.category for m in bad), key=category_rank)
-    if matches:
-        return Verdict.KNOWN_GOOD, NON_PERTINENT if any(
-            m.kind == "known" for m in matches
-        ) else None
+    """(verdict, most serious category) for a file and its matches: the matching rule's
+    (:func:`~hashsieve.matching.rules.verdict_of`) when it matched anything."""
+    matched, category = verdict_of(matches)
+    if matched is not None:
+        return Verdict(matched), category
     if error:
         return Verdict.UNREADABLE, None
     if media_kind in (MediaKind.IMAGE, MediaKind.VIDEO):

@@ -28,6 +28,7 @@ from typing import Any
 from hashsieve.config import MAX_IMAGE_PIXELS
 from hashsieve.hashing.content import HashOptions, hash_file
 from hashsieve.hashing.media import MediaKind, sniff
+from hashsieve.matching.rules import MatchHit, known_bad
 from hashsieve.sensors.client import (
     ConsoleClient,
     ConsoleError,
@@ -36,7 +37,7 @@ from hashsieve.sensors.client import (
     new_alert_id,
     now_iso,
 )
-from hashsieve.sensors.listcopy import ListCopy
+from hashsieve.sensors.listcopy import ListCopy, alert_match
 
 log = logging.getLogger(__name__)
 
@@ -383,7 +384,8 @@ class Agent:
         self.stats["hashed"] += 1
         if result.error and result.sha256 is None:
             return None
-        matches = self.lists.match(result)
+        # Only known-bad matches are news: a non-pertinent picture is innocent.
+        matches = known_bad(self.lists.match(result))
         alerted = old[3] if old else None
         alert = None
         if matches and alerted != result.sha256:
@@ -404,7 +406,7 @@ class Agent:
             self._stop.wait(seconds * (1.0 / share - 1.0))
 
     def _alert(
-        self, path: str, st: os.stat_result, result: Any, matches: list[dict[str, Any]]
+        self, path: str, st: os.stat_result, result: Any, matches: list[MatchHit]
     ) -> dict[str, Any]:
         try:
             user = pwd.getpwuid(st.st_uid).pw_name
@@ -421,7 +423,7 @@ class Agent:
             "mime": result.mime,
             "size": result.size,
             "hashes": {k: v for k in ("md5", "sha1", "sha256", "pdq") if (v := getattr(result, k))},
-            "matches": matches,
+            "matches": [alert_match(h) for h in matches],
         }
         self.stats["alerts"] += 1
         self.outbox.put(alert)

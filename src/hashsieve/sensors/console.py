@@ -21,6 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from hashsieve.errors import HashsieveError
 from hashsieve.hashing.reference import PART_ALGORITHMS, original_entry
 from hashsieve.hashsets.catalogue import KNOWN
+from hashsieve.hashsets.categories import NON_PERTINENT
+from hashsieve.matching.rules import category_rank
 from hashsieve.sensors.models import ALERT_STATUSES, Sensor, SensorAlert, SensorSetting
 from hashsieve.store import Store
 from hashsieve.store.models import HashEntry, HashSet, utcnow
@@ -93,14 +95,15 @@ def _parse_time(value: object) -> datetime | None:
 
 
 def _best(matches: list[dict[str, Any]]) -> dict[str, Any]:
-    """The match shown in the alert's columns: the most serious category, then the closest."""
+    """The match shown in the alert's columns: the most serious category, then the closest
+    (a non-pertinent one, which an older sensor may still send along, last)."""
     if not matches:
         return {}
     return min(
         matches,
         key=lambda m: (
-            m.get("category") is None,
-            m.get("category") or 0,
+            m.get("category") == NON_PERTINENT,
+            category_rank(m.get("category")),
             m.get("distance") or 0,
         ),
     )
@@ -308,11 +311,16 @@ def hashlist(
     after: int = 0,
     limit: int | None = None,
     version: str | None = None,
+    non_pertinent: bool = False,
 ) -> dict[str, Any]:
     """What changed since ``since``: sets to drop, and the entries of sets that are new.
 
     Crypto digests travel as keyed digests only; PDQ codes travel as they are (a distance needs
-    the real bits), unless ``pdq`` is False.
+    the real bits), unless ``pdq`` is False. Entries categorised 0 (non-pertinent) stay here
+    unless ``non_pertinent``: a sensor alerts only on known-bad matches
+    (:func:`hashsieve.matching.rules.known_bad`), and known wins over known-good, so they
+    could never change what it does; a Project VIC list carries many, and every hash handed out
+    is one more that leaves the console.
 
     Paged: at most ``limit`` entries with ids above ``after``, in id order; ``next`` is the
     ``after`` of the following page (None on the last). Later pages name the ``version`` the
@@ -337,20 +345,24 @@ def hashlist(
         with store.session() as s:
             # A part travels with the id of its original's plain PDQ entry, so that a sensor
             # reports one original once (not once per part); the names themselves stay here.
-            part_rows = select(HashEntry.hashset_id, HashEntry.entry).where(
+            # An original without a plain PDQ entry is named by its first part's id.
+            part_rows = select(HashEntry.id, HashEntry.hashset_id, HashEntry.entry).where(
                 HashEntry.hashset_id.in_(new) & HashEntry.algorithm.in_(PART_ALGORITHMS)
             )
-            with_parts = {(hs, original_entry(entry)) for hs, entry in s.execute(part_rows)}
-            originals = {}
-            if with_parts and pdq:
+            originals: dict[tuple[int, str], int] = {}
+            for entry_id, hs, entry in s.execute(part_rows):
+                group = (hs, original_entry(entry))
+                originals[group] = min(entry_id, originals.get(group, entry_id))
+            if originals and pdq:
                 plain = select(HashEntry.id, HashEntry.hashset_id, HashEntry.entry).where(
                     HashEntry.hashset_id.in_(new) & (HashEntry.algorithm == "pdq")
                 )
-                originals = {
-                    (hs, entry): entry_id
-                    for entry_id, hs, entry in s.execute(plain)
-                    if (hs, entry) in with_parts
-                }
+                for entry_id, hs, entry in s.execute(plain):
+                    if (hs, entry) in originals:
+                        originals[(hs, entry)] = entry_id
+            shipped = HashEntry.hashset_id.in_(new) & (HashEntry.id > after)
+            if not non_pertinent:
+                shipped &= HashEntry.category.is_(None) | (HashEntry.category != NON_PERTINENT)
             for row in s.execute(
                 select(
                     HashEntry.id,
@@ -360,7 +372,7 @@ def hashlist(
                     HashEntry.category,
                     HashEntry.entry,
                 )
-                .where(HashEntry.hashset_id.in_(new) & (HashEntry.id > after))
+                .where(shipped)
                 .order_by(HashEntry.id)
                 .limit(limit + 1 if limit else None)
             ):

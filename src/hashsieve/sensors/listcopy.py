@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ import numpy as np
 
 from hashsieve.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 from hashsieve.hashing.content import FileResult
-from hashsieve.hashing.pdq import DIHEDRAL_NAMES, PDQ_BYTES
-from hashsieve.hashing.reference import PART_ALGORITHMS, regions_by_table
+from hashsieve.hashing.pdq import PDQ_BYTES
+from hashsieve.hashing.reference import PART_ALGORITHMS
 from hashsieve.index.pdq_index import BruteForcePdqIndex
+from hashsieve.matching import rules
+from hashsieve.matching.rules import KNOWN, Entry, Found, MatchHit
 from hashsieve.sensors.console import keyed_digest
 
 CRYPTO = ("md5", "sha1", "sha256")
@@ -51,6 +54,7 @@ class ListCopy:
     #: Part entry id -> the id of its original's plain PDQ entry (one original, told once).
     part_group: dict[int, int] = field(default_factory=dict)
     _indexes: dict[str, BruteForcePdqIndex] = field(default_factory=dict)
+    _entries: dict[int, Entry] | None = None
 
     def __len__(self) -> int:
         parts = sum(len(v) for v in self.parts.values())
@@ -104,6 +108,94 @@ class ListCopy:
         self.hashsets = {int(k): v for k, v in (payload.get("hashsets") or {}).items()}
         self.version = payload["version"]
         self._indexes = {}
+        self._entries = None
+
+    @classmethod
+    def from_records(
+        cls,
+        records: Iterable[tuple[int, int, str, bytes, int | None]],
+        hashsets: Mapping[int, str] | None = None,
+        *,
+        original: Mapping[int, int] | None = None,
+        pdq_threshold: int = PDQ_MATCH_THRESHOLD,
+        pdq_min_quality: int = PDQ_MIN_QUALITY,
+    ) -> ListCopy:
+        """An in-memory list (no console, no keying secret worth the name) from
+        ``(entry id, hash set id, algorithm, raw value, category)`` records, for benchmarks and
+        tests that match through the same rule as the sensors. ``original`` maps a part's entry
+        id to its original's (the plain PDQ entry's id); a part without one stands alone."""
+        key = b"in-memory list"
+        original = original or {}
+        records = list(records)
+        entries = [
+            [
+                entry_id,
+                set_id,
+                algo,
+                (keyed_digest(key, algo, value) if algo in CRYPTO else value).hex(),
+                category,
+                *([original.get(entry_id, entry_id)] if algo in PART_ALGORITHMS else []),
+            ]
+            for entry_id, set_id, algo, value, category in records
+        ]
+        names = hashsets or {set_id: f"set {set_id}" for _, set_id, *_ in records}
+        copy = cls(pdq_threshold=pdq_threshold, pdq_min_quality=pdq_min_quality)
+        copy.apply(
+            {
+                "since": "0",
+                "version": "in-memory",
+                "key": key.hex(),
+                "hashsets": {str(k): v for k, v in names.items()},
+                "entries": entries,
+            }
+        )
+        return copy
+
+    # --- KnownHashes (hashsieve.matching.rules) ------------------------------------------------
+
+    def lookup(self, algorithm: str, digests: Sequence[bytes]) -> list[tuple[int, int]]:
+        if not self.key:
+            return []
+        return [
+            (row, entry_id)
+            for row, digest in enumerate(digests)
+            for entry_id, _set, algo, _cat in self.keyed.get(
+                keyed_digest(self.key, algorithm, digest), ()
+            )
+            if algo == algorithm
+        ]
+
+    def query(self, table: str, codes: np.ndarray, radius: int) -> Found:
+        return self._index(table).query(codes, radius)
+
+    def entries(self, entry_ids: Sequence[int]) -> dict[int, Entry]:
+        if self._entries is None:
+            self._entries = self._all_entries()
+        return {i: self._entries[i] for i in entry_ids if i in self._entries}
+
+    def video_length(self, hashset_id: int, video: str) -> float:
+        return 0.0  # the names of known videos stay on the console
+
+    def _all_entries(self) -> dict[int, Entry]:
+        # Every list entry is of a known set (the console ships no known-good ones); the names
+        # stay on the console, which fills them in from the entry id of an alert's match.
+        out: dict[int, Entry] = {}
+
+        def entry(set_id: int, algo: str, category: int | None, original: int) -> Entry:
+            name = self.hashsets.get(set_id, "")
+            return Entry(set_id, name, KNOWN, "", algo, category, None, (set_id, original))
+
+        for listed in self.keyed.values():
+            for entry_id, set_id, algo, category in listed:
+                out[entry_id] = entry(set_id, algo, category, entry_id)
+        for entry_id, (set_id, category, _code) in self.pdq.items():
+            out[entry_id] = entry(set_id, "pdq", category, entry_id)
+        for algo, table in self.parts.items():
+            for entry_id, (set_id, category, _code) in table.items():
+                out[entry_id] = entry(
+                    set_id, algo, category, self.part_group.get(entry_id, entry_id)
+                )
+        return out
 
     def _index(self, table: str) -> BruteForcePdqIndex:
         """The exact index of one PDQ table ("pdq" or a part algorithm), built on first use."""
@@ -118,94 +210,12 @@ class ListCopy:
             self._indexes[table] = index
         return index
 
-    def match(self, result: FileResult) -> list[dict[str, Any]]:
-        """What of the list ``result`` matches: entry ids, hash sets, algorithm, distance.
-
-        The same regions as the scan's matcher (hashsieve.matching): the whole image with its 8
-        dihedral variants, each candidate region at its own threshold, both against plain PDQ
-        and the crop parts of known originals, and the upper parts against the upper parts.
-        """
-        hits: dict[int, dict[str, Any]] = {}
-        if self.key:
-            for algorithm in CRYPTO:
-                digest = getattr(result, algorithm)
-                if digest is None:
-                    continue
-                keyed = keyed_digest(self.key, algorithm, bytes.fromhex(digest))
-                for entry_id, set_id, algo, category in self.keyed.get(keyed, ()):
-                    if algo == algorithm:
-                        hits[entry_id] = self._hit(entry_id, set_id, algo, 0, category)
-        # (code, variant, seconds, region, threshold) per table
-        queries: dict[str, list[tuple[bytes, str | None, float | None, str | None, int]]] = {
-            table: [
-                (codes[i * PDQ_BYTES : (i + 1) * PDQ_BYTES], variant, None, region, limit)
-                for region, limit, codes in regions
-                for i, variant in enumerate(DIHEDRAL_NAMES)
-            ]
-            for table, regions in regions_by_table(
-                result.dihedral,
-                result.quality,
-                result.candidates,
-                min_quality=self.pdq_min_quality,
-                threshold=self.pdq_threshold,
-            ).items()
-        }
-        for frame in result.frames or ():
-            if frame.quality >= self.pdq_min_quality:
-                queries["pdq"].append((frame.code, None, frame.seconds, None, self.pdq_threshold))
-        best: dict[int, tuple[tuple[bool, int], dict[str, Any]]] = {}
-        for table, rows_of in queries.items():
-            entries = self.pdq if table == "pdq" else self.parts[table]
-            if not rows_of or not entries:
-                continue
-            block = np.frombuffer(b"".join(q[0] for q in rows_of), np.uint8)
-            rows, ids, dists = self._index(table).query(
-                block.reshape(-1, PDQ_BYTES), max(q[4] for q in rows_of)
-            )
-            for row, entry_id, dist in zip(
-                rows.tolist(), ids.tolist(), dists.tolist(), strict=True
-            ):
-                _code, variant, seconds, region, limit = rows_of[row]
-                if dist > limit:
-                    continue
-                rank = (region is not None, dist)  # the whole image first, then the closest
-                if entry_id in best and best[entry_id][0] <= rank:
-                    continue
-                set_id, category, _ = entries[entry_id]
-                hit = self._hit(entry_id, set_id, table, dist, category)
-                if variant and variant != "r0":
-                    hit["variant"] = variant
-                if seconds is not None:
-                    hit["seconds"] = round(seconds, 3)
-                if region is not None:
-                    hit["candidate"] = region
-                best[entry_id] = (rank, hit)
-        exact = bool(hits)  # a listed digest: the file itself is known, its parts are no news
-        plain = {i for i, (_, h) in best.items() if h["algorithm"] == "pdq"}
-        closest: dict[int, tuple[tuple[bool, int], dict[str, Any]]] = {}
-        for entry_id, (rank, hit) in best.items():
-            if hit["algorithm"] == "pdq":
-                hits.setdefault(entry_id, hit)
-                continue
-            group = self.part_group.get(entry_id, entry_id)
-            if exact or group in plain:
-                continue
-            if group not in closest or rank < closest[group][0]:
-                closest[group] = (rank, hit)  # of one original's parts, the closest
-        for _rank, hit in closest.values():
-            hits.setdefault(hit["entry_id"], hit)
-        return sorted(hits.values(), key=lambda h: (h["distance"], h["entry_id"]))
-
-    def _hit(
-        self, entry_id: int, set_id: int, algorithm: str, distance: int, category: int | None
-    ) -> dict[str, Any]:
-        return {
-            "entry_id": entry_id,
-            "hashset": self.hashsets.get(set_id),
-            "category": category,
-            "algorithm": algorithm,
-            "distance": distance,
-        }
+    def match(self, result: FileResult) -> list[MatchHit]:
+        """What of the list ``result`` matches, by the scan's own rule
+        (:func:`hashsieve.matching.rules.match`); whether that is worth an alert is
+        :func:`hashsieve.matching.rules.known_bad`'s to say."""
+        [hits] = rules.match(self, [result])
+        return hits
 
     # --- on disk (the agent keeps its copy between runs) ---------------------------------------
 
@@ -272,3 +282,12 @@ class ListCopy:
         finally:
             db.close()
         return copy
+
+
+def alert_match(hit: MatchHit) -> dict[str, Any]:
+    """A hit as a sensor's alert carries it: the entry id, which the console resolves to its
+    names, and what matched."""
+    out = {"entry_id": hit.entry_id, **hit.as_dict()}
+    if not out.get("entry"):
+        out.pop("entry", None)
+    return out

@@ -128,13 +128,13 @@ class FrameMatcher:
     def match_pixels(self, rgb: np.ndarray) -> tuple[int, list[Any]]:
         """(PDQ quality of the frame, the known items it matches, closest first)."""
         from hashsieve.hashing.content import FileResult, hash_picture
+        from hashsieve.matching.rules import known_bad
 
         m = self.matcher
         result = FileResult(path="frame")
         hash_picture(result, rgb, robust=m.settings.robust, parts=m.wants_parts)
         [hits] = m.match([result])
-        known = [h for h in hits if h.kind == "known" and h.category != 0]
-        return result.quality or 0, sorted(known, key=_by_dist)
+        return result.quality or 0, sorted(known_bad(hits), key=_by_dist)
 
 
 def _by_dist(hit: Any) -> int:

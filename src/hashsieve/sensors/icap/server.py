@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from hashsieve.hashing.content import FileResult, hash_content, hash_digests
 from hashsieve.hashing.media import MediaKind, sniff
+from hashsieve.matching.rules import MatchHit, known_bad
 from hashsieve.sensors.client import Outbox, host_name, new_alert_id, now_iso
 from hashsieve.sensors.console import istag
 from hashsieve.sensors.hashing import sensor_options
@@ -45,7 +46,7 @@ from hashsieve.sensors.icap.protocol import (
     response,
 )
 from hashsieve.sensors.icap.workers import HashWorkers, WorkerLost
-from hashsieve.sensors.listcopy import ListCopy
+from hashsieve.sensors.listcopy import ListCopy, alert_match
 
 log = logging.getLogger(__name__)
 SERVICE = "/respmod"
@@ -336,7 +337,8 @@ class IcapService:
             self.stats["hashed"] += 1
         else:
             self.stats["cached"] += 1
-        matches = self.lists.match(result)
+        # Only known-bad matches are blocked and alerted: a non-pertinent picture is innocent.
+        matches = known_bad(self.lists.match(result))
         if not matches:
             writer.write(
                 chunked(body) if early else self._unchanged(request, res_raw, body, may_204)
@@ -444,7 +446,7 @@ class IcapService:
         request: IcapRequest,
         url: str,
         result: Any,
-        matches: list[dict[str, Any]],
+        matches: list[MatchHit],
         blocked: bool,
         seconds: float,
     ) -> None:
@@ -464,7 +466,7 @@ class IcapService:
                 for k in ("md5", "sha1", "sha256", "pdq")
                 if (v := getattr(result, k)) is not None
             },
-            "matches": matches,
+            "matches": [alert_match(h) for h in matches],
         }
         log.warning("known media %s: %s (%.1f ms)", alert["action"], url, seconds * 1000)
         if self.outbox is not None:
