@@ -16,6 +16,7 @@ from rich.progress import (
 from rich.table import Table
 
 from hashsieve.cli.common import console, friendly, open_store, stdout
+from hashsieve.hashing.algorithms import LISTED_ALGORITHMS
 
 
 @click.group()
@@ -135,7 +136,8 @@ def hashset_delete(ctx: click.Context, name: str) -> None:
     "format_name",
     default="vics",
     show_default=True,
-    type=click.Choice(["vics", "md5", "sha1", "sha256", "pdq", "vpdq"]),
+    # VICS, a plain list of any algorithm lists carry, or a folder of vPDQ files.
+    type=click.Choice(["vics", *LISTED_ALGORITHMS, "vpdq"]),
 )
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="File (vpdq: folder)."

@@ -11,13 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-#: The algorithms a hash-set record may carry, with their lengths in hex digits.
-HEX_LENGTHS: dict[str, int] = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+from hashsieve.hashing.algorithms import (
+    ALGORITHMS,
+    LISTED_ALGORITHMS,
+    PART_ALGORITHMS,
+    STORED_ALGORITHMS,
+)
+
+#: The algorithms a hash-set file may carry, with their lengths in hex digits.
+HEX_LENGTHS: dict[str, int] = {n: ALGORITHMS.get(n).hex_length for n in LISTED_ALGORITHMS}
 #: Reference parts of known originals (hashsieve.hashing.reference): PDQ codes of a crop or of the
 #: upper part, only ever computed by hashsieve from an original, never read from a list.
-PART_HEX_LENGTHS: dict[str, int] = {"pdq-crop": 64, "pdq-top": 64}
+PART_HEX_LENGTHS: dict[str, int] = {n: ALGORITHMS.get(n).hex_length for n in PART_ALGORITHMS}
 #: Every algorithm the store holds.
-STORED_HEX_LENGTHS: dict[str, int] = {**HEX_LENGTHS, **PART_HEX_LENGTHS}
+STORED_HEX_LENGTHS: dict[str, int] = {n: ALGORITHMS.get(n).hex_length for n in STORED_ALGORITHMS}
 
 
 @dataclass(slots=True)

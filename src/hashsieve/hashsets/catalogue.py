@@ -255,9 +255,8 @@ def export_hashset(store: Store, name: str, format_name: str, stream: TextIO) ->
         return export.write_vics_media(records, stream, name)
     if format_name in HEX_LENGTHS:
         return export.write_plain(records, stream, format_name)
-    raise HashSetFormatError(
-        f"cannot export as {format_name!r}: use vics, md5, sha1, sha256 or pdq"
-    )
+    known = ", ".join(("vics", *HEX_LENGTHS))
+    raise HashSetFormatError(f"cannot export as {format_name!r}: use one of {known}")
 
 
 __all__ = [

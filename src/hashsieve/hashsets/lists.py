@@ -17,8 +17,13 @@ from hashsieve.hashsets.base import HEX_LENGTHS, HashRecord, ParseProblem
 UTF8_BOM = b"\xef\xbb\xbf"
 #: How many data lines a text sniffer looks at; a majority of them must parse.
 SNIFF_LINES = 20
-#: Algorithm of a bare hex string by its length; 64 is ambiguous (SHA-256 or PDQ), decided per set.
-_BY_LENGTH = {32: "md5", 40: "sha1"}
+#: Algorithm of a bare hex string by its length, where only one has that length; 64 is ambiguous
+#: (SHA-256 or PDQ), decided per set.
+_BY_LENGTH = {
+    length: name
+    for name, length in HEX_LENGTHS.items()
+    if list(HEX_LENGTHS.values()).count(length) == 1
+}
 #: Characters a plain list is read by at a time (a few MB: bounded memory, cheap per-line cost).
 _BLOCK_CHARS = 1 << 22
 #: python-threatexchange signal types that carry a hash we can use. Video MD5 is a plain MD5 of the
@@ -282,7 +287,7 @@ CSV_COLUMNS: dict[str, str] = {
     "seriesname": "series",
     "victimidentified": "victim_identified",
 }
-_HASH_ROLES = frozenset({"md5", "sha1", "sha256", "pdq", "hash"})
+_HASH_ROLES = frozenset({*HEX_LENGTHS, "hash"})
 _DELIMITERS = (",", ";", "\t")
 
 
@@ -337,7 +342,7 @@ class CsvFormat:
                 return
             delimiter, roles = header
             reader = csv.reader(stream, delimiter=delimiter)
-            hash_columns = [r for r in ("md5", "sha1", "sha256", "pdq", "hash") if r in roles]
+            hash_columns = [r for r in (*HEX_LENGTHS, "hash") if r in roles]
             for row in reader:
                 if any(row):
                     entry = f"{name}:{header_line + reader.line_num}"

@@ -22,16 +22,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import func, select
 
+from hashsieve.hashing.algorithms import ALGORITHMS, PDQ_TABLES, STORED_ALGORITHMS
 from hashsieve.index.exact import SortedDigestIndex
 from hashsieve.index.pdq_index import MultiIndexPdqIndex
 
 if TYPE_CHECKING:
     from hashsieve.store import Store
 
-#: Bytes per value of each indexed algorithm.
-WIDTHS = {"pdq": 32, "md5": 16, "sha1": 20, "sha256": 32, "pdq-crop": 32, "pdq-top": 32}
+#: Bytes per value of each indexed algorithm: every algorithm the store holds.
+WIDTHS = {name: ALGORITHMS.get(name).width for name in STORED_ALGORITHMS}
 #: Algorithms held in a PDQ multi-index (the whole image's and the reference parts').
-PDQ_ALGORITHMS = ("pdq", "pdq-crop", "pdq-top")
+PDQ_ALGORITHMS = PDQ_TABLES
 _FETCH = 200_000
 
 
