@@ -10,8 +10,8 @@ from hashsieve.hashing.video import FrameHash, read_vpdq
 from hashsieve.hashsets import detect_format
 from hashsieve.hashsets.base import HashRecord, ParseProblem
 from hashsieve.hashsets.catalogue import import_hashset
+from hashsieve.hashsets.entries import frame_entry, parse_frame_entry
 from hashsieve.hashsets.vpdq import VpdqFormat, export_vpdq
-from hashsieve.matching.video import frame_entry, parse_frame_entry
 from hashsieve.store import Store
 
 from ..conftest import run_cli

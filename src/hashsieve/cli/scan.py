@@ -102,7 +102,7 @@ def scan(
     command to resume after a crash."""
     import os
 
-    from hashsieve.scan.executor import start_forkserver
+    from hashsieve.workers.executor import start_forkserver
 
     for p in paths:
         if not os.path.lexists(p):

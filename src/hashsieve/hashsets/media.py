@@ -61,7 +61,7 @@ class MediaFolderFormat:
     def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
         """Every file hashed on the scan's executor (local processes, crash isolation, the
         worker memory limit); records come in the order files finish."""
-        from hashsieve.scan.executor import LocalProcessExecutor
+        from hashsieve.workers.executor import LocalProcessExecutor
 
         files = [
             (file, file.name if file == path else file.relative_to(path).as_posix())
@@ -70,7 +70,7 @@ class MediaFolderFormat:
         workers = max(1, min(os.cpu_count() or 1, len(files)))
         executor: LocalProcessExecutor[tuple[Path, str], list[HashRecord | ParseProblem]]
         executor = LocalProcessExecutor(
-            workers, on_crash=_crashed, chunk_size=2, preload=["hashsieve.scan._preload"]
+            workers, on_crash=_crashed, chunk_size=2, preload=["hashsieve.workers.preload"]
         )
         try:
             for records in executor.map_unordered(_hash_original, files):
@@ -88,7 +88,7 @@ def _hash_original(item: tuple[Path, str]) -> list[HashRecord | ParseProblem]:
     from hashsieve.hashing.content import HashOptions, hash_file
     from hashsieve.hashing.decode import UnreadableImage, open_image
     from hashsieve.hashing.reference import part_entry, reference_parts
-    from hashsieve.matching.video import frame_entry
+    from hashsieve.hashsets.entries import frame_entry
 
     file, entry = item
     options = HashOptions(max_image_pixels=MAX_IMAGE_PIXELS, fast_decode=False, robust=False)

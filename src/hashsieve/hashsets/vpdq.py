@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, ClassVar
 from hashsieve.config import PDQ_MIN_QUALITY
 from hashsieve.hashing.video import FrameHash, parse_vpdq_line
 from hashsieve.hashsets.base import HashRecord, ParseProblem
+from hashsieve.hashsets.entries import frame_entry, parse_frame_entry
 from hashsieve.hashsets.lists import head_lines
-from hashsieve.matching.video import frame_entry, parse_frame_entry
 
 if TYPE_CHECKING:
     from hashsieve.store import Store

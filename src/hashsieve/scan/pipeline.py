@@ -23,7 +23,6 @@ from sqlalchemy import Table, delete, insert, select, update
 
 from hashsieve.config import Settings
 from hashsieve.matching import Matcher, MatchHit
-from hashsieve.scan.executor import WORKER_PRELOAD, LocalProcessExecutor
 from hashsieve.scan.verdict import Verdict, decide
 from hashsieve.scan.worker import FileResult, HashOptions, hash_archive_job, hash_file
 from hashsieve.sources import SourceFile, SourceProblem, open_source
@@ -39,6 +38,7 @@ from hashsieve.sources.archive import (
 )
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord, Match, Scan
+from hashsieve.workers.executor import WORKER_PRELOAD, LocalProcessExecutor
 
 #: Problems in the evidence that are recorded as "other" rather than "unreadable".
 _NOT_CONTENT = {"symlink", "special-file", "loop"}
@@ -270,7 +270,7 @@ def run_scan(
         scan_id = scan.id
     summary = ScanSummary(case=case_name, scan_id=scan_id)
     matcher = Matcher(store, settings)
-    # Read by the workers' forkserver preload (scan/_preload.py) when it starts.
+    # Read by the workers' forkserver preload (workers/preload.py) when it starts.
     os.environ.setdefault("HASHSIEVE_WORKER_MEMORY_MB", str(settings.worker_memory_mb))
     stop = threading.Event()
     counter = None

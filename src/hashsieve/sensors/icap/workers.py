@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 
 from hashsieve.hashing.content import FileResult
-from hashsieve.scan.executor import WORKER_PRELOAD
+from hashsieve.workers.executor import WORKER_PRELOAD
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ class Executor(Protocol):
 
 
 #: What the workers' forkserver imports once (hashing code, warm numba kernels, memory limit).
-WORKER_PRELOAD = ["hashsieve.scan._preload"]
+WORKER_PRELOAD = ["hashsieve.workers.preload"]
 
 
 def start_forkserver(preload: list[str] | None = None) -> None:

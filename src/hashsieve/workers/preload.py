@@ -1,4 +1,4 @@
-"""Imported once by the forkserver that starts the scan's workers.
+"""Imported once by the forkserver that starts the hashing workers (scan, media format, ICAP).
 
 It loads the hashing code and its compiled PDQ kernels, so every worker forked from it starts
 warm instead of each paying numba's cache load (about 1-2 s per process), and it sets the
@@ -18,8 +18,8 @@ import ctypes
 import os
 import resource
 
+from hashsieve.hashing import content  # noqa: F401  (imported for its side effect: loaded modules)
 from hashsieve.hashing.pdq import warm_up
-from hashsieve.scan import worker  # noqa: F401  (imported for its side effect: loaded modules)
 
 _limit_mb = int(os.environ.get("HASHSIEVE_WORKER_MEMORY_MB") or 0)
 if _limit_mb > 0:

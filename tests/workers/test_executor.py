@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from hashsieve.scan.executor import LocalProcessExecutor
+from hashsieve.workers.executor import LocalProcessExecutor
 
 
 def square_or_die(n: int) -> int:
