@@ -84,6 +84,8 @@ _BORDER_TOL = 10
 _FLAT = 0.97
 #: An app's bar is a line with this share at one level (the rest: a clock, icons, a title).
 _APP_FLAT = 0.7
+#: ... within this share of the height at the top and at the bottom (status, header, navigation).
+_APP_BARS = 0.12
 #: A band of the picture itself blurred behind it ends at the first line whose detail (mean luma
 #: step between neighbours along it, analysis copy) exceeds _JUMP x the band's mean + _SMOOTH.
 _JUMP = 2.0
@@ -152,14 +154,14 @@ def _peel(
     max_share: float = 0.45,
     tol: float = _TOL,
     min_run: float = 0.0,
-    flat: float = _FLAT,
+    frame: int = 0,
 ) -> Box | None:
     """Peel flat lines off every side of ``box``; None when the peel would eat the picture.
 
     With ``one_colour`` each side stops where the flat level changes (a letterbox is one colour;
     a window's frame, then its black bars, are two), otherwise every flat band goes. A side whose
     band is thinner than ``min_run`` of the box is kept (a picture's own flat edge, not a border).
-    A line is flat when ``flat`` of it is at one level (lower: bars with a little text on them).
+    With ``frame``, the colour is taken past that many outer lines (a window's frame line).
     """
     t, b, l, r = box  # noqa: E741
     first: dict[str, float] = {}
@@ -173,10 +175,14 @@ def _peel(
 
         def run(share: np.ndarray, levels: np.ndarray, order: range, side: str) -> int:
             n = 0
-            for i in order:
-                if share[i] < flat:
+            for k, i in enumerate(order):
+                if share[i] < _FLAT:
                     break
-                if one_colour and abs(levels[i] - first.setdefault(side, levels[i])) > tol:
+                if (
+                    one_colour
+                    and (k >= frame or side in first)
+                    and abs(levels[i] - first.setdefault(side, levels[i])) > tol
+                ):
                     break
                 n += 1
             return n
@@ -269,6 +275,39 @@ def _sharpen(rgb: np.ndarray, box: Box, factor: int) -> Box:
         cols = rgb[t:b].transpose(1, 0, 2)
         l, r = step(cols, l), step(cols, r)  # noqa: E741
     return (t, min(b, h), l, min(r, w))
+
+
+def _app_peel(lum: np.ndarray, box: Box) -> Box | None:
+    """The picture inside an app's bars: rows at the top and bottom that are mostly one level
+    are peeled (bars with a clock, icons or a title on them, in any colour, within the outer
+    _APP_BARS of the height; past them, the app's backdrop: one level, so a smooth picture on it
+    stays), then every flat band as in ``picture``. Only rows are peeled loosely: a picture wider
+    than tall on a phone's screen leaves most of each column backdrop."""
+    t, b, l, r = box  # noqa: E741
+    if b - t < 16 or r - l < 16:
+        return None
+    share, level = _flat_share(lum[t:b, l:r])
+    ok = share >= _APP_FLAT
+    zone = round(_APP_BARS * (b - t))
+
+    def depth(ok: np.ndarray, level: np.ndarray) -> int:
+        k = 0
+        while k < len(ok) and ok[k] and (k <= zone or abs(level[k] - level[zone]) <= _TOL):
+            k += 1
+        return k
+
+    nt, nb = depth(ok, level), depth(ok[::-1], level[::-1])
+    if nt + nb > 0.9 * (b - t) or nt + nb == 0:
+        return None
+    backdrop = level[zone]
+    t, b = t + nt, b - nb
+    # Then columns of the backdrop at the sides, in the picture's rows only (a smooth picture's
+    # own rows would peel away whole).
+    col_share, col_level = _flat_share(lum[t:b, l:r].T)
+    flat_cols = (col_share >= _FLAT) & (np.abs(col_level - backdrop) <= _TOL)
+    if flat_cols.all():
+        return None
+    return (t, b, l + int(flat_cols.argmin()), r - int(flat_cols[::-1].argmin()))
 
 
 def _all_flat(lines: np.ndarray) -> bool:
@@ -491,13 +530,12 @@ def find_candidates(
     if min(height, width) >= 32:
         lum, factor = _analysis(rgb)
         small_full: Box = (0, lum.shape[0], 0, lum.shape[1])
-        # 1. Bars of the picture blurred behind it (phone videos), then flat borders (only
-        # when an outer line is flat: the gate).
-        for bars in _blur_bars(lum) if "blur-trim" in names else ():
-            box = _sharpen(rgb, _scale(bars, factor, rgb.shape), factor)
-            out.append(Candidate("blur-trim", box, _crop(rgb, box)))
+        # 1. Flat borders (only when an outer line is flat: the gate), then bars of the
+        # picture blurred behind it (phone videos).
+
         small_base, base = small_full, full
-        if _edge_is_flat(lum):
+        edge_flat = _edge_is_flat(lum)
+        if edge_flat:
             trim = _peel(lum, small_full, one_colour=True, tol=_BORDER_TOL, min_run=0.02)
             if trim is not None:
                 box = _scale(trim, factor, rgb.shape)
@@ -505,6 +543,10 @@ def find_candidates(
                     small_base, base = trim, box
                     if "trim" in names:
                         out.append(Candidate("trim", box, _crop(rgb, box)))
+        for bars in _blur_bars(lum) if "blur-trim" in names else ():
+            box = _sharpen(rgb, _scale(bars, factor, rgb.shape), factor)
+            if not _same(box, base, rgb.shape):  # flat bars are trim's
+                out.append(Candidate("blur-trim", box, _crop(rgb, box)))
         base_px = _crop(rgb, base)
         # 2. Chrome bands (a title bar over or above the picture): filled from the content.
         nt, nb = _chrome_bands(lum, small_base)
@@ -521,7 +563,7 @@ def find_candidates(
                 out.append(Candidate("chrome", base, filled))
         # 3. The picture inside a window: every flat band inside the chrome peeled.
         pictures_found: list[tuple[Box, Box]] = []  # (analysis box, full-size box)
-        if base is not full or nt or nb:
+        if base is not full or nt or nb or edge_flat:
             t, b, l, r = small_base  # noqa: E741
             # A "bar" of flat rows only is the window's backdrop: the peel takes it, and
             # _centred then needs it to tell the backdrop from the picture's own flat sky.
@@ -537,8 +579,11 @@ def find_candidates(
             pictures = [] if peeled is None else [_centred(peeled, inner), peeled]
             # An app's bars (a phone's status and navigation bars, a gallery's header) carry a
             # clock, icons, a title: lines mostly of one level are peeled too.
-            if (app := _peel(lum, inner, one_colour=False, flat=_APP_FLAT)) is not None:
+            if (app := _app_peel(lum, inner)) is not None:
                 pictures.append(app)
+            # A smooth picture is flat too: only the backdrop's own level peeled, past a frame.
+            if (backdrop := _peel(lum, inner, one_colour=True, frame=2)) is not None:
+                pictures.append(_centred(backdrop, inner))
             kept: list[Box] = []
             for small in dict.fromkeys(pictures):
                 box = _scale(small, factor, rgb.shape)
