@@ -13,6 +13,35 @@ from hashsieve.config import Settings
 from hashsieve.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
+#: The public PDQ and vPDQ reference media: ../shared/conformance, or $HASHSIEVE_CONFORMANCE.
+CONFORMANCE = Path(
+    os.environ.get("HASHSIEVE_CONFORMANCE") or REPO.parent / "shared" / "conformance"
+)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def needs_conformance(path: Path) -> pytest.MarkDecorator:
+    """Mark a test that reads ``path`` (under :data:`CONFORMANCE`): skipped where it is absent on
+    a developer machine, failed in CI (``CI`` set), where its absence is a broken set-up and a
+    skip would let the conformance checks pass unseen."""
+    return pytest.mark.conformance(path)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance(path): needs the conformance media at path")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("conformance"):
+        path = Path(mark.args[0])
+        if not path.exists():
+            message = f"conformance data not found at {path} (set HASHSIEVE_CONFORMANCE)"
+            if in_ci():
+                pytest.fail(f"{message}; CI must run with it", pytrace=False)
+            pytest.skip(message)
 
 
 @pytest.fixture
