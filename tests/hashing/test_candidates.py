@@ -111,10 +111,17 @@ def test_the_picture_inside_a_viewer_window_is_found() -> None:
     img, expected = in_window()
     assert distance(pdq_hash(img).code, CODE) > 31  # plain PDQ misses it
     pictures = [c for c in find_candidates(img) if c.name == "picture"]
-    assert len(pictures) == 1
-    assert _close(pictures[0].box, expected, np.asarray(img).shape)
-    hashes = {c.name: c.codes for c in candidate_hashes(img)}
-    assert min(distance(hashes["picture"][i : i + 32], CODE) for i in range(0, 256, 32)) <= 31
+    # Several readings of the window may be hashed (centred, as peeled, an app's bars); one is
+    # the picture.
+    assert 1 <= len(pictures) <= 3
+    assert any(_close(p.box, expected, np.asarray(img).shape) for p in pictures)
+    best = min(
+        distance(c.codes[i : i + 32], CODE)
+        for c in candidate_hashes(img)
+        if c.name == "picture"
+        for i in range(0, 256, 32)
+    )
+    assert best <= 31
 
 
 def test_a_dark_caption_box_is_filled_from_around_it() -> None:

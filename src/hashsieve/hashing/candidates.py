@@ -305,13 +305,15 @@ def _app_peel(lum: np.ndarray, box: Box) -> Box | None:
     # own rows would peel away whole).
     col_share, col_level = _flat_share(lum[t:b, l:r].T)
     flat_cols = (col_share >= _FLAT) & (np.abs(col_level - backdrop) <= _TOL)
+    flat_cols[:2] |= col_share[:2] >= _FLAT  # a window's frame line
+    flat_cols[-2:] |= col_share[-2:] >= _FLAT
     if flat_cols.all():
         return None
     return (t, b, l + int(flat_cols.argmin()), r - int(flat_cols[::-1].argmin()))
 
 
-def _all_flat(lines: np.ndarray) -> bool:
-    return bool(len(lines)) and bool((_flat_share(lines)[0] >= _FLAT).all())
+def _all_flat(lines: np.ndarray, tol: float = _TOL) -> bool:
+    return bool(len(lines)) and bool((_flat_share(lines, tol)[0] >= _FLAT).all())
 
 
 def _centred(box: Box, outer: Box, slack: float = 0.02) -> Box:
