@@ -52,7 +52,9 @@ def same_as_brute(
     ref.add(ids, codes)
     got = index.query(queries, thr)
     assert np.all(np.diff(got[0]) >= 0), "rows must be ascending"
-    assert as_set(got) == as_set(ref.query(queries, thr))
+    expected = as_set(ref.query(queries, thr))
+    assert expected, "the reference found nothing: the comparison would prove nothing"
+    assert as_set(got) == expected
 
 
 @pytest.fixture
@@ -212,6 +214,7 @@ def test_save_and_load_round_trip(rng, tmp_path, mmap):
     index.remove(ids[:100])
     queries = flip(codes[rng.integers(0, 20_000, 80)], rng.integers(0, 32, 80), rng)
     expected = as_set(index.query(queries, 31))
+    assert expected
     index.save(tmp_path / "idx")
     index.save(tmp_path / "idx")  # overwrite: the old generation is removed
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
@@ -232,7 +235,9 @@ def test_brute_force_round_trip(rng, tmp_path):
     ref.add(np.arange(500), codes)
     ref.save(tmp_path / "b")
     loaded = load(tmp_path / "b")
-    assert as_set(loaded.query(codes[:5], 31)) == as_set(ref.query(codes[:5], 31))
+    expected = as_set(ref.query(codes[:5], 31))
+    assert len(expected) >= 5  # each code finds itself at least
+    assert as_set(loaded.query(codes[:5], 31)) == expected
 
 
 def test_load_rejects_a_non_index(tmp_path):

@@ -117,5 +117,6 @@ def test_every_line_has_the_documented_fields(scanned: dict) -> None:
         "matches",
         "error",
     }
+    assert scanned
     for record in scanned.values():
         assert fields <= record.keys()
