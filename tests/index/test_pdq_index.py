@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hashsieve.index import pdq_index as P
+from hashsieve.index.base import PdqIndex
 from hashsieve.index.pdq_index import (
     BruteForcePdqIndex,
     MultiIndexPdqIndex,
@@ -246,3 +247,15 @@ def test_load_rejects_a_non_index(tmp_path):
     (tmp_path / "manifest.json").write_text('{"format": "other"}')
     with pytest.raises(PdqIndexError, match="unknown"):
         load(tmp_path)
+
+
+@pytest.mark.parametrize("cls", [MultiIndexPdqIndex, BruteForcePdqIndex])
+def test_every_implementation_keeps_the_interface(rng, tmp_path, cls):
+    codes = random_codes(50, rng)
+    index = cls()
+    assert isinstance(index, PdqIndex)
+    index.add(np.arange(50), codes)
+    index.save(tmp_path / "i")
+    loaded = load(tmp_path / "i")
+    assert isinstance(loaded, cls) and isinstance(loaded, PdqIndex) and len(loaded) == 50
+    assert 7 in loaded.query(codes[7:8], 0)[1]

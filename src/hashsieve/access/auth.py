@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 
-from hashsieve.access.models import ROLES, User, UserSession, UserSettings
+from hashsieve.access.models import ROLES, WRITERS, User, UserSession, UserSettings
 from hashsieve.errors import DuplicateNameError, HashsieveError
 from hashsieve.store import Store
 
@@ -44,7 +44,7 @@ class Principal:
 
     @property
     def can_write(self) -> bool:
-        return self.role in ("admin", "reviewer")
+        return self.role in WRITERS
 
 
 def hash_password(password: str) -> str:

@@ -8,11 +8,13 @@ within ``threshold`` bits, which the tests check against brute force.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 
+# Runtime-checkable so that tests/index can hold every implementation to it.
+@runtime_checkable
 class PdqIndex(Protocol):
     def add(self, ids: np.ndarray, codes: np.ndarray) -> None:
         """Index ``codes[i]`` under ``ids[i]`` (appends; no full rebuild)."""

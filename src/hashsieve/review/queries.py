@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -328,7 +327,3 @@ def similar(
             tiles.append(tile)
     result["tiles"] = tiles
     return result
-
-
-def summary_dict(store: Store, case: Case) -> dict[str, Any]:
-    return asdict(case_summary(store, case.name))
