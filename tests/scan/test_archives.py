@@ -136,18 +136,84 @@ def test_review_reads_a_member_back_from_its_archive(
     assert thumbnail(store, record, 128).media_type == "image/jpeg"
 
 
-def test_a_decompression_bomb_is_refused_from_its_directory(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(archive, "RATIO_FLOOR", 1024 * 1024)  # listing runs in this process
+def test_a_zipped_disk_image_is_listed_whole_and_streamed(store: Store, tmp_path: Path) -> None:
+    """A sparse image compresses ~1,000:1: ordinary evidence, not a bomb. Every member is
+    listed and hashed; the big one is digested as it streams."""
     folder = tmp_path / "evidence"
     folder.mkdir()
-    (folder / "bomb.zip").write_bytes(_zip({"a.jpg": KNOWN, "zeros.bin": b"\0" * 40_000_000}))
+    zeros = hashlib.md5()
+    with zipfile.ZipFile(folder / "disk.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("README.txt", b"partition image of the seized laptop\n")
+        z.writestr("DCIM/known.jpg", KNOWN)
+        with z.open("partition.img", "w") as image:
+            block = bytes(1024 * 1024)
+            for _ in range(160):
+                image.write(block)
+                zeros.update(block)
+    assert (folder / "disk.zip").stat().st_size < 1024 * 1024  # ~1,000:1
     rows = _scan(store, folder, tmp_path)
-    assert rows["bomb.zip!/"]["verdict"] == "unreadable"
-    assert rows["bomb.zip!/"]["error"].startswith("decompression-bomb")
-    assert rows["bomb.zip!/a.jpg"]["verdict"] == "known"  # listed before the limit was passed
-    assert "bomb.zip!/zeros.bin" not in rows
+    assert rows["disk.zip!/DCIM/known.jpg"]["verdict"] == "known"
+    assert rows["disk.zip!/README.txt"]["verdict"] == "other"
+    image = rows["disk.zip!/partition.img"]
+    assert image["verdict"] == "other" and image["error"] is None
+    assert image["md5"] == zeros.hexdigest() and image["size"] == 160 * 1024 * 1024
+    assert "disk.zip!/" not in rows  # no error row for the archive
+    assert [p.name for p in folder.iterdir()] == ["disk.zip"]  # nothing written beside it
+
+
+def _job(path: Path) -> archive.ArchiveJob:
+    members = [m for m in archive.list_members(str(path)) if isinstance(m, archive.Member)]
+    [job] = archive.plan_jobs(members)
+    return job
+
+
+def test_over_the_memory_limit_a_member_gets_digests_and_a_bomb_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hashsieve.scan.worker import HashOptions, hash_archive_job
+
+    big = bytes(3_000_000)
+    path = tmp_path / "a.zip"
+    path.write_bytes(_zip({"big.bin": big, "photo.jpg": KNOWN, "small.txt": b"hi"}))
+    options = HashOptions(max_image_pixels=50_000_000, robust=False)
+    monkeypatch.setattr(archive, "MEMBER_LIMIT", 1_000_000)  # hashed in this process
+    results = {r.path.rsplit("!/", 1)[1]: r for r in hash_archive_job(_job(path), options)}
+    assert results["big.bin"].md5 == hashlib.md5(big).hexdigest()
+    assert results["big.bin"].error is None and results["big.bin"].size == len(big)
+    assert results["small.txt"].md5 == hashlib.md5(b"hi").hexdigest()
+    # Media over the in-memory limit: digests (so an MD5 list still matches), no picture.
+    assert results["photo.jpg"].md5 == hashlib.md5(KNOWN).hexdigest()
+    assert results["photo.jpg"].pdq is not None  # under the limit: a picture
+    monkeypatch.setattr(archive, "MEMBER_LIMIT", 10_000)
+    results = {r.path.rsplit("!/", 1)[1]: r for r in hash_archive_job(_job(path), options)}
+    photo = results["photo.jpg"]
+    assert photo.md5 == hashlib.md5(KNOWN).hexdigest() and photo.pdq is None
+    assert photo.error is not None and photo.error.startswith("too-large")
+    # Output past the hard cap is a bomb by its effect: recorded, no partial digests.
+    monkeypatch.setattr(archive, "STREAM_LIMIT", 2_000_000)
+    results = {r.path.rsplit("!/", 1)[1]: r for r in hash_archive_job(_job(path), options)}
+    assert results["big.bin"].error is not None
+    assert results["big.bin"].error.startswith("decompression-bomb")
+    assert results["big.bin"].md5 is None
+    assert results["small.txt"].error is None  # the others go on
+
+
+def test_zip_members_sharing_compressed_data_are_refused(tmp_path: Path) -> None:
+    """The "zip bomb without recursion": many entries over one kernel. Refused by structure."""
+    data = bytearray(_zip({"a.bin": bytes(100_000)}))
+    central = data.index(b"PK\x01\x02")
+    end = data.index(b"PK\x05\x06")
+    entry = bytes(data[central:end])
+    copies = [entry.replace(b"a.bin", f"{i}.bin".encode()[-5:].rjust(5, b"x")) for i in range(3)]
+    directory = b"".join(copies)
+    eocd = bytearray(data[end:])
+    eocd[8:10] = eocd[10:12] = (3).to_bytes(2, "little")
+    eocd[12:16] = len(directory).to_bytes(4, "little")
+    path = tmp_path / "overlap.zip"
+    path.write_bytes(bytes(data[:central]) + directory + bytes(eocd))
+    [problem] = archive.list_members(str(path))
+    assert isinstance(problem, archive.SourceProblem)
+    assert problem.reason == "decompression-bomb" and "overlapping" in problem.detail
 
 
 def test_encrypted_members_and_oversized_reads_are_recorded(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from hashsieve.sources.magic import container_type
+
 
 class MediaKind(StrEnum):
     IMAGE = "image"
@@ -62,14 +64,7 @@ def sniff(head: bytes) -> tuple[MediaKind, str]:
     if head[:4] in (b"\x00\x00\x01\x00",):
         return MediaKind.IMAGE, "image/x-icon"
     # Archives are not media themselves; the scan lists and hashes what they hold.
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return MediaKind.OTHER, "application/zip"
-    if head[257:262] == b"ustar":
-        return MediaKind.OTHER, "application/x-tar"
-    if head[:2] == b"\x1f\x8b":
-        return MediaKind.OTHER, "application/gzip"
-    if head[:3] == b"BZh":
-        return MediaKind.OTHER, "application/x-bzip2"
-    if head[:6] == b"\xfd7zXZ\x00":
-        return MediaKind.OTHER, "application/x-xz"
+    container = container_type(head)
+    if container is not None:
+        return MediaKind.OTHER, container
     return MediaKind.OTHER, "application/octet-stream"

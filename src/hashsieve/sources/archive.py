@@ -1,55 +1,69 @@
-"""Archives in the evidence (ZIP, tar, and tar compressed with gzip, bzip2 or xz): what they
-hold, listed and read in memory, never extracted to disk.
+"""Archives in the evidence (ZIP, tar, cpio, 7z; a gzip, bzip2 or xz stream: a compressed tar,
+or else one compressed file): what they hold, listed and read in memory, never extracted to disk.
 
 A member is named by its archive's path and its own name joined with ``!/``
-(``evidence/photos.zip!/DCIM/a.jpg``; an archive inside one: ``a.zip!/b.tar!/c.jpg``), and it is
-reached again through :class:`Member` (the outer file and the chain of names), never by parsing
-that text. Limits keep a hostile archive from costing more than a recorded error: nesting depth,
-members per archive, bytes read for one member or for an inner archive, and the ratio of
-declared to stored bytes (a decompression bomb).
+(``evidence/photos.zip!/DCIM/a.jpg``; an archive inside one: ``a.zip!/b.tar!/c.jpg``; a
+compressed file: ``notes.txt.gz!/notes.txt``), and it is reached again through :class:`Member`
+(the outer file and the chain of names), never by parsing that text.
+
+Limits bound memory and time by what reading does, not by what an archive declares (a sparse
+disk image compresses 1,000:1 and is ordinary evidence): every member is listed; its bytes
+stream from the decompressor under a hard cap on output and on time (:class:`Bounded`), are kept
+in memory up to :data:`MEMBER_LIMIT` and beyond that only digested (by the worker). A bomb is
+refused by its effect: output past :data:`STREAM_LIMIT`, nesting deeper than
+:data:`MAX_DEPTH` (a ZIP quine), more than :data:`MAX_MEMBERS` members, or ZIP members that
+share their compressed data.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import tarfile
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import IO
 
+from hashsieve.sources import magic
 from hashsieve.sources.base import SourceProblem
-
-SEPARATOR = "!/"
-ARCHIVE_TYPES = frozenset(
-    {
-        "application/zip",
-        "application/x-tar",
-        "application/gzip",
-        "application/x-bzip2",
-        "application/x-xz",
-    }
+from hashsieve.sources.readers import (
+    SEPARATOR,
+    ArchiveError,
+    Bounded,
+    CompressedReader,
+    Reader,
+    TarReader,
+    ZipReader,
+    is_tar_start,
 )
+
+__all__ = [
+    "ARCHIVE_TYPES",
+    "SEPARATOR",
+    "ArchiveError",
+    "ArchiveJob",
+    "Bounded",
+    "Member",
+    "SourceProblem",
+    "list_members",
+    "member_from_metadata",
+    "plan_jobs",
+    "read_job",
+    "read_member",
+]
+
+#: What the scan opens (by the content's MIME type, from :mod:`hashsieve.sources.magic`).
+ARCHIVE_TYPES = magic.CONTAINERS
 #: Archives inside archives are opened down to this depth (the outer archive is depth 1).
 MAX_DEPTH = 3
 #: Members listed per archive at most; the rest are reported once.
 MAX_MEMBERS = 200_000
-#: Bytes of one member (or of an inner archive) read into memory at most.
+#: Bytes of one member (or of an inner archive) held in memory at most; a larger member is
+#: digested as it streams.
 MEMBER_LIMIT = 256 * 1024 * 1024
-#: Declared (uncompressed) bytes per stored byte beyond which the rest of an archive is refused.
-MAX_RATIO = 200
-#: ... unless the archive declares no more than this in all (small, highly compressible text).
-RATIO_FLOOR = 64 * 1024 * 1024
-
-
-class ArchiveError(Exception):
-    """An archive or member that cannot be read: ``reason`` is the recorded error's kind."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
+#: Bytes one member may decompress to at all: past this it is a bomb, not evidence.
+STREAM_LIMIT = 64 * 1024 * 1024 * 1024
+#: Seconds one member (or the listing of one compressed file) may take to decompress.
+MEMBER_SECONDS = 900.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +74,7 @@ class Member:
     names: tuple[str, ...]  # inner archives' member names, then this member's own
     size: int
     mtime_ns: int
-    #: In a ZIP (read in any order) rather than a tar (read in archive order).
+    #: Members can be read in any order (ZIP, cpio) rather than in one pass (tar, 7z).
     random_access: bool = False
 
     @property
@@ -78,103 +92,67 @@ def _open_outer(path: str) -> IO[bytes]:
     return os.fdopen(open_readonly(path), "rb")
 
 
-def _nanoseconds(seconds: float) -> int:
-    """A member's time for the store; a hostile one (a pax header can say anything) is 0."""
+def _reader(stream: IO[bytes], label: str) -> Reader:
+    """The reader for a container, chosen by its content."""
     try:
-        value = int(float(seconds) * 1e9)
-    except (ValueError, OverflowError):
-        return 0
-    return value if 0 <= value < 2**63 else 0
+        head = stream.read(magic.TAR_BLOCK)
+        stream.seek(0)
+        kind = magic.container_type(head)
+        if kind in magic.COMPRESSED:
+            assert kind is not None
+            # A compressed tar is a tar; anything else compressed is one member.
+            raw = CompressedReader(stream, label, kind, STREAM_LIMIT, MEMBER_SECONDS)._raw()
+            inner = Bounded(raw, label, magic.TAR_BLOCK, MEMBER_SECONDS).read(magic.TAR_BLOCK)
+            stream.seek(0)
+            if is_tar_start(inner):
+                return TarReader(stream, label)
+            return CompressedReader(stream, label, kind, STREAM_LIMIT, MEMBER_SECONDS)
+        if kind == magic.ZIP or (kind is None and head[:2] == b"PK"):
+            return ZipReader(stream, label)
+        if kind == magic.TAR:
+            return TarReader(stream, label)
+        if kind == magic.CPIO:
+            from hashsieve.sources.cpio import CpioReader
+
+            return CpioReader(stream, label)
+        if kind == magic.SEVEN_ZIP:
+            from hashsieve.sources.sevenzip import SevenZipReader
+
+            return SevenZipReader(stream, label)
+        if kind == magic.RAR:
+            raise ArchiveError(
+                "unsupported",
+                f"{label}: RAR is recognised but not opened (no free reader of RAR 5 is used)",
+            )
+        return TarReader(stream, label)  # what tarfile itself can tell
+    except ArchiveError as exc:
+        reason = "corrupt-archive" if exc.reason == "corrupt" else exc.reason
+        raise ArchiveError(reason, exc.detail) from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # zipfile, tarfile, decompressors: each has its own errors
+        raise ArchiveError("corrupt-archive", f"{label}: {exc}") from exc
 
 
-def _read_limited(stream: IO[bytes], limit: int, what: str) -> bytes:
+def bounded(raw: IO[bytes], what: str) -> Bounded:
+    """A member's stream under the scan's caps (output bytes and time)."""
+    return Bounded(raw, what, STREAM_LIMIT, MEMBER_SECONDS)
+
+
+def _read_limited(stream: Bounded, limit: int, what: str) -> bytes:
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise ArchiveError("too-large", f"{what} over {limit // (1024 * 1024)} MB")
     return data
 
 
-class _Archive:
-    """One open archive (ZIP or tar), from a file object."""
-
-    def __init__(self, stream: IO[bytes], label: str) -> None:
-        self.label = label
-        self.zip: zipfile.ZipFile | None = None
-        self.tar: tarfile.TarFile | None = None
-        try:
-            head = stream.read(4)
-            stream.seek(0)
-            if head[:2] == b"PK" or zipfile.is_zipfile(stream):
-                stream.seek(0)
-                self.zip = zipfile.ZipFile(stream)
-            else:
-                stream.seek(0)
-                self.tar = tarfile.open(fileobj=stream, mode="r:*")  # noqa: SIM115 (closed in close())
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as exc:
-            raise ArchiveError("corrupt-archive", f"{label}: {exc}") from exc
-
-    def close(self) -> None:
-        for handle in (self.zip, self.tar):
-            if handle is not None:
-                handle.close()
-
-    def entries(self) -> Iterator[tuple[str, int, int, str | None]]:
-        """(name, size, mtime_ns, problem) per entry: problem is None for a regular file."""
-        try:
-            if self.zip is not None:
-                for info in self.zip.infolist():
-                    if info.is_dir():
-                        continue
-                    problem = "encrypted" if info.flag_bits & 0x1 else None
-                    try:  # a ZIP's time has no zone: read as UTC, the same on every machine
-                        when = datetime(*info.date_time, tzinfo=UTC).timestamp()
-                    except (ValueError, OverflowError):
-                        when = 0.0
-                    yield info.filename, info.file_size, _nanoseconds(when), problem
-            else:
-                assert self.tar is not None
-                for tinfo in self.tar:
-                    if tinfo.isdir():
-                        continue
-                    problem = None
-                    if tinfo.issym():
-                        problem = "symlink"
-                    elif not tinfo.isfile():  # hard links, devices, FIFOs
-                        problem = "special-file"
-                    yield tinfo.name, tinfo.size, _nanoseconds(tinfo.mtime), problem
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as exc:
-            raise ArchiveError("corrupt-archive", f"{self.label}: {exc}") from exc
-
-    def read_tar(self, tinfo: tarfile.TarInfo, limit: int = MEMBER_LIMIT) -> bytes:
-        assert self.tar is not None
-        what = f"{self.label}{SEPARATOR}{tinfo.name}"
-        try:
-            extracted = self.tar.extractfile(tinfo)
-            if extracted is None:
-                raise ArchiveError("special-file", f"{what}: not a regular file")
-            with extracted:
-                return _read_limited(extracted, limit, what)
-        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-            raise ArchiveError("corrupt", f"{what}: {exc}") from exc
-
-    def read(self, name: str, limit: int) -> bytes:
-        what = f"{self.label}{SEPARATOR}{name}"
-        try:
-            if self.zip is not None:
-                with self.zip.open(name) as member:
-                    return _read_limited(member, limit, what)
-            assert self.tar is not None
-            extracted = self.tar.extractfile(name)
-            if extracted is None:
-                raise ArchiveError("special-file", f"{what}: not a regular file")
-            with extracted:
-                return _read_limited(extracted, limit, what)
-        except KeyError as exc:
-            raise ArchiveError("unreadable", f"{what}: no such member") from exc
-        except RuntimeError as exc:  # zipfile: encrypted member without a password
-            raise ArchiveError("encrypted", f"{what}: {exc}") from exc
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as exc:
-            raise ArchiveError("corrupt", f"{what}: {exc}") from exc
+def _read_named(reader: Reader, name: str, limit: int) -> bytes:
+    what = f"{reader.label}{SEPARATOR}{name}"
+    stream = bounded(reader.open(name), what)
+    try:
+        return _read_limited(stream, limit, what)
+    finally:
+        stream.close()
 
 
 def _open_chain(container: str, names: tuple[str, ...], limit: int) -> tuple[IO[bytes], str]:
@@ -182,14 +160,24 @@ def _open_chain(container: str, names: tuple[str, ...], limit: int) -> tuple[IO[
     stream: IO[bytes] = _open_outer(container)
     label = container
     for name in names:
-        outer = _Archive(stream, label)
         try:
-            data = outer.read(name, limit)
+            outer = _reader(stream, label)
+            try:
+                data = _read_named(outer, name, limit)
+            finally:
+                outer.close()
         finally:
-            outer.close()
             stream.close()
         stream, label = io.BytesIO(data), f"{label}{SEPARATOR}{name}"
     return stream, label
+
+
+def _guarded(exc: Exception, label: str) -> ArchiveError:
+    if isinstance(exc, ArchiveError):
+        return exc
+    if isinstance(exc, OSError):
+        return ArchiveError("unreadable", f"{label}: {exc.strerror or exc}")
+    return ArchiveError("corrupt-archive", f"{label}: {exc}")
 
 
 def list_members(container: str, names: tuple[str, ...] = ()) -> Iterator[Member | SourceProblem]:
@@ -199,43 +187,39 @@ def list_members(container: str, names: tuple[str, ...] = ()) -> Iterator[Member
     try:
         stream, label = _open_chain(container, names, MEMBER_LIMIT)
     except (ArchiveError, OSError) as exc:
-        yield SourceProblem(label + SEPARATOR, getattr(exc, "reason", "unreadable"), str(exc))
+        error = _guarded(exc, label)
+        yield SourceProblem(label + SEPARATOR, error.reason, error.detail)
         return
     try:
-        stored = max(1, stream.seek(0, io.SEEK_END))
-        stream.seek(0)
-        archive = _Archive(stream, label)
+        reader = _reader(stream, label)
     except ArchiveError as exc:
         stream.close()
         yield SourceProblem(label + SEPARATOR, exc.reason, exc.detail)
         return
-    declared = count = 0
+    count = 0
     try:
-        for name, size, mtime_ns, problem in archive.entries():
-            path = SEPARATOR.join((container, *names, name))
+        for entry in reader.entries():
+            path = SEPARATOR.join((container, *names, entry.name))
             count += 1
-            declared += size
             if count > MAX_MEMBERS:
                 yield SourceProblem(
                     label + SEPARATOR, "archive-limit", f"over {MAX_MEMBERS:,} members"
                 )
                 return
-            if declared > RATIO_FLOOR and declared > MAX_RATIO * stored:
-                yield SourceProblem(
-                    label + SEPARATOR,
-                    "decompression-bomb",
-                    f"declares {declared:,} bytes in {stored:,} (over {MAX_RATIO}:1); "
-                    "the rest is not read",
-                )
-                return
-            if problem is not None:
-                yield SourceProblem(path, problem, f"{problem} member in {label}")
+            if entry.problem is not None:
+                yield SourceProblem(path, entry.problem, f"{entry.problem} member in {label}")
                 continue
-            yield Member(container, (*names, name), size, mtime_ns, archive.zip is not None)
-    except ArchiveError as exc:
-        yield SourceProblem(label + SEPARATOR, exc.reason, exc.detail)
+            yield Member(
+                container, (*names, entry.name), entry.size, entry.mtime_ns, reader.random_access
+            )
+    except MemoryError:
+        yield SourceProblem(label + SEPARATOR, "too-large", f"{label}: out of memory listing it")
+    except Exception as exc:  # a damaged directory or header partway: recorded, never raised
+        error = _guarded(exc, label)
+        reason = "corrupt-archive" if error.reason == "corrupt" else error.reason
+        yield SourceProblem(label + SEPARATOR, reason, error.detail)
     finally:
-        archive.close()
+        reader.close()
         stream.close()
 
 
@@ -267,45 +251,59 @@ def plan_jobs(members: list[Member]) -> list[ArchiveJob]:
     return [ArchiveJob(container, names, tuple(members))]
 
 
-def read_job(job: ArchiveJob) -> Iterator[tuple[Member, bytes | ArchiveError]]:
-    """Each member of ``job`` with its bytes, or the error that kept them from being read."""
+def read_job(job: ArchiveJob) -> Iterator[tuple[Member, Bounded | ArchiveError]]:
+    """Each member of ``job`` with its bytes as a bounded stream (valid until the next member is
+    asked for), or the error that kept them from being read."""
+    label = SEPARATOR.join((job.container, *job.names))
     try:
         stream, label = _open_chain(job.container, job.names, MEMBER_LIMIT)
-        archive = _Archive(stream, label)
+        reader = _reader(stream, label)
     except (ArchiveError, OSError) as exc:
-        error = exc if isinstance(exc, ArchiveError) else ArchiveError("unreadable", str(exc))
+        error = _guarded(exc, label)
         for member in job.members:
             yield member, error
         return
     try:
-        if archive.tar is not None:  # stream once, in archive order
-            wanted: dict[str, Member | None] = {m.names[-1]: m for m in job.members}
-            try:
-                for tinfo in archive.tar:
-                    found = wanted.pop(tinfo.name, None)
-                    if found is None:
-                        continue
-                    try:
-                        yield found, archive.read_tar(tinfo)
-                    except ArchiveError as exc:
-                        yield found, exc
-            except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-                error = ArchiveError("corrupt-archive", f"{label}: {exc}")
-                for left in wanted.values():
-                    if left is not None:
-                        yield left, error
-                return
-            for left in wanted.values():
-                if left is not None:
-                    yield left, ArchiveError("unreadable", f"{left.path}: not in the archive")
-        else:
+        if reader.random_access:
             for member in job.members:
                 try:
-                    yield member, archive.read(member.names[-1], MEMBER_LIMIT)
+                    raw = reader.open(member.names[-1])
                 except ArchiveError as exc:
                     yield member, exc
+                    continue
+                member_stream = bounded(raw, member.path)
+                try:
+                    yield member, member_stream
+                finally:
+                    member_stream.close()
+            return
+        wanted: dict[str, Member | None] = {m.names[-1]: m for m in job.members}
+        try:
+            for entry, raw in reader.items():
+                found = wanted.pop(entry.name, None)
+                if found is None:
+                    continue
+                if raw is None:
+                    yield found, ArchiveError("special-file", f"{found.path}: not a regular file")
+                    continue
+                member_stream = bounded(raw, found.path)
+                try:
+                    yield found, member_stream
+                finally:
+                    member_stream.close()
+        except MemoryError:
+            raise
+        except Exception as exc:  # the archive breaks partway: the rest cannot be reached
+            error = _guarded(exc, label)
+            for left in wanted.values():
+                if left is not None:
+                    yield left, ArchiveError("corrupt-archive", error.detail)
+            return
+        for left in wanted.values():
+            if left is not None:
+                yield left, ArchiveError("unreadable", f"{left.path}: not in the archive")
     finally:
-        archive.close()
+        reader.close()
         stream.close()
 
 
@@ -316,11 +314,11 @@ def read_member(member: Member, limit: int = MEMBER_LIMIT) -> bytes:
     except OSError as exc:
         raise ArchiveError("unreadable", f"{member.container}: {exc.strerror or exc}") from exc
     try:
-        archive = _Archive(stream, label)
+        reader = _reader(stream, label)
         try:
-            return archive.read(member.names[-1], limit)
+            return _read_named(reader, member.names[-1], limit)
         finally:
-            archive.close()
+            reader.close()
     finally:
         stream.close()
 
