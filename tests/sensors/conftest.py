@@ -121,3 +121,30 @@ def live_console(console_store: Store) -> Iterator[LiveConsole]:
     console = LiveConsole(console_store).start()
     yield console
     console.stop()
+
+
+def non_pertinent_pictures() -> list[bytes]:
+    """Benign pictures a hash set lists only as category 0 (non-pertinent): a small one and one
+    over Squid's buffer (about 100 KB, answered early), as on the web."""
+    return [
+        jpeg_bytes(photo_like(120, (640, 480))),
+        jpeg_bytes(photo_like(121, (800, 600)), quality=98),
+    ]
+
+
+def list_non_pertinent(store: Store, folder: Path, pictures: list[bytes]) -> None:
+    """List ``pictures`` by MD5 and by PDQ in two sets of category 0."""
+    import io
+
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    md5s = folder / "np-md5.txt"
+    md5s.write_text(
+        "# algorithm: md5\n" + "".join(hashlib.md5(p).hexdigest() + "\n" for p in pictures)
+    )
+    pdqs = folder / "np-pdq.txt"
+    codes = [pdq_with_dihedral(Image.open(io.BytesIO(p)).convert("RGB"))[0].hex for p in pictures]
+    pdqs.write_text("# algorithm: pdq\n" + "".join(c + "\n" for c in codes))
+    import_hashset(store, md5s, "non-pertinent-md5", category=0)
+    import_hashset(store, pdqs, "non-pertinent-pdq", category=0)

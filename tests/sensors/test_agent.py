@@ -208,3 +208,52 @@ def test_changed_file_is_hashed_again_and_large_files_skipped(
     assert wait_for(lambda: len(console_alerts(live_console.store)) == 1)
     (tmp_path / "watched" / "big.jpg").write_bytes(media.known_pdq + b"\0" * 1000)
     assert wait_for(lambda: agent.stats["skipped"] >= 1)
+
+
+@pytest.mark.parametrize("non_pertinent", [True, False], ids=["copy-with-cat0", "console-default"])
+def test_a_non_pertinent_picture_raises_no_alert(
+    live_console: LiveConsole,
+    console_store: Store,
+    token: str,
+    media: Media,
+    tmp_path: Path,
+    non_pertinent: bool,
+) -> None:
+    """A picture listed only as category 0 is innocent: no alert, whether the agent's copy holds
+    such entries (an older console's list) or not; a known one beside it still alerts."""
+    from tests.sensors.conftest import list_non_pertinent, non_pertinent_pictures
+
+    pictures = non_pertinent_pictures()
+    list_non_pertinent(console_store, tmp_path / "np", pictures)
+    lists = ListCopy()
+    lists.apply(console.hashlist(console_store, non_pertinent=non_pertinent))
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    options = AgentOptions(
+        roots=[watched], state_dir=tmp_path / "state", watch=False, retry_seconds=0.2
+    )
+    captured: list[dict[str, Any]] = []
+    client = ConsoleClient(live_console.url, token, timeout=2)
+    agent = Agent(options, client, lists=lists, on_alert=captured.append)
+    agent.outbox.start()  # files are handed to process() here, not by the watcher threads
+    try:
+        for i, picture in enumerate(pictures):
+            (watched / f"np-{i}.jpg").write_bytes(picture)
+            if non_pertinent:  # the copy matches it, and the rule says it is no news
+                assert {h.category for h in lists.match(_hashed(watched / f"np-{i}.jpg"))} == {0}
+            assert agent.process(str(watched / f"np-{i}.jpg")) is None
+        (watched / "k.jpg").write_bytes(media.known_md5)
+        alert = agent.process(str(watched / "k.jpg"))
+        assert alert is not None and [m["category"] for m in alert["matches"]] == [1]
+        assert wait_for(lambda: agent.outbox.pending() == 0)
+    finally:
+        agent.stop()
+    assert [a["location"] for a in captured] == [str(watched / "k.jpg")]
+    [stored] = console_alerts(console_store)
+    assert (stored["location"], stored["category"]) == (str(watched / "k.jpg"), 1)
+
+
+def _hashed(path: Path) -> Any:
+    from hashsieve.hashing.content import HashOptions, hash_file
+
+    return hash_file(str(path), HashOptions(max_image_pixels=100_000_000))

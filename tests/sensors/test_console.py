@@ -310,3 +310,31 @@ def test_the_client_follows_every_page(live_console: LiveConsole, token: str) ->
     whole = ConsoleClient(live_console.url, token).hashlist("0")
     assert paged["entries"] == whole["entries"] and len(whole["entries"]) == 2
     assert paged["next"] is None
+
+
+def test_hashlist_leaves_non_pertinent_entries_on_the_console(
+    console_store: Store, tmp_path: Any
+) -> None:
+    from tests.sensors.conftest import list_non_pertinent, non_pertinent_pictures
+
+    list_non_pertinent(console_store, tmp_path / "np", non_pertinent_pictures())
+    default = console.hashlist(console_store)
+    everything = console.hashlist(console_store, non_pertinent=True)
+    assert default["version"] == everything["version"]  # the same sets: the same list
+    assert {e[4] for e in everything["entries"]} == {0, 1, 2}
+    assert {e[4] for e in default["entries"]} == {1, 2}
+    assert len(everything["entries"]) - len(default["entries"]) == 4  # 2 MD5 + 2 PDQ
+
+
+def test_the_alert_columns_show_the_most_serious_match_not_a_non_pertinent_one(
+    client: TestClient, token: str
+) -> None:
+    matches = [
+        {"hashset": "np", "algorithm": "pdq", "distance": 0, "category": 0},
+        {"hashset": "bad", "algorithm": "pdq", "distance": 9, "category": 2},
+    ]
+    sent = client.post("/api/sensors/alerts", json=alert(matches=matches), headers=bearer(token))
+    assert sent.status_code == 201
+    client.post("/api/login", json={"username": "root", "password": PASSWORD})
+    [shown] = client.get("/api/alerts").json()["alerts"]
+    assert (shown["hashset"], shown["category"]) == ("bad", 2)

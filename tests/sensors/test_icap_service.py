@@ -315,3 +315,35 @@ def test_a_dead_hashing_process_costs_only_the_body_it_held(
         assert [a["matches"][0]["algorithm"] for a in running.alerts] == ["md5", "pdq"]
     finally:
         running.close()
+
+
+@pytest.mark.parametrize("preview", [None, 1024], ids=["no-preview", "preview"])
+def test_a_non_pertinent_picture_passes_unchanged(
+    console_store: Store, media: Media, tmp_path: Path, preview: int | None
+) -> None:
+    """Listed only as category 0 (in the sensor's copy too): echoed byte for byte, no alert; a
+    category-1 picture on the same connection is still blocked."""
+    from hashsieve.sensors.icap import IcapOptions, IcapService
+    from hashsieve.sensors.listcopy import ListCopy
+    from tests.sensors.conftest import list_non_pertinent, non_pertinent_pictures
+
+    pictures = non_pertinent_pictures()
+    list_non_pertinent(console_store, tmp_path / "np", pictures)
+    copy = ListCopy()
+    copy.apply(console.hashlist(console_store, non_pertinent=True))
+    running = RunningIcap(IcapService(copy, IcapOptions(mode="block", pool="thread", workers=2)))
+    try:
+        client = IcapClient(running.port)
+        for picture in pictures:
+            answer = client.respmod(picture, preview=preview)
+            assert answer.status == 200 and answer.body == picture
+            assert answer.http_head.startswith(b"HTTP/1.1 200 OK")
+        assert running.alerts == []
+        answer = client.respmod(media.known_md5, preview=preview)
+        client.close()
+        assert answer.http_head.startswith(b"HTTP/1.1 403 Forbidden")
+    finally:
+        running.close()
+    [alert] = running.alerts
+    assert alert["action"] == "blocked" and [m["category"] for m in alert["matches"]] == [1]
+    assert running.service.stats["matched"] == 1

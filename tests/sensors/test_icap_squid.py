@@ -1,6 +1,7 @@
 """End to end: curl-like fetches through a real Squid that adapts responses via our ICAP service.
 
-The known picture is blocked (403) and alerted; the unknown one and a text page arrive identical.
+The known picture is blocked (403) and alerted; the unknown one, a text page and a picture listed
+only as non-pertinent (category 0) arrive identical.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ import pytest
 from PIL import Image
 
 from hashsieve.samples.images import jpeg_bytes
+from hashsieve.sensors import console
+from hashsieve.sensors.icap import IcapOptions, IcapService
+from hashsieve.sensors.listcopy import ListCopy
 from hashsieve.store import Store
-from tests.sensors.conftest import Media
+from tests.sensors.conftest import Media, list_non_pertinent, non_pertinent_pictures
 from tests.sensors.icap_fixture import RunningIcap, start_icap
 from tests.sensors.squid import SQUID, Squid
 
@@ -41,6 +45,8 @@ def web(tmp_path: Path, media: Media) -> Iterator[str]:
     big_unknown = jpeg_bytes(Image.open(io.BytesIO(media.unknown)).convert("RGB"), quality=98)
     (root / "big-unknown.jpg").write_bytes(big_unknown)
     (root / "page.html").write_bytes(b"<html><body>" + b"hello " * 2000 + b"</body></html>")
+    for i, picture in enumerate(non_pertinent_pictures()):
+        (root / f"non-pertinent-{i}.jpg").write_bytes(picture)
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args: object, **kwargs: object) -> None:
@@ -111,3 +117,34 @@ def test_squid_large_images(
     big = (root / "big-known.jpg").read_bytes()
     assert body != big and len(body) < 1024, status  # never delivered
     assert [a["location"] for a in icap.alerts] == [f"{web}/big-known.jpg"]
+
+
+@pytest.mark.parametrize("non_pertinent", [True, False], ids=["copy-with-cat0", "console-default"])
+def test_squid_passes_a_non_pertinent_picture_untouched(
+    console_store: Store, web: str, tmp_path: Path, non_pertinent: bool
+) -> None:
+    """A picture listed only as category 0 is innocent: delivered byte for byte, no alert,
+    whether the sensor's list copy holds such entries or (the console's default) not."""
+    pictures = non_pertinent_pictures()
+    assert len(pictures[1]) > 80_000  # over Squid's buffer: the path that used to cut it off
+    list_non_pertinent(console_store, tmp_path / "np", pictures)
+    copy = ListCopy()
+    copy.apply(console.hashlist(console_store, non_pertinent=non_pertinent))
+    assert any(e[1] == 0 for e in copy.pdq.values()) == non_pertinent
+    icap = RunningIcap(IcapService(copy, IcapOptions(mode="block", pool="process", workers=2)))
+    try:
+        squid = Squid(icap.port)
+        try:
+            for i, picture in enumerate(pictures):
+                status, body = fetch(squid.proxy, f"{web}/non-pertinent-{i}.jpg")
+                assert status == 200 and body == picture
+            assert icap.alerts == []
+            status, body = fetch(squid.proxy, f"{web}/known.jpg")  # category 1: still blocked
+            assert status == 403 and b"blocked" in body
+        finally:
+            squid.stop()
+    finally:
+        icap.close()
+    [alert] = icap.alerts
+    assert alert["action"] == "blocked" and alert["location"] == f"{web}/known.jpg"
+    assert [m["category"] for m in alert["matches"]] == [1]
