@@ -67,8 +67,7 @@ def test_a_saved_copy_keeps_its_parts(lists: ListCopy, tmp_path: Path) -> None:
     again = ListCopy.load(tmp_path / "list.db")
     assert again.parts == lists.parts and again.wants_parts
     assert (
-        again.match(hash_content(_letterboxed(), sensor_options(parts=True)))[0].candidate
-        == "trim"
+        again.match(hash_content(_letterboxed(), sensor_options(parts=True)))[0].candidate == "trim"
     )
 
 
