@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from hashsieve.config import MAX_IMAGE_PIXELS, PDQ_MIN_QUALITY
+from hashsieve.hashing.algorithms import CRYPTO_ALGORITHMS
 from hashsieve.hashing.media import MediaKind, sniff
 from hashsieve.hashsets.base import HashRecord, ParseProblem
 from hashsieve.sources import SourceFile, open_source
@@ -97,7 +98,7 @@ def _hash_original(item: tuple[Path, str]) -> list[HashRecord | ParseProblem]:
         return [ParseProblem(entry, result.error)]
     out: list[HashRecord | ParseProblem] = [
         HashRecord(algorithm, value, entry)
-        for algorithm in ("md5", "sha1", "sha256")
+        for algorithm in CRYPTO_ALGORITHMS
         if (value := getattr(result, algorithm))
     ]
     if result.error:  # the digests are good; the picture or video could not be read
