@@ -253,21 +253,26 @@ def _rank(entry: Entry, region: str | None, distance: int) -> tuple[bool, bool, 
 def _match_pictures(
     known: KnownHashes, results: Sequence[FileResult], hits: list[list[MatchHit]]
 ) -> None:
-    # One block of 8 query rows per (file, region) and table.
-    queries: dict[str, list[tuple[int, str | None, int, bytes]]] = {}
+    # One block of 8 query rows per (file, region, moment) and table. A video's or an
+    # animation's frames bring their candidate regions too (hashing/video.py), with the time
+    # they are on screen; a frame's own hash goes by the vPDQ rules (matching/video.py).
+    queries: dict[str, list[tuple[int, str | None, int, bytes, float | None]]] = {}
     for i, r in enumerate(results):
-        by_table = regions_by_table(
-            r.dihedral,
-            r.quality,
-            r.candidates,
-            min_quality=known.pdq_min_quality,
-            threshold=known.pdq_threshold,
-        )
-        for table, regions in by_table.items():
-            queries.setdefault(table, []).extend((i, *region) for region in regions)
+        pictures = [(r.dihedral, r.quality, r.candidates, None)]
+        pictures += [(None, None, list(f.candidates), f.seconds) for f in r.frames or ()]
+        for dihedral, quality, candidates, seconds in pictures:
+            by_table = regions_by_table(
+                dihedral,
+                quality,
+                candidates,
+                min_quality=known.pdq_min_quality,
+                threshold=known.pdq_threshold,
+            )
+            for table, regions in by_table.items():
+                queries.setdefault(table, []).extend((i, *q, seconds) for q in regions)
     # Per (file, entry): the whole image's best (distance, variant) when it matched at all,
-    # else the best candidate region's.
-    best: dict[tuple[int, int], tuple[int, int, str | None]] = {}
+    # else the best candidate region's (of frames: the closest, then the earliest).
+    best: dict[tuple[int, int], tuple[int, int, str | None, float | None]] = {}
     n_variants = len(DIHEDRAL_NAMES)
     for table, rows_of in queries.items():
         if not rows_of:
@@ -275,28 +280,32 @@ def _match_pictures(
         codes = np.frombuffer(b"".join(q[3] for q in rows_of), np.uint8).reshape(-1, PDQ_BYTES)
         rows, ids, dists = known.query(table, codes, max(q[2] for q in rows_of))
         for row, entry_id, dist in zip(rows.tolist(), ids.tolist(), dists.tolist(), strict=True):
-            file_i, region, limit, _ = rows_of[row // n_variants]
+            file_i, region, limit, _, seconds = rows_of[row // n_variants]
             if dist > limit:
                 continue
             key = (file_i, entry_id)
             held = best.get(key)
-            if held is None or (region is not None, dist) < (held[2] is not None, held[0]):
-                best[key] = (dist, row % n_variants, region)
+            if held is None or (region is not None, dist, seconds or 0.0) < (
+                held[2] is not None,
+                held[0],
+                held[3] or 0.0,
+            ):
+                best[key] = (dist, row % n_variants, region, seconds)
     entries = known.entries(sorted({entry_id for _, entry_id in best}))
     # One original, told once: per (file, original) the best-ranked hit.
-    chosen: dict[tuple[int, Hashable], tuple[int, int, int, str | None]] = {}
-    for (file_i, entry_id), (dist, variant, region) in sorted(best.items()):
+    chosen: dict[tuple[int, Hashable], tuple[int, int, int, str | None, float | None]] = {}
+    for (file_i, entry_id), (dist, variant, region, seconds) in sorted(best.items()):
         entry = entries.get(entry_id)
         if entry is None:
             continue
         key = (file_i, entry.original)
         told = chosen.get(key)
         if told is None or _rank(entry, region, dist) < _rank(entries[told[0]], told[3], told[1]):
-            chosen[key] = (entry_id, dist, variant, region)
-    for (file_i, _original), (entry_id, dist, variant, region) in sorted(
+            chosen[key] = (entry_id, dist, variant, region, seconds)
+    for (file_i, _original), (entry_id, dist, variant, region, seconds) in sorted(
         chosen.items(), key=lambda item: (item[0][0], item[1][0])
     ):
         hit = entries[entry_id].hit(
-            entry_id, dist, variant=DIHEDRAL_NAMES[variant], candidate=region
+            entry_id, dist, variant=DIHEDRAL_NAMES[variant], candidate=region, seconds=seconds
         )
         hits[file_i].append(hit)

@@ -33,6 +33,7 @@ import numpy as np
 
 from hashsieve.hashing.video import FrameHash
 from hashsieve.hashsets.entries import parse_frame_entry
+from hashsieve.matching.rules import PDQ_TABLES
 
 if TYPE_CHECKING:
     from hashsieve.hashing.content import FileResult
@@ -63,6 +64,9 @@ def match_videos(
     """The video part of :func:`~hashsieve.matching.rules.match`, after the digest and picture
     hits are in."""
     for file_hits in hits:
+        # Frames' candidate regions are for known pictures only: a known video is matched by
+        # the vPDQ rules below, from frame hashes alone.
+        file_hits[:] = [h for h in file_hits if not _region_on_video_frame(h)]
         if len(file_hits) > 1:
             file_hits[:] = best_frame_per_video(file_hits)
     if any(r.frames for r in results):
@@ -138,6 +142,8 @@ def match_video_frames(
         if old is None or dist < old[0]:
             matched[row] = (dist, frame.seconds)
     for (i, entry_id), (dist, seconds) in sorted(images.items()):
+        if _told_by_picture(known, hits[i], by_id[entry_id]):
+            continue
         hits[i].append(by_id[entry_id].hit(entry_id, dist, seconds=seconds))
     for vkey, matched in sorted(videos.items()):
         i, hashset_id, video = vkey
@@ -161,6 +167,34 @@ def match_video_frames(
                 coverage=coverage,
             )
         )
+
+
+def _region_on_video_frame(hit: MatchHit) -> bool:
+    """A frame's candidate region (it has a moment) that found a known video's frame."""
+    return (
+        hit.seconds is not None
+        and hit.candidate is not None
+        and parse_frame_entry(hit.entry) is not None
+    )
+
+
+def _told_by_picture(known: KnownHashes, file_hits: list[MatchHit], entry: Entry) -> bool:
+    """Whether ``entry``'s original is already told by a whole picture's plain PDQ (an
+    animation's first frame is also its picture). Otherwise a frame's own hash ranks first
+    (:func:`.rules._rank`): the hits of candidate regions or parts on that original give way."""
+    pictures = [h for h in file_hits if h.entry_id is not None and h.algorithm in PDQ_TABLES]
+    if not pictures:
+        return False
+    originals = known.entries(sorted({h.entry_id for h in pictures if h.entry_id is not None}))
+    same = {
+        id(h)
+        for h in pictures
+        if h.entry_id in originals and originals[h.entry_id].original == entry.original
+    }
+    if any(id(h) in same and h.candidate is None and h.algorithm == "pdq" for h in pictures):
+        return True
+    file_hits[:] = [h for h in file_hits if id(h) not in same]
+    return False
 
 
 def _time_covered(times: set[float], length: float) -> float:
