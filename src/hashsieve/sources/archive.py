@@ -279,14 +279,14 @@ def read_job(job: ArchiveJob) -> Iterator[tuple[Member, Bounded | ArchiveError]]
             return
         wanted: dict[str, Member | None] = {m.names[-1]: m for m in job.members}
         try:
-            for entry, raw in reader.items():
+            for entry, item in reader.items():
                 found = wanted.pop(entry.name, None)
                 if found is None:
                     continue
-                if raw is None:
+                if item is None:
                     yield found, ArchiveError("special-file", f"{found.path}: not a regular file")
                     continue
-                member_stream = bounded(raw, found.path)
+                member_stream = bounded(item, found.path)
                 try:
                     yield found, member_stream
                 finally:

@@ -9,7 +9,7 @@ import io
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Literal
 
 from hashsieve.sources.readers import ArchiveError, Entry, Reader
 
@@ -82,7 +82,7 @@ def _header(stream: IO[bytes], at: int, total: int) -> _Header:
         raw = magic + stream.read(20)
         if len(raw) < 26:
             raise ArchiveError("corrupt-archive", "cpio header cut short")
-        order = "little" if raw[:2] == b"\xc7\x71" else "big"
+        order: Literal["little", "big"] = "little" if raw[:2] == b"\xc7\x71" else "big"
         shorts = [int.from_bytes(raw[i : i + 2], order) for i in range(0, 26, 2)]
         mode, namesize = shorts[3], shorts[10]
         mtime = shorts[8] << 16 | shorts[9]  # 4-byte values: most significant short first

@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, cast
 
 from hashsieve.sources import magic
 
@@ -206,10 +206,10 @@ class TarReader(Reader):
 
 def _decompressor(mime: str, stream: IO[bytes]) -> IO[bytes]:
     if mime == magic.GZIP:
-        return gzip.GzipFile(fileobj=stream, mode="rb")
+        return cast(IO[bytes], gzip.GzipFile(fileobj=stream, mode="rb"))
     if mime == magic.BZIP2:
-        return bz2.BZ2File(stream)
-    return lzma.LZMAFile(stream)
+        return cast(IO[bytes], bz2.BZ2File(stream))
+    return cast(IO[bytes], lzma.LZMAFile(stream))
 
 
 _SUFFIXES = {
