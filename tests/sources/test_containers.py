@@ -1,6 +1,6 @@
 """Every container kind, recognised by its content and read in memory: v7 and ustar tar, a
-single file compressed with gzip, bzip2 or xz, cpio (newc, odc, binary), 7z; RAR recognised and
-recorded as unsupported. Archives are made here (or are the field's public test files)."""
+single file compressed with gzip, bzip2 or xz, cpio (newc, odc, binary), 7z, RAR (through
+libarchive). Archives are made here (or are the field's public test files)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import hashlib
 import io
 import json
 import lzma
+import struct
 import tarfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,7 +114,39 @@ def _zip(entries: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-RAR5_HEAD = b"Rar!\x1a\x07\x01\x00" + bytes(200)
+def _rar4(entries: dict[str, bytes]) -> bytes:
+    """A RAR 4 archive of stored (uncompressed) files: free tools cannot write RAR, and the
+    stored form is simple enough to write here (RAR technote 2.9: marker, main header, one
+    header per file, end block; each header's CRC is the low 16 bits of its CRC-32)."""
+
+    def block(kind: int, flags: int, body: bytes) -> bytes:
+        rest = struct.pack("<BHH", kind, flags, 7 + len(body)) + body
+        return struct.pack("<H", zlib.crc32(rest) & 0xFFFF) + rest
+
+    out = b"Rar!\x1a\x07\x00" + block(0x73, 0, bytes(6))
+    dos_time = (2020 - 1980) << 25 | 1 << 21 | 1 << 16  # 2020-01-01 00:00
+    for name, data in entries.items():
+        raw = name.encode()
+        header = (
+            struct.pack(
+                "<IIBIIBBHI",
+                len(data),
+                len(data),
+                3,
+                zlib.crc32(data),
+                dos_time,
+                20,
+                0x30,
+                len(raw),
+                0o100644,
+            )
+            + raw
+        )
+        out += block(0x74, 0x8000, header) + data
+    return out + block(0x7B, 0x4000, b"")
+
+
+RAR5_HEAD = b"Rar!\x1a\x07\x01\x00" + bytes(200)  # the RAR 5 signature, then damage
 
 MAKERS: dict[str, tuple[str, Callable[[], bytes]]] = {
     "photo.jpg.gz": (magic.GZIP, lambda: gzip.compress(KNOWN, mtime=0)),
@@ -123,6 +157,7 @@ MAKERS: dict[str, tuple[str, Callable[[], bytes]]] = {
     "odc.cpio": (magic.CPIO, lambda: _cpio("odc", {"photo.jpg": KNOWN, "notes.txt": NOTES})),
     "bin.cpio": (magic.CPIO, lambda: _cpio("bin", {"photo.jpg": KNOWN, "notes.txt": NOTES})),
     "photos.7z": (magic.SEVEN_ZIP, lambda: _seven_zip({"a/photo.jpg": KNOWN, "notes.txt": NOTES})),
+    "photos.rar": (magic.RAR, lambda: _rar4({"a/photo.jpg": KNOWN, "notes.txt": NOTES})),
 }
 
 
@@ -167,13 +202,13 @@ def test_random_data_and_zeros_are_not_taken_for_a_tar() -> None:
     assert magic.container_type(hashlib.sha512(b"x").digest() * 8) is None
 
 
-def test_rar_is_recognised_and_recorded_as_unsupported(tmp_path: Path) -> None:
+def test_a_damaged_rar_5_is_recognised_and_recorded(tmp_path: Path) -> None:
     path = tmp_path / "a.rar"
     path.write_bytes(RAR5_HEAD)
     assert sniff(RAR5_HEAD)[1] == magic.RAR
     [problem] = archive.list_members(str(path))
     assert isinstance(problem, archive.SourceProblem)
-    assert problem.reason == "unsupported" and "RAR" in problem.detail
+    assert problem.reason == "corrupt-archive"
 
 
 def test_every_new_kind_is_scanned_matched_resumed_and_read_back(
@@ -187,7 +222,7 @@ def test_every_new_kind_is_scanned_matched_resumed_and_read_back(
         (folder / name).write_bytes(make())
     (folder / "notes.txt.gz").write_bytes(gzip.compress(NOTES))
     (folder / "inner.zip.xz").write_bytes(lzma.compress(_zip({"deep.jpg": KNOWN})))
-    (folder / "a.rar").write_bytes(RAR5_HEAD)
+    (folder / "broken.rar").write_bytes(RAR5_HEAD)
     before = sorted(p.name for p in folder.iterdir())
     jsonl = tmp_path / "scan.jsonl"
     listing = tmp_path / "known.txt"
@@ -213,12 +248,14 @@ def test_every_new_kind_is_scanned_matched_resumed_and_read_back(
         "bin.cpio!/notes.txt": "other",
         "photos.7z!/a/photo.jpg": "known",
         "photos.7z!/notes.txt": "other",
+        "photos.rar!/a/photo.jpg": "known",
+        "photos.rar!/notes.txt": "other",
         "notes.txt.gz!/notes.txt": "other",  # not media, matched nothing: no error row
         "inner.zip.xz!/inner.zip": "other",
         "inner.zip.xz!/inner.zip!/deep.jpg": "known",
-        "a.rar!/": "unreadable",
+        "broken.rar!/": "unreadable",
     }
-    assert rows["a.rar!/"]["error"].startswith("unsupported")
+    assert rows["broken.rar!/"]["error"].startswith("corrupt-archive")
     assert rows["notes.txt.gz!/notes.txt"]["error"] is None
     assert rows["notes.txt.gz!/notes.txt"]["md5"] == hashlib.md5(NOTES).hexdigest()
     assert rows["photos.7z"]["media_type"] == magic.SEVEN_ZIP
@@ -229,7 +266,7 @@ def test_every_new_kind_is_scanned_matched_resumed_and_read_back(
     with store.session() as s:
         records = s.query(FileRecord).filter(FileRecord.verdict == "known").all()
         s.expunge_all()
-    assert len(records) == 9
+    assert len(records) == 10
     assert all(read_record(r) == KNOWN for r in records)
 
 

@@ -1,4 +1,4 @@
-"""Archives in the evidence (ZIP, tar, cpio, 7z; a gzip, bzip2 or xz stream: a compressed tar,
+"""Archives in the evidence (ZIP, tar, cpio, 7z, RAR; a gzip, bzip2 or xz stream: a compressed tar,
 or else one compressed file): what they hold, listed and read in memory, never extracted to disk.
 
 A member is named by its archive's path and its own name joined with ``!/``
@@ -74,7 +74,7 @@ class Member:
     names: tuple[str, ...]  # inner archives' member names, then this member's own
     size: int
     mtime_ns: int
-    #: Members can be read in any order (ZIP, cpio) rather than in one pass (tar, 7z).
+    #: Members can be read in any order (ZIP, cpio) rather than in one pass (tar, 7z, RAR).
     random_access: bool = False
 
     @property
@@ -120,10 +120,9 @@ def _reader(stream: IO[bytes], label: str) -> Reader:
 
             return SevenZipReader(stream, label)
         if kind == magic.RAR:
-            raise ArchiveError(
-                "unsupported",
-                f"{label}: RAR is recognised but not opened (no free reader of RAR 5 is used)",
-            )
+            from hashsieve.sources.rar import RarReader
+
+            return RarReader(stream, label)
         return TarReader(stream, label)  # what tarfile itself can tell
     except ArchiveError as exc:
         reason = "corrupt-archive" if exc.reason == "corrupt" else exc.reason
