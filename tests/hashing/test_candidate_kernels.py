@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hashsieve.hashing._candidate_kernels import best_box, summed_areas
+from hashsieve.hashing._candidate_kernels import DARK, LIGHT, SMOOTH, best_box, summed_areas
 
 
-def _reference(lum, texture, tops, bottoms, dark):  # type: ignore[no-untyped-def]
+def _reference(lum, texture, tops, bottoms, mode, min_width=0.25, contrast=6.0, aligned=False):  # type: ignore[no-untyped-def]
     """The rule as numpy slices and means (how the search read before it moved to numba)."""
     h, w = lum.shape
     best = None
@@ -16,13 +16,15 @@ def _reference(lum, texture, tops, bottoms, dark):  # type: ignore[no-untyped-de
         for y2, a2, b2 in bottoms:
             if not 0.03 * h <= y2 - y1 <= 0.4 * h or y2 - y1 < 5:
                 continue
-            if min(b1, b2) - max(a1, a2) < 0.25 * w:
+            if min(b1, b2) - max(a1, a2) < min_width * w:
                 continue
             slack = 0.04 * w
             contained = (a1 >= a2 - slack and b1 <= b2 + slack) or (
                 a2 >= a1 - slack and b2 <= b1 + slack
             )
-            if not contained and abs(a1 - a2) > slack and abs(b1 - b2) > slack:
+            if aligned and (abs(a1 - a2) > slack or abs(b1 - b2) > slack):
+                continue
+            if not aligned and not contained and abs(a1 - a2) > slack and abs(b1 - b2) > slack:
                 continue
             left, right = min(a1, a2), max(b1, b2)
             margin = max(2, (y2 - y1) // 4)
@@ -31,13 +33,18 @@ def _reference(lum, texture, tops, bottoms, dark):  # type: ignore[no-untyped-de
             below = np.s_[y2 + 2 : y2 + 2 + margin, left:right]
             if lum[above].size == 0 or lum[below].size == 0:
                 continue
-            if dark:
-                if lum[inside].mean() > min(lum[above].mean(), lum[below].mean()) - 6:
-                    continue
-            else:
-                around = min(texture[above].mean(), texture[below].mean())
-                if around < 6 or np.median(texture[inside].mean(axis=1)) > 0.3 * around:
-                    continue
+            inside_level = lum[inside].mean()
+            if mode == DARK and inside_level > min(lum[above].mean(), lum[below].mean()) - contrast:
+                continue
+            if (
+                mode == LIGHT
+                and inside_level < max(lum[above].mean(), lum[below].mean()) + contrast
+            ):
+                continue
+            around = min(texture[above].mean(), texture[below].mean())
+            rows_median = np.median(texture[inside].mean(axis=1))
+            if mode == SMOOTH and (around < 6 or rows_median > 0.3 * around):
+                continue
             score = float((b1 - a1) + (b2 - a2))
             if best is None or score > best[0]:
                 best = (score, (y1, y2 + 1, left, right))
@@ -64,9 +71,15 @@ def test_best_box_agrees_with_the_numpy_rule(seed: int) -> None:
 
     tops, bottoms = rows(int(rng.integers(1, 30))), rows(int(rng.integers(1, 30)))
     sums = summed_areas(lum, texture)
-    for dark in (True, False):
-        expected = _reference(lum, texture, tops, bottoms, dark)
-        got = best_box(*sums, np.array(tops, np.int64), np.array(bottoms, np.int64), dark)
+    for mode, extra in (
+        (DARK, {}),
+        (SMOOTH, {}),
+        (LIGHT, {}),
+        (DARK, {"min_width": 0.06, "contrast": 20.0, "aligned": True}),
+        (LIGHT, {"min_width": 0.06, "contrast": 20.0, "aligned": True}),
+    ):
+        expected = _reference(lum, texture, tops, bottoms, mode, **extra)
+        got = best_box(*sums, np.array(tops, np.int64), np.array(bottoms, np.int64), mode, **extra)
         assert tuple(int(v) for v in got) == expected
 
 
@@ -77,12 +90,31 @@ def test_a_dark_box_between_its_edges_is_found() -> None:
     texture = np.zeros_like(lum)
     texture[:, 1:] = np.abs(np.diff(lum, axis=1))
     tops, bottoms = [(39, 20, 140), (10, 0, 60)], [(70, 20, 140), (100, 30, 150)]
-    expected = _reference(lum, texture, tops, bottoms, True)
+    expected = _reference(lum, texture, tops, bottoms, DARK)
     assert expected == (39, 71, 20, 140)
     got = best_box(
-        *summed_areas(lum, texture), np.array(tops, np.int64), np.array(bottoms, np.int64), True
+        *summed_areas(lum, texture), np.array(tops, np.int64), np.array(bottoms, np.int64), DARK
     )
     assert tuple(int(v) for v in got) == expected
+
+
+def test_a_small_light_box_in_a_corner_is_found() -> None:
+    """A light box a tenth of the width, its two edges aligned: found in LIGHT mode only."""
+    rng = np.random.default_rng(4)
+    lum = rng.integers(60, 140, (120, 200)).astype(np.float32)
+    lum[100:115, 175:198] = 240
+    texture = np.zeros_like(lum)
+    texture[:, 1:] = np.abs(np.diff(lum, axis=1))
+    tops, bottoms = [(99, 175, 198), (20, 0, 80)], [(115, 175, 198), (60, 10, 90)]
+    sums = summed_areas(lum, texture)
+    small = {"min_width": 0.06, "contrast": 20.0, "aligned": True}
+    for mode, expected in ((LIGHT, (99, 116, 175, 198)), (DARK, (0, 0, 0, 0))):
+        assert _reference(lum, texture, tops, bottoms, mode, **small) == expected
+        got = best_box(*sums, np.array(tops, np.int64), np.array(bottoms, np.int64), mode, **small)
+        assert tuple(int(v) for v in got) == expected
+    # The wide-box rule (edges over a quarter of the width) does not take it.
+    got = best_box(*sums, np.array(tops, np.int64), np.array(bottoms, np.int64), LIGHT)
+    assert tuple(int(v) for v in got) == (0, 0, 0, 0)
 
 
 def test_summed_areas_are_exact_sums() -> None:

@@ -80,6 +80,16 @@ def watermarked() -> tuple[Image.Image, tuple]:
     return _jpeg(img, 90), (box[1], box[3], box[0], box[2])
 
 
+def _best(img: Image.Image, name: str) -> int:
+    """The closest any ``name`` candidate of ``img`` (any of its 8 variants) comes to CODE."""
+    return min(
+        distance(c.codes[i : i + 32], CODE)
+        for c in candidate_hashes(img)
+        if c.name == name
+        for i in range(0, 256, 32)
+    )
+
+
 def _close(a: tuple, b: tuple, shape: tuple[int, ...], share: float = 0.02) -> bool:
     tol = share * max(shape[:2])
     return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
@@ -127,17 +137,13 @@ def test_the_picture_inside_a_viewer_window_is_found() -> None:
 def test_a_dark_caption_box_is_filled_from_around_it() -> None:
     img, box = watermarked()
     overlays = [c for c in find_candidates(img) if c.name == "overlay"]
-    assert len(overlays) == 1
-    filled = overlays[0].pixels
+    # The caption box, and perhaps a small dark patch of the picture read as a corner stamp.
+    assert 1 <= len(overlays) <= 2
     t, b, l, r = box  # noqa: E741
     # The dark box is gone: its inside is about as bright as the picture around it.
-    assert (
-        filled[t + 5 : b - 5, l + 5 : r - 5].mean()
-        > np.asarray(img)[t + 5 : b - 5, l + 5 : r - 5].mean() + 30
-    )
-    hashes = {c.name: c.codes for c in candidate_hashes(img)}
-    best = min(distance(hashes["overlay"][i : i + 32], CODE) for i in range(0, 256, 32))
-    assert best <= THRESHOLDS["overlay"]
+    inside = np.s_[t + 5 : b - 5, l + 5 : r - 5]
+    assert any(c.pixels[inside].mean() > np.asarray(img)[inside].mean() + 30 for c in overlays)
+    assert _best(img, "overlay") <= THRESHOLDS["overlay"]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])

@@ -44,11 +44,25 @@ def longest_runs_closed(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lengths, starts
 
 
+#: Overlay modes of :func:`best_box`.
+DARK, SMOOTH, LIGHT = 0, 1, 2
+
+
 @njit(cache=True, nogil=True)
 def _rect_mean(sums: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> float:
     """Mean of ``[y0:y1, x0:x1]`` from an integral image (``sums[y, x]`` = sum above-left)."""
     total = sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
     return total / ((y1 - y0) * (x1 - x0))
+
+
+@njit(cache=True, nogil=True)
+def _row_median(texture_rows: np.ndarray, y1: int, y2: int, left: int, right: int) -> float:
+    """The median over the rows inside a box (``y1 + 2 : y2 - 1``) of each row's mean texture."""
+    rows = np.empty(y2 - 1 - (y1 + 2))
+    for k in range(rows.shape[0]):
+        y = y1 + 2 + k
+        rows[k] = (texture_rows[y, right] - texture_rows[y, left]) / (right - left)
+    return float(np.median(rows))
 
 
 @njit(cache=True, nogil=True)
@@ -58,12 +72,19 @@ def best_box(
     texture_rows: np.ndarray,
     tops: np.ndarray,
     bottoms: np.ndarray,
-    dark: bool,
+    mode: int,
+    min_width: float = 0.25,
+    contrast: float = 6.0,
+    aligned: bool = False,
 ) -> tuple[int, int, int, int]:
     """The overlay box whose top and bottom edges (rows of ``tops`` and ``bottoms``: row, start,
-    end) fit best: (y1, y2 + 1, left, right), or zeros. Every region mean comes from integral
-    images (``texture_rows``: per-row cumulative sums), so each of the many edge pairs of a
-    textured photograph costs a few additions instead of numpy calls."""
+    end) fit best: (y1, y2 + 1, left, right), or zeros. ``mode``: DARK (the inside darker than
+    above and below it by ``contrast``), LIGHT (lighter by ``contrast``) or SMOOTH (much
+    smoother than a textured picture around it). The edges overlap over ``min_width`` of the
+    width; ``aligned`` (small boxes): both ends of both edges agree (the box's own sides),
+    otherwise one edge may extend the other. Every region mean comes from integral images
+    (``texture_rows``: per-row cumulative sums), so each of the many edge pairs of a textured
+    photograph costs a few additions instead of numpy calls."""
     h = lum_sums.shape[0] - 1
     w = lum_sums.shape[1] - 1
     best_score = -1.0
@@ -74,25 +95,31 @@ def best_box(
             y2, a2, b2 = bottoms[j, 0], bottoms[j, 1], bottoms[j, 2]
             if not (0.03 * h <= y2 - y1 <= 0.4 * h) or y2 - y1 < 5:
                 continue
-            if min(b1, b2) - max(a1, a2) < 0.25 * w:
+            if min(b1, b2) - max(a1, a2) < min_width * w:
                 continue
             slack = 0.04 * w
-            contained = (a1 >= a2 - slack and b1 <= b2 + slack) or (
-                a2 >= a1 - slack and b2 <= b1 + slack
-            )
-            if not contained and abs(a1 - a2) > slack and abs(b1 - b2) > slack:
-                continue
+            if aligned:
+                if abs(a1 - a2) > slack or abs(b1 - b2) > slack:
+                    continue
+            else:
+                contained = (a1 >= a2 - slack and b1 <= b2 + slack) or (
+                    a2 >= a1 - slack and b2 <= b1 + slack
+                )
+                if not contained and abs(a1 - a2) > slack and abs(b1 - b2) > slack:
+                    continue
             left, right = min(a1, a2), max(b1, b2)
             margin = max(2, (y2 - y1) // 4)
             above0, above1 = max(0, y1 - margin), y1 - 1
             below0, below1 = y2 + 2, min(h, y2 + 2 + margin)
             if above1 <= above0 or below1 <= below0 or right <= left:
                 continue
-            if dark:
+            if mode != SMOOTH:
                 inside = _rect_mean(lum_sums, y1 + 2, y2 - 1, left, right)
                 above = _rect_mean(lum_sums, above0, above1, left, right)
                 below = _rect_mean(lum_sums, below0, below1, left, right)
-                if inside > min(above, below) - 6:
+                if mode == DARK and inside > min(above, below) - contrast:
+                    continue
+                if mode == LIGHT and inside < max(above, below) + contrast:
                     continue
             else:
                 # Row medians: icons and a progress bar inside controls are a few rows only.
@@ -102,11 +129,7 @@ def best_box(
                 )
                 if around < 6:
                     continue
-                rows = np.empty(y2 - 1 - (y1 + 2))
-                for k in range(rows.shape[0]):
-                    y = y1 + 2 + k
-                    rows[k] = (texture_rows[y, right] - texture_rows[y, left]) / (right - left)
-                if np.median(rows) > 0.3 * around:
+                if _row_median(texture_rows, y1, y2, left, right) > 0.3 * around:
                     continue
             score = float((b1 - a1) + (b2 - a2))
             if score > best_score:

@@ -37,7 +37,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from hashsieve.hashing._candidate_kernels import best_box, longest_runs_closed, summed_areas
+from hashsieve.hashing._candidate_kernels import (
+    DARK,
+    LIGHT,
+    SMOOTH,
+    best_box,
+    longest_runs_closed,
+    summed_areas,
+)
 from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, rgb_array
 
 #: Candidate names, in the order :func:`find_candidates` returns them.
@@ -92,6 +99,10 @@ _JUMP = 2.0
 _SMOOTH = 0.15
 #: ... and the band at the opposite edge at the same depth, by this much at least.
 _WEAK_JUMP = 1.3
+#: A small overlay box (a corner stamp) is at least this share of the width ...
+_SMALL_BOX = 0.06
+#: ... and darker or lighter than the picture above and below it by this many luma levels.
+_SMALL_STEP = 20.0
 #: The share of each edge that ``uncrop`` adds back: 5 % cut from each side of 100 leaves 90.
 _UNCROP = 0.05 / 0.90
 
@@ -390,11 +401,13 @@ def _edge_rows(g: np.ndarray, min_run: float) -> list[tuple[int, int, int]]:
 
 
 def _find_overlays(lum: np.ndarray, box: Box) -> list[Box]:
-    """A rectangle laid over the picture (controls, a watermark box), in ``lum``'s pixels.
+    """Rectangles laid over the picture (controls, a watermark box), in ``lum``'s pixels.
 
-    Found by its long top and bottom edges; accepted when its inside is darker than the picture
-    above and below it (a dark caption box, dark controls), or much smoother than a textured
-    picture around it (translucent, blurred player controls).
+    Found by their long top and bottom edges; accepted when the inside is darker than the
+    picture above and below it (a dark caption box, dark controls), or much smoother than a
+    textured picture around it (translucent, blurred player controls). Small boxes (a corner
+    stamp, a tenth of the width) need both their edges to start and end together and a stronger
+    step, darker or lighter than around them.
     """
     t, b, l, r = box  # noqa: E741
     lum = lum[t:b, l:r]
@@ -405,27 +418,44 @@ def _find_overlays(lum: np.ndarray, box: Box) -> list[Box]:
     gy[1:-1] = lum[2:] - lum[:-2]  # central difference: a blurred edge still counts
     texture = np.zeros_like(lum)
     texture[:, 1:] = np.abs(np.diff(lum, axis=1))
-    edges = _edge_rows(np.abs(gy) > 8, 0.25)
     sums = summed_areas(lum, texture)
+    # Top edges of a dark box go dark (gy < 0), of a light box light; bottom edges the reverse.
+    falls, rises = _edge_rows(gy < -8, _SMALL_BOX), _edge_rows(gy > 8, _SMALL_BOX)
+    edges = _edge_rows(np.abs(gy) > 8, 0.25)
+
+    def wide(rows: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        return [e for e in rows if e[2] - e[1] >= 0.25 * w]
+
     found = [
-        _best_box(sums, _edge_rows(gy < -8, 0.25), _edge_rows(gy > 8, 0.25), True),
-        _best_box(sums, edges, edges, False),
+        _best_box(sums, wide(falls), wide(rises), DARK),
+        _best_box(sums, edges, edges, SMOOTH),
+        _best_box(sums, falls, rises, DARK, small=True),
+        _best_box(sums, rises, falls, LIGHT, small=True),
     ]
-    return [(t + y1, t + y2, l + x1, l + x2) for y1, y2, x1, x2 in dict.fromkeys(found) if y2]
+    out: list[Box] = []
+    for y1, y2, x1, x2 in found:  # one box found by two rules is filled once
+        near = any(
+            max(abs(a - b) for a, b in zip(o, (y1, y2, x1, x2), strict=True)) <= 2 for o in out
+        )
+        if y2 and not near:
+            out.append((y1, y2, x1, x2))
+    return [(t + y1, t + y2, l + x1, l + x2) for y1, y2, x1, x2 in out]
 
 
 def _best_box(
     sums: tuple[np.ndarray, np.ndarray, np.ndarray],
     tops: list[tuple[int, int, int]],
     bottoms: list[tuple[int, int, int]],
-    dark: bool,
+    mode: int,
+    small: bool = False,
 ) -> Box:
-    """The best-fitting box between a top and a bottom edge: darker inside than the picture
-    above and below it (``dark``), or much smoother than a textured picture around it."""
+    """The best-fitting box between a top and a bottom edge (:func:`best_box`); with ``small``,
+    boxes from _SMALL_BOX of the width whose edges agree and that stand out by _SMALL_STEP."""
     if not tops or not bottoms:
         return (0, 0, 0, 0)
+    extra = {"min_width": _SMALL_BOX, "contrast": _SMALL_STEP, "aligned": True} if small else {}
     y1, y2, left, right = best_box(
-        *sums, np.array(tops, dtype=np.int64), np.array(bottoms, dtype=np.int64), dark
+        *sums, np.array(tops, dtype=np.int64), np.array(bottoms, dtype=np.int64), mode, **extra
     )
     return (int(y1), int(y2), int(left), int(right))
 
