@@ -44,6 +44,7 @@ def _photo(relative: str, seed: int, size: tuple[int, int]) -> Image.Image:
 class Photos:
     known_wide: Image.Image  # 1.59:1 (a 16:9 frame pillarboxes it)
     known_panorama: Image.Image  # 2.5:1 (letterboxed)
+    known_full: Image.Image  # 16:9, a generated picture (fills the frame)
     others: tuple[Image.Image, ...]
 
 
@@ -54,6 +55,7 @@ def _photos() -> Photos:
     return Photos(
         known_wide=_photo("bridge-mods/aaa-orig.jpg", 1, (1600, 1004)),
         known_panorama=exif.crop((0, h // 4, w, h // 4 + round(w / 2.5))),
+        known_full=photo_like(61, SIZE),
         others=(
             _photo("reg-test-input/pen-and-coaster.png", 5, (924, 735)),
             _photo("reg-test-input/labelme-subset/q0122.jpg", 6, (256, 256)),
@@ -63,12 +65,14 @@ def _photos() -> Photos:
     )
 
 
-def _in_frame(picture: Image.Image, zoom: float, size: tuple[int, int]) -> np.ndarray:
-    """``picture`` scaled to fit ``size`` with black bars, its content zoomed by ``zoom``
-    inside its box (the middle 1/zoom of it shown)."""
+def _in_frame(
+    picture: Image.Image, zoom: float, size: tuple[int, int], share: float = 1.0
+) -> np.ndarray:
+    """``picture`` scaled to fit ``share`` of ``size`` with black bars, its content zoomed by
+    ``zoom`` inside its box (the middle 1/zoom of it shown)."""
     width, height = size
     pw, ph = picture.size
-    scale = min(width / pw, height / ph)
+    scale = min(width / pw, height / ph) * share
     bw, bh = round(pw * scale), round(ph * scale)
     cw, ch = pw / zoom, ph / zoom
     x0, y0 = (pw - cw) / 2, (ph - ch) / 2
@@ -78,7 +82,8 @@ def _in_frame(picture: Image.Image, zoom: float, size: tuple[int, int]) -> np.nd
     return np.asarray(frame)
 
 
-def write_slideshow(path: Path, shows: list[tuple[Image.Image, float]]) -> Path:
+def write_slideshow(path: Path, shows: list[tuple[Image.Image, float, float]]) -> Path:
+    """Each show: (picture, seconds on screen, share of the frame it fills)."""
     import av
 
     with av.open(str(path), mode="w") as out:
@@ -86,10 +91,10 @@ def write_slideshow(path: Path, shows: list[tuple[Image.Image, float]]) -> Path:
         stream.width, stream.height = SIZE
         stream.pix_fmt = "yuv420p"
         stream.options = {"preset": "ultrafast", "tune": "zerolatency"}
-        for picture, seconds in shows:
+        for picture, seconds, share in shows:
             count = round(seconds * FPS)
             for i in range(count):
-                rgb = _in_frame(picture, 1 + ZOOM * i / (count - 1), SIZE)
+                rgb = _in_frame(picture, 1 + ZOOM * i / (count - 1), SIZE, share)
                 out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         out.mux(stream.encode(None))
     return path
@@ -108,9 +113,17 @@ def slideshows(tmp_path_factory: pytest.TempPathFactory) -> tuple[Photos, Path]:
     a, b, c, d = photos.others
     folder = tmp_path_factory.mktemp("slideshows") / "evidence"
     folder.mkdir()
-    write_slideshow(folder / "pillarbox.mp4", [(a, 4.0), (photos.known_wide, 3.0), (b, 4.0)])
-    write_slideshow(folder / "letterbox.mp4", [(d, 4.0), (photos.known_panorama, 3.0), (a, 4.0)])
-    write_slideshow(folder / "unrelated.mp4", [(a, 4.0), (c, 3.0), (b, 4.0), (d, 3.0)])
+    shows = {
+        "pillarbox.mp4": [(a, 4.0), (photos.known_wide, 3.0), (b, 4.0)],
+        "letterbox.mp4": [(d, 4.0), (photos.known_panorama, 3.0), (a, 4.0)],
+        "unrelated.mp4": [(a, 4.0), (c, 3.0), (b, 4.0), (d, 3.0)],
+    }
+    for name, scenes in shows.items():
+        write_slideshow(folder / name, [(p, s, 1.0) for p, s in scenes])
+    # A 16:9 picture shown in a black surround (a region matches), then filling the frame
+    # (the frame itself matches): one hit, the frame's.
+    whole = [(photos.known_full, 3.0, 0.8), (photos.known_full, 2.0, 1.0), (b, 3.0, 1.0)]
+    write_slideshow(folder / "surround-then-whole.mp4", whole)
     # The known picture second: the first frame is also hashed as the file's still picture.
     write_gif(folder / "letterboxed.gif", [a, photos.known_panorama, b], (640, 360))
     return photos, folder
@@ -124,6 +137,7 @@ def scanned(slideshows: tuple[Photos, Path], store: Store, tmp_path: Path) -> di
         "# algorithm: pdq\n"
         f"{pdq_hash(photos.known_wide).hex}\n"
         f"{pdq_hash(photos.known_panorama).hex}\n"
+        f"{pdq_hash(photos.known_full).hex}\n"
     )
     import_hashset(store, known, "photos", category=1)
     jsonl = tmp_path / "results.jsonl"
@@ -159,6 +173,13 @@ def test_known_photo_in_a_slideshow_is_known_at_its_moment(
 def test_unrelated_slideshow_stays_new(scanned: dict[str, dict]) -> None:
     assert scanned["unrelated.mp4"]["verdict"] == "new"
     assert scanned["unrelated.mp4"]["matches"] == []
+
+
+def test_a_frame_itself_is_told_before_a_region_of_another(scanned: dict[str, dict]) -> None:
+    line = scanned["surround-then-whole.mp4"]
+    assert line["verdict"] == "known"
+    (match,) = line["matches"]  # the surround's region hit (at 0 s) gave way
+    assert "candidate" not in match and match["seconds"] == 3.0
 
 
 def test_known_photo_letterboxed_in_an_animated_gif_is_known(scanned: dict[str, dict]) -> None:
