@@ -258,6 +258,7 @@ def _match_pictures(
     # they are on screen; a frame's own hash goes by the vPDQ rules (matching/video.py).
     queries: dict[str, list[tuple[int, str | None, int, bytes, float | None]]] = {}
     for i, r in enumerate(results):
+        pictures: list[tuple[bytes | None, int | None, list[tuple[str, int, bytes]], float | None]]
         pictures = [(r.dihedral, r.quality, r.candidates, None)]
         pictures += [(None, None, list(f.candidates), f.seconds) for f in r.frames or ()]
         for dihedral, quality, candidates, seconds in pictures:

@@ -189,7 +189,9 @@ def _told_by_picture(known: KnownHashes, file_hits: list[MatchHit], entry: Entry
     same = {
         id(h)
         for h in pictures
-        if h.entry_id in originals and originals[h.entry_id].original == entry.original
+        if h.entry_id is not None
+        and h.entry_id in originals
+        and originals[h.entry_id].original == entry.original
     }
     if any(id(h) in same and h.candidate is None and h.algorithm == "pdq" for h in pictures):
         return True
