@@ -176,7 +176,23 @@ def test_array_and_image_inputs_agree() -> None:
     img = photo_like(9, 200, 150)
     assert pdq.pdq_hash(img) == pdq.pdq_hash(np.array(img))
     with pytest.raises(ValueError):
-        pdq.pdq_hash(np.zeros((10, 10), dtype=np.uint8))
+        pdq.pdq_hash(np.zeros((10, 10), dtype=np.float32))
+    with pytest.raises(ValueError):
+        pdq.pdq_hash(np.zeros((10, 10, 4), dtype=np.uint8))
+
+
+@pytest.mark.parametrize(("width", "height"), [(640, 480), (301, 1203), (64, 64), (37, 90)])
+def test_luma_entry_equals_pdqhash_on_grey_rgb(width: int, height: int) -> None:
+    """A luma plane (a JPEG's Y channel, decode.py's luma path) hashes as pdqhash hashes the RGB
+    image with R = G = B = luma: bit for bit, through the grey view's own kernel branch."""
+    luma = np.asarray(photo_like(width, width, height).convert("L"))
+    grey = np.repeat(luma[:, :, None], 3, axis=2)
+    view = pdq.rgb_array(luma)
+    assert view.strides[2] == 0 and not view.flags.writeable
+    ref_hash = pdq.pdq_hash(grey, impl="pdqhash")
+    assert pdq.pdq_hash(luma) == ref_hash == pdq.pdq_hash(Image.fromarray(luma))
+    assert pdq.pdq_dihedral(luma) == pdq.pdq_dihedral(grey, impl="pdqhash")
+    assert pdq.pdq_with_dihedral(luma)[0] == ref_hash
 
 
 @pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGBA", "CMYK", "YCbCr", "I", "I;16", "F"])

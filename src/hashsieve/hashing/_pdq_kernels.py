@@ -123,30 +123,16 @@ LANES = 16
 
 
 @njit(cache=True, nogil=True)
-def _downsample64(rgb, row_samples, col_samples):
-    """Luma, two Jarosz x/y passes, then decimation to 64x64.
-
-    ``row_samples``/``col_samples`` are the 64 sampled indices (non-decreasing; an image under 64
-    pixels repeats some). A row pass runs on blocks of ``LANES`` rows transposed into a scratch
-    buffer, so that it is a column pass over ``LANES`` lanes; after the first x and y passes only
-    the sampled columns, then only the sampled rows, are written.
-    """
-    rows, cols = rgb.shape[0], rgb.shape[1]
-    w_rows = (cols + 127) // 128  # window along a row
-    w_cols = (rows + 127) // 128  # window along a column
-    ucols = np.unique(col_samples)
-    urows = np.unique(row_samples)
-    nuc = ucols.shape[0]
-    all_cols = np.arange(cols)
-    col_slot = _slots(cols, ucols)
-    t = np.zeros((cols, LANES), dtype=np.float32)
-    o = np.empty((cols, LANES), dtype=np.float32)
-    o2 = np.empty((nuc, LANES), dtype=np.float32)
-
-    # Pass 1 along rows, from luma computed straight into the transposed block.
-    a = np.empty((rows, cols), dtype=np.float32)
-    for i0 in range(0, rows, LANES):
-        nb = min(LANES, rows - i0)
+def _luma_block(rgb, i0, nb, t):
+    """Luma of rows ``i0 .. i0 + nb`` into the transposed block ``t`` (column ``r`` = row
+    ``i0 + r``). A grey view (channel stride 0, R = G = B) takes the level itself: for any level
+    L, float32(0.299 L + 0.587 L + 0.114 L) computed in float64 is exactly L."""
+    cols = rgb.shape[1]
+    if rgb.strides[2] == 0:
+        for r in range(nb):
+            for j in range(cols):
+                t[j, r] = np.float32(rgb[i0 + r, j, 0])
+    else:
         for r in range(nb):
             for j in range(cols):
                 y = (
@@ -155,24 +141,108 @@ def _downsample64(rgb, row_samples, col_samples):
                     + rgb[i0 + r, j, 2] * 0.114
                 )
                 t[j, r] = np.float32(y)
-        _box_cols(t, o, w_rows, all_cols)
-        for r in range(nb):
-            for j in range(cols):
-                a[i0 + r, j] = o[j, r]
-    # Pass 1 along columns.
-    b = np.empty((rows, cols), dtype=np.float32)
-    _box_cols(a, b, w_cols, np.arange(rows))
-    # Pass 2 along rows, kept only at the sampled columns.
+
+
+@njit(cache=True, nogil=True)
+def _row_pass2(bblock, nb, t, o2, w_rows, col_slot, c, r0):
+    """Pass 2 along ``nb`` rows of ``bblock`` (the first column pass's output rows ``r0 ..``),
+    kept only at the sampled columns, into ``c``."""
+    cols = bblock.shape[1]
+    nuc = o2.shape[0]
+    for r in range(nb):
+        for j in range(cols):
+            t[j, r] = bblock[r, j]
+    _box_cols(t, o2, w_rows, col_slot)
+    for r in range(nb):
+        for m in range(nuc):
+            c[r0 + r, m] = o2[m, r]
+
+
+@njit(cache=True, nogil=True)
+def _downsample64(rgb, row_samples, col_samples):
+    """Luma, two Jarosz x/y passes, then decimation to 64x64.
+
+    ``row_samples``/``col_samples`` are the 64 sampled indices (non-decreasing; an image under 64
+    pixels repeats some). A row pass runs on blocks of ``LANES`` rows transposed into a scratch
+    buffer, so that it is a column pass over ``LANES`` lanes. The first passes stream: the x pass
+    fills a ring of rows, the y pass (``box1DFloat``'s phases, written per output row) reads the
+    ring as soon as the row it adds is there, and every ``LANES`` of its output rows go through
+    the second x pass, kept only at the sampled columns. No full-size float plane is ever held
+    (at 12 MP two such planes cost more in memory traffic and page faults than the arithmetic).
+    """
+    rows, cols = rgb.shape[0], rgb.shape[1]
+    w_rows = (cols + 127) // 128  # window along a row
+    w_cols = (rows + 127) // 128  # window along a column
+    h = (w_cols + 2) // 2
+    ucols = np.unique(col_samples)
+    urows = np.unique(row_samples)
+    nuc = ucols.shape[0]
+    all_cols = np.arange(cols)
+    col_slot = _slots(cols, ucols)
+    t = np.zeros((cols, LANES), dtype=np.float32)
+    o = np.empty((cols, LANES), dtype=np.float32)
+    o2 = np.empty((nuc, LANES), dtype=np.float32)
+    ring_n = w_cols + 1 + LANES  # rows the y pass still subtracts, plus one x-pass block
+    ring = np.empty((ring_n, cols), dtype=np.float32)
+    s = np.zeros(cols, dtype=np.float32)
+    bblock = np.empty((LANES, cols), dtype=np.float32)
     c = np.empty((rows, nuc), dtype=np.float32)
+    bc = 0  # rows waiting in bblock
+    oi = 0  # next output row of the y pass
+    # The reference primes the y pass with rows 0 .. h - 2 before its first output.
+    primed = 0
     for i0 in range(0, rows, LANES):
         nb = min(LANES, rows - i0)
+        _luma_block(rgb, i0, nb, t)
+        _box_cols(t, o, w_rows, all_cols)
         for r in range(nb):
+            slot = (i0 + r) % ring_n
             for j in range(cols):
-                t[j, r] = b[i0 + r, j]
-        _box_cols(t, o2, w_rows, col_slot)
-        for r in range(nb):
-            for m in range(nuc):
-                c[i0 + r, m] = o2[m, r]
+                ring[slot, j] = o[j, r]
+        produced = i0 + nb
+        while primed < h - 1 and primed < produced:
+            src = ring[primed % ring_n]
+            for k in range(cols):
+                s[k] += src[k]
+            primed += 1
+        if primed < h - 1:
+            continue
+        # Output oi adds row oi + h - 1 (while there is one) and subtracts row oi - (w - h + 1)
+        # (once the window is full); its divisor is the reference's running window size.
+        while oi < rows and (oi > rows - h or oi + h - 1 < produced):
+            add = oi <= rows - h
+            sub = oi >= w_cols - h + 1
+            if not sub:
+                cws = h + oi
+            elif add:
+                cws = w_cols
+            else:
+                cws = w_cols - (oi - (rows - h))
+            cf = F32(cws)
+            if add and sub:
+                ra = ring[(oi + h - 1) % ring_n]
+                rs = ring[(oi - (w_cols - h + 1)) % ring_n]
+                for k in range(cols):
+                    s[k] += ra[k]
+                    s[k] -= rs[k]
+                    bblock[bc, k] = s[k] / cf
+            elif add:
+                ra = ring[(oi + h - 1) % ring_n]
+                for k in range(cols):
+                    s[k] += ra[k]
+                    bblock[bc, k] = s[k] / cf
+            else:
+                rs = ring[(oi - (w_cols - h + 1)) % ring_n]
+                for k in range(cols):
+                    s[k] -= rs[k]
+                    bblock[bc, k] = s[k] / cf
+            bc += 1
+            oi += 1
+            if bc == LANES:
+                _row_pass2(bblock, bc, t, o2, w_rows, col_slot, c, oi - bc)
+                bc = 0
+    if bc:
+        _row_pass2(bblock, bc, t, o2, w_rows, col_slot, c, oi - bc)
     # Pass 2 along columns, kept only at the sampled rows.
     d = np.empty((urows.shape[0], nuc), dtype=np.float32)
     _box_cols(c, d, w_cols, _slots(rows, urows))

@@ -4,11 +4,16 @@ The decode rule is part of the hash definition (see docs/hash-definition.md):
 
 - EXIF orientation is NOT applied (as the C++ reference, python-threatexchange and HMA do); dihedral
   matching catches EXIF-rotated copies instead.
-- Any Pillow mode becomes RGB by ``Image.convert("RGB")``, as python-threatexchange does.
-- Fast path (``fast=True``, the scanner's default): a JPEG is decoded by libjpeg's DCT scaling at
-  1/2, 1/4 or 1/8 size, the largest factor that keeps its shorter side at least
-  :data:`FAST_MIN_SIDE` pixels (:func:`draft_scale`). Other formats are decoded at full size.
-  ``fast=False`` decodes every file at full size, as python-threatexchange does.
+- Every image is decoded at full size: PDQ's box filter must see every pixel. The old fast path
+  (libjpeg's DCT scaling to 1/2-1/8) moved the hash of finely textured photographs by up to 46 bits
+  from the field's (bench/fidelity), so it is gone.
+- Luma path (``fast=True``, the default everywhere): a colour JPEG is decoded straight to its Y
+  channel (``Image.draft("L", size)``), skipping chroma IDCT, upsampling and colour conversion.
+  JFIF's Y is 0.299R + 0.587G + 0.114B, PDQ's luma, so only rounding and clamping differ: at most
+  4 bits from ``pdqhash`` on the RGB decode over the fidelity corpus (docs/hash-definition.md),
+  at less than half the decode time. The image is then mode ``"L"``; PDQ reads L as R = G = B.
+- Anything else becomes RGB by ``Image.convert("RGB")``, as python-threatexchange does.
+  ``fast=False`` decodes every file to RGB, as python-threatexchange does.
 """
 
 from __future__ import annotations
@@ -26,10 +31,8 @@ try:  # HEIC/HEIF/AVIF support is optional at import time but installed by defau
 except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
     pass
 
-#: The fast path keeps a JPEG's shorter side at least this long (see docs/hash-definition.md).
-FAST_MIN_SIDE = 256
-#: Formats decoded through libjpeg, whose DCT scaling the fast path uses.
-_DRAFT_FORMATS = frozenset({"JPEG", "MPO"})
+#: Formats decoded through libjpeg, which can output the Y channel alone.
+_LUMA_FORMATS = frozenset({"JPEG", "MPO"})
 
 # Our own pixel limit is checked from the header below; Pillow's warning-level check is redundant.
 Image.MAX_IMAGE_PIXELS = None
@@ -46,33 +49,22 @@ class UnreadableImage(Exception):
 
 @dataclass(slots=True)
 class OpenedImage:
-    image: Image.Image  # decoded pixels, RGB
+    image: Image.Image  # decoded pixels: RGB, or L (a JPEG's Y channel) on the luma path
     width: int  # as stored in the file
     height: int
     format: str  # Pillow's format name
     exif: Image.Exif | None
-    scale: int = 1  # the decoded pixels are 1/scale of the stored size (the fast path's JPEG draft)
+    #: Always 1 (full size); stored with each hash since the DCT-scaled rule (2, 4, 8) was used.
+    scale: int = 1
 
 
-def draft_scale(width: int, height: int, min_side: int = FAST_MIN_SIDE) -> int:
-    """The fast path's JPEG reduction: the largest of 8, 4, 2 that keeps the shorter side at least
-    ``min_side`` pixels, else 1."""
-    short = min(width, height)
-    for scale in (8, 4, 2):
-        if short // scale >= min_side:
-            return scale
-    return 1
-
-
-def open_image(
-    data: bytes, *, max_pixels: int, fast: bool = True, min_side: int = FAST_MIN_SIDE
-) -> OpenedImage:
-    """Decode ``data`` (the whole file) to RGB pixels for hashing.
+def open_image(data: bytes, *, max_pixels: int, fast: bool = True) -> OpenedImage:
+    """Decode ``data`` (the whole file) to the pixels PDQ reads: RGB, or a colour JPEG's luma.
 
     Raises :class:`UnreadableImage` for content that is not an image (``"not-an-image"``), is
     truncated (``"truncated"``) or otherwise broken (``"corrupt"``), or claims more than
     ``max_pixels`` pixels (``"decompression-bomb"``, decided from the header before any pixel memory
-    is spent). ``fast`` decodes a JPEG at reduced size (:func:`draft_scale` with ``min_side``).
+    is spent). ``fast`` decodes a colour JPEG to its luma only (mode ``"L"``, full size).
     """
     try:
         with warnings.catch_warnings():
@@ -94,19 +86,17 @@ def open_image(
         exif = image.getexif()
     except Exception:  # a broken EXIF block must not cost the image its hash
         exif = None
-    scale = 1
-    if fast and fmt in _DRAFT_FORMATS:
-        scale = draft_scale(width, height, min_side)
-        if scale > 1:
-            # Asking for (w // s, h // s) makes Pillow pick exactly s (it takes the largest of
-            # 8/4/2/1 not above min(w // req_w, h // req_h)); the result is ceil(w / s) wide.
-            image.draft("RGB", (width // scale, height // scale))
-            scale = round(width / image.size[0])
+    luma = fast and fmt in _LUMA_FORMATS and image.mode == "RGB"
+    if luma:
+        # Pillow switches a YCbCr-coded JPEG to libjpeg's grayscale output at full size (a
+        # CMYK JPEG keeps its mode and is converted below).
+        image.draft("L", (width, height))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             image.load()
-            rgb = image if image.mode == "RGB" else image.convert("RGB")
+            keep = image.mode == "RGB" or (fast and image.mode == "L")
+            pixels = image if keep else image.convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         message = str(exc)
         # Pillow says "image file is truncated" when the data ends early; a decoder error
@@ -115,4 +105,6 @@ def open_image(
         raise UnreadableImage(reason, message) from None
     except MemoryError:
         raise UnreadableImage("decompression-bomb", "out of memory while decoding") from None
-    return OpenedImage(rgb, width, height, fmt, exif, scale)
+    if luma and pixels.size != (width, height):  # the rule is full size: a draft never shrinks
+        raise UnreadableImage("corrupt", f"decoded {pixels.size} of {width}x{height}")
+    return OpenedImage(pixels, width, height, fmt, exif)

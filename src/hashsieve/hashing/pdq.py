@@ -56,15 +56,29 @@ class PdqHash:
 def rgb_array(image: ImageLike) -> np.ndarray:
     """The RGB pixels PDQ is computed from (any Pillow mode, as python-threatexchange converts it).
 
-    An ndarray is taken as already decoded RGB (height x width x 3, uint8).
+    An ndarray is taken as already decoded RGB (height x width x 3, uint8) or as luma (height x
+    width, uint8). Luma, and a mode ``"L"`` image (a JPEG decoded to its Y channel by
+    :func:`hashsieve.hashing.decode.open_image`), become a read-only view with R = G = B and no
+    copy: the values ``convert("RGB")`` gives, and PDQ's float luma of them is exactly the level.
     """
     if isinstance(image, np.ndarray):
+        if image.ndim == 2 and image.dtype == np.uint8:
+            return _grey_view(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an HxWx3 uint8 array, got {image.dtype} {image.shape}")
+            raise ValueError(f"expected HxWx3 or HxW uint8 pixels, got {image.dtype} {image.shape}")
+        if image.strides[2] == 0:  # already a grey view: keep it, no copy
+            return image
         return np.ascontiguousarray(image)
+    if image.mode == "L":
+        return _grey_view(np.asarray(image))
     if image.mode != "RGB":
         image = image.convert("RGB")
     return np.asarray(image)
+
+
+def _grey_view(luma: np.ndarray) -> np.ndarray:
+    luma = np.ascontiguousarray(luma)
+    return np.broadcast_to(luma[:, :, None], (*luma.shape, 3))
 
 
 def _pack(bits: np.ndarray) -> bytes:
@@ -98,7 +112,7 @@ def pdq_hash(image: ImageLike, *, impl: Implementation | None = None) -> PdqHash
     """PDQ hash and quality (0-100) of an image."""
     rgb = rgb_array(image)
     if (impl or DEFAULT_IMPLEMENTATION) == "pdqhash":
-        bits, quality = pdqhash.compute(rgb)
+        bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
         return PdqHash(_pack_reference(bits), int(quality))
     if _too_small(rgb):
         return PdqHash(_ZERO, 0)
@@ -114,7 +128,7 @@ def pdq_dihedral(
     """The 8 dihedral PDQ hashes (see :data:`DIHEDRAL_NAMES`) and the quality, from one pass."""
     rgb = rgb_array(image)
     if (impl or DEFAULT_IMPLEMENTATION) == "pdqhash":
-        vectors, quality = pdqhash.compute_dihedral(rgb)
+        vectors, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
         return [_pack_reference(v) for v in vectors], int(quality)
     if _too_small(rgb):
         return [_ZERO] * 8, 0
