@@ -43,7 +43,6 @@ from PIL import Image, ImageOps
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
-from sources import fetch  # noqa: E402
 from styles import HOLDOUT, STYLES, apply  # noqa: E402
 
 from hashsieve.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY  # noqa: E402
@@ -55,6 +54,8 @@ from hashsieve.hashing.reference import (  # noqa: E402
     PART_THRESHOLD,
     reference_parts,
 )
+from hashsieve.matching.rules import regions_by_table  # noqa: E402
+from sources import fetch  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "robustness.json"
 MAX_PIXELS = 200_000_000
@@ -200,18 +201,6 @@ def _as_u64(codes: bytes) -> np.ndarray:
     return np.frombuffer(codes, dtype=">u8").astype(np.uint64).reshape(-1, 4)
 
 
-def _is_top(name: str | None) -> bool:
-    return name is not None and (name == "top" or name.endswith("/top"))
-
-
-def _regions(result: dict) -> list[tuple[str | None, int, np.ndarray]]:
-    """(candidate name or None for the whole image, quality, 8 x 4 uint64 codes)."""
-    out = [(None, result["quality"], _as_u64(result["codes"]))]
-    for name, quality, codes in result["candidates"]:
-        out.append((name, quality, _as_u64(codes)))
-    return out
-
-
 class Known:
     """The known side: plain PDQ of each original, and its reference parts (by owner)."""
 
@@ -240,34 +229,36 @@ def _distances(codes: np.ndarray, table: np.ndarray, owners: np.ndarray, own: in
 
 
 def _evaluate(result: dict, known: Known, own: int | None) -> dict:
-    """Per region, best distances to the originals' plain PDQ and to their parts.
+    """The matching rule, as hashsieve applies it: per region, its best distances to a table
+    and the distance at which it matches there.
 
-    Keys: ``<region>`` (plain PDQ of the originals), ``<region>@crop`` (their crop parts) for the
-    image and candidate regions; ``<region>@top`` (their upper parts) for the upper parts.
+    Which region goes to which table at which threshold is the shared rule's
+    (:func:`hashsieve.matching.rules.regions_by_table`, as the scan's matcher and the sensors
+    ask it); this only measures distances in memory. Keys: ``<region>`` (the originals' plain
+    PDQ), ``<region>@crop`` (their crop parts), ``<region>@top`` (upper parts vs their upper
+    parts); ``image`` is the whole picture.
     """
+    routed = regions_by_table(
+        result["codes"],
+        result["quality"],
+        result["candidates"],
+        min_quality=PDQ_MIN_QUALITY,
+        threshold=PDQ_MATCH_THRESHOLD,
+    )
+    tables = {
+        "pdq": (known.plain, known.owner_plain, ""),
+        "pdq-crop": (known.crop, known.owner_crop, "@crop"),
+        "pdq-top": (known.top, known.owner_top, "@top"),
+    }
     per: dict[str, dict] = {}
-
-    def keep(key: str, found: dict) -> None:  # a region type may come twice (two boxes)
-        held = per.setdefault(key, found)
-        for k, v in found.items():
-            held[k] = min(held[k], v)
-
-    for name, quality, codes in _regions(result):
-        region = name or "image"
-        if quality < PDQ_MIN_QUALITY:
-            continue
-        if _is_top(name):
-            keep(f"{region}@top", _distances(codes, known.top, known.owner_top, own))
-            continue
-        keep(region, _distances(codes, known.plain, known.owner_plain, own))
-        keep(f"{region}@crop", _distances(codes, known.crop, known.owner_crop, own))
+    for table, queries in routed.items():
+        rows, owners, suffix = tables[table]
+        for name, limit, codes in queries:
+            found = {**_distances(_as_u64(codes), rows, owners, own), "limit": limit}
+            held = per.setdefault(f"{name or 'image'}{suffix}", found)
+            for k, v in found.items():  # a region type may come twice (two boxes)
+                held[k] = min(held[k], v)
     return per
-
-
-def _threshold(key: str) -> int:
-    if "@" in key:
-        return PART_THRESHOLD
-    return PDQ_MATCH_THRESHOLD if key == "image" else THRESHOLDS[key]
 
 
 def _counts(key: str, mode: str) -> bool:
@@ -293,7 +284,7 @@ def _label(key: str) -> str:
 
 def _matched(per: dict, mode: str, key: str) -> bool:
     """Whether the image's regions match, by ``key`` ("own" or "any"/"other")."""
-    return any(entry[key] <= _threshold(name) for name, entry in per.items() if _counts(name, mode))
+    return any(entry[key] <= entry["limit"] for name, entry in per.items() if _counts(name, mode))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,9 +436,7 @@ def main() -> None:
                 wrong[mode] += _matched(per, mode, "other")
             if _matched(per, "parts", "own") and not _matched(per, "plain", "own"):
                 name = min(
-                    (e["own"], n)
-                    for n, e in per.items()
-                    if n != "image" and e["own"] <= _threshold(n)
+                    (e["own"], n) for n, e in per.items() if n != "image" and e["own"] <= e["limit"]
                 )[1]
                 wins[t][name] += 1
         recall[t] = {k: v / len(kept) for k, v in got.items()}
@@ -526,7 +515,7 @@ def main() -> None:
         + "".join(f"{'<=' + str(t):>7}" for t in THRESHOLD_GRID)
     )
     for name in sorted(fired, key=lambda n: (n.endswith("parts"), "/" in n, n)):
-        th = _threshold(name) if not name.endswith("parts") else PART_THRESHOLD
+        th = PART_THRESHOLD if name.endswith("parts") else THRESHOLDS.get(name, PDQ_MATCH_THRESHOLD)
         row = "".join(f"{fm_grid[name][t]:>7}" for t in THRESHOLD_GRID)
         print(f"{name:<24}{fired[name]:>7}{closest.get(name, 0):>9}{row}   ({th})")
     print(

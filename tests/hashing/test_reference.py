@@ -35,9 +35,10 @@ def _boxed(image: Image.Image) -> Image.Image:
 
 def test_an_original_has_a_part_per_crop_level_and_its_upper_part() -> None:
     parts = reference_parts(photo_like(3, (800, 600)))
-    assert [p.label for p in parts] == [f"crop {round(c * 100)}%" for c in CROP_LEVELS] + [
-        "top 60%"
-    ]
+    labels = [p.label for p in parts]
+    assert labels[: len(CROP_LEVELS)] == [f"crop {round(c * 100)}%" for c in CROP_LEVELS]
+    assert labels[-1] == "top 60%" and "crop 4.5/6.5/4.5/6.5%" in labels
+    assert len(labels) == len(CROP_LEVELS) + 16 + 1
     assert {p.algorithm for p in parts} == {"pdq-crop", "pdq-top"}
     assert all(len(p.code) == 32 and p.quality >= PART_MIN_QUALITY for p in parts)
 
