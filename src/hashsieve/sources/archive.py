@@ -76,6 +76,8 @@ class Member:
     mtime_ns: int
     #: Members can be read in any order (ZIP, cpio) rather than in one pass (tar, 7z, RAR).
     random_access: bool = False
+    recovered: str | None = None  # "deleted": a disk image's file no longer allocated
+    details: tuple[tuple[str, str], ...] = ()  # a file system's times and inode
 
     @property
     def path(self) -> str:
@@ -123,6 +125,14 @@ def _reader(stream: IO[bytes], label: str) -> Reader:
             from hashsieve.sources.rar import RarReader
 
             return RarReader(stream, label)
+        from hashsieve.sources import disk
+
+        if kind in magic.DISK_IMAGES or disk.peek_kind(_peek(stream)) is not None:
+            # The evidence file itself is opened by path, so its other segments are found.
+            path = None if isinstance(stream, io.BytesIO) else label
+            return disk.DiskReader(stream, label, path)
+        if disk.named_like_image(label):
+            raise ArchiveError("not-a-disk-image", f"{label}: content is no disk image read here")
         return TarReader(stream, label)  # what tarfile itself can tell
     except ArchiveError as exc:
         reason = "corrupt-archive" if exc.reason == "corrupt" else exc.reason
@@ -131,6 +141,14 @@ def _reader(stream: IO[bytes], label: str) -> Reader:
         raise
     except Exception as exc:  # zipfile, tarfile, decompressors: each has its own errors
         raise ArchiveError("corrupt-archive", f"{label}: {exc}") from exc
+
+
+def _peek(stream: IO[bytes]) -> bytes:
+    from hashsieve.sources.disk import PEEK
+
+    head = stream.read(PEEK)
+    stream.seek(0)
+    return head
 
 
 def bounded(raw: IO[bytes], what: str) -> Bounded:
@@ -145,9 +163,22 @@ def _read_limited(stream: Bounded, limit: int, what: str) -> bytes:
     return data
 
 
+def _open_member(reader: Reader, name: str) -> IO[bytes]:
+    """A member's raw stream; whatever the reader raises becomes an :class:`ArchiveError`."""
+    what = f"{reader.label}{SEPARATOR}{name}"
+    try:
+        return reader.open(name)
+    except (ArchiveError, MemoryError):
+        raise
+    except NotImplementedError as exc:  # zipfile: a compression method it does not know
+        raise ArchiveError("unsupported", f"{what}: {exc}") from exc
+    except Exception as exc:  # a damaged local header, a bad offset
+        raise ArchiveError("corrupt", f"{what}: {exc}") from exc
+
+
 def _read_named(reader: Reader, name: str, limit: int) -> bytes:
     what = f"{reader.label}{SEPARATOR}{name}"
-    stream = bounded(reader.open(name), what)
+    stream = bounded(_open_member(reader, name), what)
     try:
         return _read_limited(stream, limit, what)
     finally:
@@ -209,7 +240,13 @@ def list_members(container: str, names: tuple[str, ...] = ()) -> Iterator[Member
                 yield SourceProblem(path, entry.problem, f"{entry.problem} member in {label}")
                 continue
             yield Member(
-                container, (*names, entry.name), entry.size, entry.mtime_ns, reader.random_access
+                container,
+                (*names, entry.name),
+                entry.size,
+                entry.mtime_ns,
+                reader.random_access,
+                entry.recovered,
+                entry.details,
             )
     except MemoryError:
         yield SourceProblem(label + SEPARATOR, "too-large", f"{label}: out of memory listing it")
@@ -266,7 +303,7 @@ def read_job(job: ArchiveJob) -> Iterator[tuple[Member, Bounded | ArchiveError]]
         if reader.random_access:
             for member in job.members:
                 try:
-                    raw = reader.open(member.names[-1])
+                    raw = _open_member(reader, member.names[-1])
                 except ArchiveError as exc:
                     yield member, exc
                     continue

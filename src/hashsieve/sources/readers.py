@@ -10,6 +10,7 @@ and writes nothing anywhere.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import itertools
 import lzma
@@ -43,6 +44,8 @@ class Entry:
     size: int
     mtime_ns: int
     problem: str | None = None  # None for a regular file; else why it is not read
+    recovered: str | None = None  # "deleted": a disk image's file no longer allocated
+    details: tuple[tuple[str, str], ...] = ()  # a file system's times and inode
 
 
 def nanoseconds(seconds: float) -> int:
@@ -96,7 +99,9 @@ class Bounded:
         return b"".join(parts)
 
     def close(self) -> None:
-        self.raw.close()
+        # A decompressor that failed may fail again closing; the error is already recorded.
+        with contextlib.suppress(Exception):
+            self.raw.close()
 
 
 class Reader:
