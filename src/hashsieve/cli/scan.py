@@ -79,7 +79,8 @@ class _RichScanProgress:
 @click.option(
     "--full-decode",
     is_flag=True,
-    help="Decode images at full size (slower; the fast reduced decode is the default).",
+    help="Decode JPEGs to RGB, not straight to luma (bit-identical to pdqhash; slower). Both "
+    "are full size and give the field's PDQ (docs/hash-definition.md).",
 )
 @click.option(
     "--robust/--no-robust",
@@ -157,7 +158,7 @@ def _print_case_summary(store: Any, case_name: str) -> None:
 
 @click.command("hash")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-@click.option("--full-decode", is_flag=True, help="Decode images at full size.")
+@click.option("--full-decode", is_flag=True, help="Decode JPEGs to RGB, not straight to luma.")
 @click.pass_context
 def hash_command(ctx: click.Context, files: tuple[str, ...], full_decode: bool) -> None:
     """Print one JSON line per file: path, md5, sha1, sha256, pdq, quality. Nothing is stored."""
