@@ -24,7 +24,7 @@ _ALTERNATIVE_NAMES = {"sha256": "SHA256", "pdq": "PDQ"}
 
 def _frame(record: HashRecord) -> Any:
     """The video frame a PDQ record stands for (see video_matching.frame_entry), or None."""
-    from hashsieve.matching.video import parse_frame_entry
+    from hashsieve.hashsets.entries import parse_frame_entry
 
     return parse_frame_entry(record.entry) if record.algorithm == "pdq" else None
 

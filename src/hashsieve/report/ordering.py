@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from hashsieve.config import Settings
 from hashsieve.index.pdq_index import MultiIndexPdqIndex
-from hashsieve.scan.verdict import VERDICT_ORDER, Verdict
+from hashsieve.matching.verdict import VERDICT_ORDER, Verdict
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord, Match
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from hashsieve.hashsets.categories import category_label
-from hashsieve.scan.verdict import VERDICT_ORDER, Verdict
+from hashsieve.matching.verdict import VERDICT_ORDER, Verdict
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord
 

@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 
 from hashsieve.config import PDQ_MATCH_THRESHOLD
 from hashsieve.hashsets.categories import US_CATEGORIES, category_label
+from hashsieve.matching.verdict import Verdict
 from hashsieve.report.ordering import file_line
 from hashsieve.report.summary import case_summary
 from hashsieve.review.decisions import decision_dict, decisions_for
 from hashsieve.review.models import Decision
-from hashsieve.scan.verdict import Verdict
 from hashsieve.store import Store
 from hashsieve.store.models import Case, FileRecord, HashSet, Match, Scan
 

@@ -33,10 +33,10 @@ from hashsieve.access.web import (
 )
 from hashsieve.config import PDQ_MATCH_THRESHOLD
 from hashsieve.hashsets.categories import category_label
+from hashsieve.matching.verdict import Verdict
 from hashsieve.review import export, geo, queries, thumbs
 from hashsieve.review.decisions import DecisionError, NothingToUndo, apply_changes, undo_last
 from hashsieve.review.decisions import group_members as members_of_group
-from hashsieve.scan.verdict import Verdict
 from hashsieve.store.models import Case
 
 router = APIRouter()

@@ -23,7 +23,7 @@ from sqlalchemy import Table, delete, insert, select, update
 
 from hashsieve.config import Settings
 from hashsieve.matching import Matcher, MatchHit
-from hashsieve.scan.verdict import Verdict, decide
+from hashsieve.matching.verdict import Verdict, decide
 from hashsieve.scan.worker import FileResult, HashOptions, hash_archive_job, hash_file
 from hashsieve.sources import SourceFile, SourceProblem, open_source
 from hashsieve.sources.archive import (

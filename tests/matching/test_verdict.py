@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hashsieve.matching import MatchHit
-from hashsieve.scan.verdict import Verdict, decide
+from hashsieve.matching.verdict import Verdict, decide
 
 
 def hit(kind: str, category: int | None) -> MatchHit:
