@@ -196,6 +196,12 @@ def test_over_the_memory_limit_a_member_gets_digests_and_a_bomb_its_reason(
     assert results["big.bin"].error.startswith("decompression-bomb")
     assert results["big.bin"].md5 is None
     assert results["small.txt"].error is None  # the others go on
+    # Past its time a member is given up the same way (a deadline already passed: no clock race).
+    monkeypatch.setattr(archive, "MEMBER_SECONDS", -1.0)
+    results = {r.path.rsplit("!/", 1)[1]: r for r in hash_archive_job(_job(path), options)}
+    assert all(
+        r.error and r.error.startswith("timeout") and r.md5 is None for r in results.values()
+    )
 
 
 def test_zip_members_sharing_compressed_data_are_refused(tmp_path: Path) -> None:
