@@ -78,6 +78,7 @@ class Member:
     random_access: bool = False
     recovered: str | None = None  # "deleted": a disk image's file no longer allocated
     details: tuple[tuple[str, str], ...] = ()  # a file system's times and inode
+    offset: int | None = None  # where carved, embedded or thumbnail content starts
 
     @property
     def path(self) -> str:
@@ -247,6 +248,7 @@ def list_members(container: str, names: tuple[str, ...] = ()) -> Iterator[Member
                 reader.random_access,
                 entry.recovered,
                 entry.details,
+                entry.offset,
             )
     except MemoryError:
         yield SourceProblem(label + SEPARATOR, "too-large", f"{label}: out of memory listing it")

@@ -46,6 +46,7 @@ class Entry:
     problem: str | None = None  # None for a regular file; else why it is not read
     recovered: str | None = None  # "deleted": a disk image's file no longer allocated
     details: tuple[tuple[str, str], ...] = ()  # a file system's times and inode
+    offset: int | None = None  # bytes from its container's start, for content found there
 
 
 def nanoseconds(seconds: float) -> int:
