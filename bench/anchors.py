@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/anchors.py        # create or repair it (idempotent), print its CLI path
 
+bench/index.py compares our PDQ index with FAISS in the benchmark's own interpreter (it imports
+hashsieve), so :func:`ensure_faiss` installs ``faiss-cpu`` there (``.venv``) the first time: a
+benchmark dependency, not a test or runtime one.
+
 Kept apart from ``.venv`` so the anchor runs with exactly the dependencies its users install
 (``threatexchange`` pulls ``pdqhash``, Pillow and ``faiss-cpu``). Skipped when already present and
 working at the pinned version.
@@ -52,6 +56,19 @@ def ensure(quiet: bool = False) -> Path:
     subprocess.run([str(python()), "-c", _CHECK], check=True)
     _STAMP.write_text("\n".join(REQUIREMENTS))
     return threatexchange()
+
+
+#: The FAISS build python-threatexchange installs (its dependency, unpinned there too).
+FAISS = "faiss-cpu"
+
+
+def ensure_faiss(python: str = sys.executable) -> None:
+    """Install ``faiss-cpu`` into ``python``'s environment unless ``import faiss`` already works."""
+    if subprocess.run([python, "-c", "import faiss"], capture_output=True).returncode == 0:
+        return
+    print(f"installing {FAISS} into {Path(python).parent.parent} for bench/index.py", flush=True)
+    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", FAISS]
+    subprocess.run(pip, check=True)
 
 
 if __name__ == "__main__":

@@ -329,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    if not args.digests and not args.skip_anchors:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import anchors
+
+        anchors.ensure_faiss()  # the first time on a machine: faiss-cpu into this interpreter
     result = run_digests(args) if args.digests else run_pdq(args)
     if args.json:
         json.dump(result, sys.stdout)
