@@ -1,13 +1,14 @@
 """PDQ micro-benchmark and decode-rule measurements.
 
-    .venv/bin/python bench/pdq_impl.py speed     # ms/image: pdqhash vs ours; full vs fast pipeline
-    .venv/bin/python bench/pdq_impl.py distance  # bits moved by the fast decode rule
+    .venv/bin/python bench/pdq_impl.py speed     # ms/image: pdqhash vs ours; RGB vs luma decode
+    .venv/bin/python bench/pdq_impl.py distance  # bits moved by the luma decode rule
 
 ``speed`` times the two PDQ implementations on the same RGB array at several sizes, then the whole
-pipeline (JPEG bytes -> decode -> PDQ with dihedral codes) with full and fast decoding on generated
+pipeline (JPEG bytes -> decode -> PDQ with dihedral codes) with RGB and luma decoding on generated
 1.6-2.4k px photo-like JPEGs. ``distance`` hashes the conformance images and generated 1-3 MP JPEGs
-with full decode and with the fast path (shorter side >= 256 and >= 512) and prints mean / p95 / max
-distance to full decode, and the distance to each reference's expected hashes.
+with the RGB decode and with the luma path (``open_image(fast=True)``) and prints mean / p95 / max
+distance between them, and the distance to each reference's expected hashes. Real photographs:
+bench/fidelity/run.py.
 All images are benign: the conformance set and pictures generated here (gradients, shapes, noise).
 """
 
@@ -147,7 +148,7 @@ def speed(args: argparse.Namespace) -> None:
                 dec += t2 - t1
                 hsh += t3 - t2
             n = len(files)
-            label = "fast (draft, short side >= 256)" if fast else "full"
+            label = "luma (Y channel)" if fast else "RGB"
             print(
                 f"| {label} | {impl} | {dec / n * 1e3:.1f} | {hsh / n * 1e3:.1f} "
                 f"| {(dec + hsh) / n * 1e3:.1f} |"
@@ -162,13 +163,13 @@ def _stats(values: list[int]) -> str:
     return f"{statistics.mean(v):.1f} / {p95} / {v[-1]} (n={len(v)})"
 
 
-def _hash(data: bytes, fast: bool, min_side: int = 256) -> pdq.PdqHash:
-    return pdq.pdq_hash(open_image(data, max_pixels=MAX_PIXELS, fast=fast, min_side=min_side).image)
+def _hash(data: bytes, fast: bool) -> pdq.PdqHash:
+    return pdq.pdq_hash(open_image(data, max_pixels=MAX_PIXELS, fast=fast).image)
 
 
 def distance(args: argparse.Namespace) -> None:
     conf = conformance_dir() / "pdq"
-    rules = {"fast>=256": 256, "fast>=512": 512}
+    rules = {"luma": True}
     if conf.is_dir():
         print("## Conformance images: distance to each reference's expected hash")
         print("| reference | decode | mean | p95 | max | quality>=50 rows max |")
@@ -176,13 +177,11 @@ def distance(args: argparse.Namespace) -> None:
         for name in ("pytx", "cpp", "wasm"):
             with open(conf / f"expected-{name}.csv", newline="") as fh:
                 rows = list(csv.DictReader(fh))
-            for label, fast, side in [("full", False, 256)] + [
-                (k, True, v) for k, v in rules.items()
-            ]:
+            for label, fast in [("rgb", False), *rules.items()]:
                 ds, dq = [], []
                 for row in rows:
                     data = (conf / "images" / row["path"]).read_bytes()
-                    h = _hash(data, fast, side)
+                    h = _hash(data, fast)
                     d = pdq.distance(h.code, pdq.hex_to_code(row["pdq_hex"]))
                     ds.append(d)
                     if h.quality >= 50:
@@ -192,17 +191,17 @@ def distance(args: argparse.Namespace) -> None:
                     f"| {name} | {label} | {statistics.mean(v):.2f} "
                     f"| {v[round(0.95 * (len(v) - 1))]} | {v[-1]} | {max(dq, default=0)} |"
                 )
-        print("\n## Conformance JPEGs: fast path vs full decode (bits: mean / p95 / max)")
+        print("\n## Conformance JPEGs: luma vs RGB decode (bits: mean / p95 / max)")
         jpegs = sorted(
             p for p in (conf / "images").rglob("*") if p.suffix.lower() in {".jpg", ".jpeg"}
         )
-        for label, side in rules.items():
+        for label, fast in rules.items():
             ds = []
             for p in jpegs:
                 data = p.read_bytes()
-                ds.append(pdq.distance(_hash(data, False).code, _hash(data, True, side).code))
+                ds.append(pdq.distance(_hash(data, False).code, _hash(data, fast).code))
             print(f"- {label}: {_stats(ds)}")
-    print(f"\n## {args.n} generated photo-like JPEGs, 1-3 MP: fast path vs full decode")
+    print(f"\n## {args.n} generated photo-like JPEGs, 1-3 MP: luma vs RGB decode")
     files = generated_jpegs(args.n, seed=11, min_mp=1.0, max_mp=3.0)
     full = [_hash(f, False) for f in files]
     qualities = [h.quality for h in full]
@@ -210,11 +209,8 @@ def distance(args: argparse.Namespace) -> None:
         f"quality: min {min(qualities)}, median {statistics.median(qualities)}, "
         f"share >= 50: {sum(q >= 50 for q in qualities) / len(qualities):.0%}"
     )
-    for label, side in rules.items():
-        ds = [
-            pdq.distance(h.code, _hash(f, True, side).code)
-            for h, f in zip(full, files, strict=True)
-        ]
+    for label, fast in rules.items():
+        ds = [pdq.distance(h.code, _hash(f, fast).code) for h, f in zip(full, files, strict=True)]
         over = sum(d > 31 for d in ds)
         print(f"- {label}: {_stats(ds)}; over 31: {over}")
 
