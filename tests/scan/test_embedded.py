@@ -95,17 +95,28 @@ def thumbcache_db(entries: dict[str, bytes], version: int = 32) -> bytes:
     entries: "CMMM", size, 8-byte hash, identifier/padding/data sizes, width, height, unknown,
     data and header checksums (56 bytes), the UTF-16 identifier, padding and data."""
     body = bytearray()
+    # Vista (20): a 4-character file extension after the hash; 7 (21): no width and height.
+    header_size = 48 if version == 21 else 56
     for number, (identifier, data) in enumerate(entries.items()):
         ident = identifier.encode("utf-16-le")
-        padding = (-(56 + len(ident) + len(data))) % 8
-        size = 56 + len(ident) + len(data) + padding
+        padding = (-(header_size + len(ident) + len(data))) % 8
+        size = header_size + len(ident) + len(data) + padding
         head = b"CMMM" + size.to_bytes(4, "little") + (0x1234 + number).to_bytes(8, "little")
-        head += len(ident).to_bytes(4, "little") + (0).to_bytes(4, "little")
-        head += len(data).to_bytes(4, "little") + (256).to_bytes(4, "little") * 2
+        if version == 20:
+            head += "jpg".encode("utf-16-le").ljust(8, b"\x00")
+        sizes = len(ident).to_bytes(4, "little") + padding.to_bytes(4, "little")
+        head += sizes + len(data).to_bytes(4, "little")
+        if version >= 26:
+            head += (256).to_bytes(4, "little") * 2
         head += bytes(4 + 8 + 8)
-        body += head + ident + data + bytes(padding)
-    header = b"CMMM" + version.to_bytes(4, "little") + (1).to_bytes(4, "little") + bytes(4)
-    header += (24).to_bytes(4, "little") + (24 + len(body)).to_bytes(4, "little")
+        assert len(head) == header_size
+        body += head + ident + bytes(padding) + data
+    header = b"CMMM" + version.to_bytes(4, "little") + (1).to_bytes(4, "little")
+    if version in (20, 21):  # first entry, first free, count
+        header += (24).to_bytes(4, "little") + (24 + len(body)).to_bytes(4, "little")
+        header += len(entries).to_bytes(4, "little")
+    else:  # unknown, first entry, first free
+        header += bytes(4) + (24).to_bytes(4, "little") + (24 + len(body)).to_bytes(4, "little")
     return bytes(header + body)
 
 
@@ -228,3 +239,29 @@ def test_a_rerun_skips_what_was_found_and_adds_no_duplicates(
     jsonl = tmp_path / "again.jsonl"
     summary = run_scan(store, "c", [str(evidence)], jsonl_path=jsonl)
     assert summary.files == 0 and summary.skipped == len(first)
+
+
+def test_damaged_documents_and_caches_are_recorded_errors(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 4)
+    (folder / "broken.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\xff" * 600)
+    cache = thumbcache_db({"aa": THUMB, "bb": KNOWN})
+    cut = cache.index(KNOWN) + 100  # the second entry runs past the file's end
+    (folder / "thumbcache_96.db").write_bytes(cache[:cut])
+    rows = _scan(store, folder, tmp_path)
+    assert rows["broken.pdf!/"]["error"].startswith("corrupt-archive")
+    assert rows["broken.doc!/"]["error"].startswith("corrupt-archive")
+    # The entries before the damage are kept.
+    assert rows["thumbcache_96.db!/aa.jpg"]["verdict"] == "known"
+    assert not [p for p in rows if p.startswith("thumbcache_96.db!/bb")]
+
+
+@pytest.mark.parametrize("version", [20, 21, 32])
+def test_thumbcache_entries_of_each_windows_version(version: int) -> None:
+    from hashsieve.sources import thumbcache
+
+    data = thumbcache_db({"0f1e2d3c4b5a6978": THUMB, "x y": NEW}, version=version)
+    found = list(thumbcache.cache_entries(io.BytesIO(data)))
+    assert [e.name for e in found] == ["0f1e2d3c4b5a6978.jpg", f"{0x1235:016x}.jpg"]
+    assert [data[e.offset : e.offset + e.size] for e in found] == [THUMB, NEW]
