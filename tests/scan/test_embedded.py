@@ -198,7 +198,7 @@ def test_pictures_inside_other_files_are_found_hashed_and_matched(
     offset = 4 + 256 * 40
     appended = rows[f"tool.bin!/@0x{offset:x}.jpg"]
     assert appended["verdict"] == "known"
-    assert appended["recovered"] == "embedded"
+    assert (appended["recovered"], appended["offset"]) == ("embedded", offset)
     assert appended["md5"] == hashlib.md5(KNOWN).hexdigest()
     assert rows["tool.bin"]["metadata"]["embedded_pictures"] == 1
 
@@ -215,7 +215,7 @@ def test_pictures_inside_other_files_are_found_hashed_and_matched(
     assert pdf["md5"] == hashlib.md5(KNOWN).hexdigest()  # the JPEG's own bytes
     assert rows["letter.docx!/word/media/image1.jpeg"]["verdict"] == "known"
     doc = rows["old.doc!/Data/@0x3e8.jpg"]
-    assert (doc["verdict"], doc["recovered"]) == ("known", "embedded")
+    assert (doc["verdict"], doc["recovered"], doc["offset"]) == ("known", "embedded", 1000)
 
     # A text file with stray signature bytes holds nothing and is no container.
     assert not [p for p in rows if p.startswith("notes.txt!/")]
