@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench bench-quick bench-robust bench-icap clean
+.PHONY: setup demo test lint bench bench-quick bench-robust bench-fidelity bench-icap clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench-quick: setup
 
 bench-robust: setup
 	$(PY) bench/robustness/run.py
+
+# The scan's PDQ against pdqhash on 2,000 real photographs, per decode rule (docs/hash-definition.md).
+bench-fidelity: setup
+	$(PY) bench/fidelity/run.py
 
 # The ICAP sensor through a real Squid (apt-get install squid; run as root): repeated pictures,
 # then every body new.

@@ -4,17 +4,18 @@
 
 Measured, in this order, on the same files (page cache warmed first):
 
-1. limit: read each file, MD5 + SHA-1 + SHA-256 of its bytes, decode it at the reduced size our
-   scan uses (``hashsieve.hashing.decode.open_image(fast=True)``), with N processes
-   (``multiprocessing.Pool``): the work no triage can skip.
+1. limit: read each file, MD5 + SHA-1 + SHA-256 of its bytes, decode it by the rule our scan uses
+   (``hashsieve.hashing.decode.open_image(fast=True)``: full size, a JPEG's luma only), with N
+   processes (``multiprocessing.Pool``): the work no triage can skip. Also with the full RGB decode
+   (``fast=False``, python-threatexchange's decode) as ``limit_rgb``.
 2. pytx: ``threatexchange hash photo FILE...`` (python-threatexchange 1.2.17, from ``.bench-venv``),
    one process as a user runs it, in chunks of files per invocation; its start-up is timed apart.
 3. ours: ``hashsieve scan <corpus> --case bench --workers N`` with a fresh ``HASHSIEVE_HOME``
    holding a small imported hash set (random MD5 and PDQ plus some of the corpus's own MD5s and
    some of pytx's PDQs from step 2, so matching runs); files/s from the wall time of the whole
    command, and the scan's own printed rate.
-4. ours with ``--full-decode``, for reference, and with ``--no-robust`` (plain PDQ of the
-   whole image only, no candidate regions).
+4. ours with ``--full-decode`` (RGB instead of luma), for reference, and with ``--no-robust``
+   (plain PDQ of the whole image only, no candidate regions).
 """
 
 from __future__ import annotations
@@ -43,17 +44,18 @@ HASHSIEVE = str(Path(sys.executable).parent / "hashsieve")
 _RATE = re.compile(r"scanned ([\d,]+) files .* in ([\d.]+) s: ([\d,.]+) files/s")
 
 
-def _limit_one(path: str) -> int:
+def _limit_one(job: tuple[str, bool]) -> int:
+    path, fast = job
     with open(path, "rb") as f:
         data = f.read()
     hashlib.md5(data).digest(), hashlib.sha1(data).digest(), hashlib.sha256(data).digest()
-    return open_image(data, max_pixels=MAX_IMAGE_PIXELS, fast=True).image.size[0]
+    return open_image(data, max_pixels=MAX_IMAGE_PIXELS, fast=fast).image.size[0]
 
 
-def limit(paths: list[str], workers: int) -> dict:
+def limit(paths: list[str], workers: int, fast: bool = True) -> dict:
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(workers) as pool:
-        for _ in pool.imap_unordered(_limit_one, paths, chunksize=4):
+        for _ in pool.imap_unordered(_limit_one, [(p, fast) for p in paths], chunksize=4):
             pass
     wall = time.perf_counter() - t0
     return {"workers": workers, "seconds": wall, "files_per_s": len(paths) / wall}
@@ -157,7 +159,9 @@ def run(images: int, workers: int | None = None, chunk: int = 250) -> dict:
     result["load_before"] = os.getloadavg()
     print(f"ingest: {len(paths):,} JPEGs, {size / 1e6:,.0f} MB, {workers} workers", flush=True)
     result["limit"] = limit(paths, workers)
-    print(f"  limit (read+3 hashes+reduced decode): {result['limit']['files_per_s']:.1f} files/s")
+    print(f"  limit (read+3 hashes+luma decode): {result['limit']['files_per_s']:.1f} files/s")
+    result["limit_rgb"] = limit(paths, workers, fast=False)
+    print(f"  limit (read+3 hashes+RGB decode): {result['limit_rgb']['files_per_s']:.1f} files/s")
     with tempfile.TemporaryDirectory(prefix="hashsieve-bench-") as tmp:
         home = Path(tmp)
         # pytx first: its PDQ hashes of some corpus files go into the hash set our scan matches.
@@ -186,6 +190,7 @@ def run(images: int, workers: int | None = None, chunk: int = 250) -> dict:
         "ours_over_pytx": ours / tx_rate,
         "ours_per_core_over_pytx": ours / workers / tx_rate,
         "limit_over_ours": result["limit"]["files_per_s"] / ours,
+        "limit_rgb_over_ours": result["limit_rgb"]["files_per_s"] / ours,
     }
     return result
 
