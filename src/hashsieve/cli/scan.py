@@ -88,6 +88,12 @@ class _RichScanProgress:
     help="Also match candidate regions (borders, windows, boxes removed; default on, "
     "env HASHSIEVE_ROBUST=0 turns it off).",
 )
+@click.option(
+    "--images/--no-images",
+    default=True,
+    help="Open the disk images found (E01, raw, VMDK, VHD, QCOW2) and scan their files "
+    "(default on; off: an image is hashed as one file).",
+)
 @click.pass_context
 @friendly
 def scan(
@@ -98,6 +104,7 @@ def scan(
     workers: int | None,
     full_decode: bool,
     robust: bool | None,
+    images: bool,
 ) -> None:
     """Scan folders or files into a case, archives among them opened in memory; rerun the same
     command to resume after a crash."""
@@ -118,6 +125,8 @@ def scan(
         settings = dataclasses.replace(settings, workers=workers)
     if robust is not None:
         settings = dataclasses.replace(settings, robust=robust)
+    if not images:
+        settings = dataclasses.replace(settings, disk_images=False)
     store = open_store(ctx)
     columns = _RichScanProgress.columns
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:

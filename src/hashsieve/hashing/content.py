@@ -79,6 +79,11 @@ class FileResult:
     frames: list[FrameHash] | None = None
     #: Candidate regions of an image (robust matching): (name, quality, 8 x 32 dihedral bytes).
     candidates: list[tuple[str, int, bytes]] = field(default_factory=list)
+    #: How the content was found when not as a file: "deleted" (a file system's unallocated
+    #: entry), "carved", "thumbnail", "embedded".
+    recovered: str | None = None
+    #: Where recovered content starts in its container (bytes), when that is known.
+    offset: int | None = None
 
     def identity(self) -> dict[str, Any]:
         """What identifies the file: the fields every JSON form of a result starts with."""

@@ -169,6 +169,8 @@ def file_line(file: FileRecord, matches: list[Match]) -> dict[str, object]:
             for m in matches
         ],
         "error": file.error,
+        "recovered": file.recovered,
+        "offset": file.offset,
         "width": file.width,
         "height": file.height,
         "group": file.group_id,

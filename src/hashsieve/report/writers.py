@@ -44,6 +44,7 @@ CSV_COLUMNS = [
     "gps_latitude",
     "gps_longitude",
     "error",
+    "recovered",
 ]
 
 
@@ -95,6 +96,7 @@ def write_csv(store: Store, case_id: int, case_name: str, out: TextIO) -> int:
                 meta.get("GPSLatitude"),
                 meta.get("GPSLongitude"),
                 file.error,
+                file.recovered,
             ]
         )
     return n

@@ -25,7 +25,7 @@ from hashsieve.config import Settings
 from hashsieve.matching import Matcher, MatchHit
 from hashsieve.matching.verdict import Verdict, decide
 from hashsieve.scan.worker import FileResult, HashOptions, hash_archive_job, hash_file
-from hashsieve.sources import SourceFile, SourceProblem, open_source
+from hashsieve.sources import SourceFile, SourceProblem, disk, magic, open_source
 from hashsieve.sources.archive import (
     ARCHIVE_TYPES,
     MAX_DEPTH,
@@ -39,6 +39,11 @@ from hashsieve.sources.archive import (
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord, Match, Scan
 from hashsieve.workers.executor import WORKER_PRELOAD, LocalProcessExecutor
+
+#: Content the sniffer did not recognise: a raw disk image may still be one (looked at further).
+_UNKNOWN = "application/octet-stream"
+#: Bytes a raw file-system image has at least (ext's superblock ends at 2 KiB).
+_MIN_RAW_IMAGE = 2048
 
 #: Problems in the evidence that are recorded as "other" rather than "unreadable".
 _NOT_CONTENT = {"symlink", "special-file", "loop"}
@@ -181,6 +186,8 @@ class _Writer:
             "category": category,
             "error": r.error,
             "metadata_json": json.dumps(r.metadata, default=str) if r.metadata else None,
+            "recovered": r.recovered,
+            "offset": r.offset,
         }
 
 
@@ -193,6 +200,7 @@ def result_line(
         "verdict": str(verdict),
         "category": category,
         "matches": [m.as_dict() for m in hits],
+        "recovered": r.recovered,
         "width": r.width,
         "height": r.height,
         "metadata": r.metadata or None,
@@ -352,7 +360,7 @@ def _scan_archives(
     settings = matcher.settings
     listed: set[bytes] = set()
     for _level in range(MAX_DEPTH + 1):  # the last round only records what is too deep
-        todo = _archives_in_case(store, case_id, listed)
+        todo = _archives_in_case(store, case_id, listed, settings.disk_images)
         if not todo:
             return
         jobs: list[ArchiveJob] = []
@@ -385,10 +393,12 @@ def _scan_archives(
 
 
 def _archives_in_case(
-    store: Store, case_id: int, listed: set[bytes]
+    store: Store, case_id: int, listed: set[bytes], disk_images: bool = True
 ) -> list[tuple[bytes, str, tuple[str, ...]]]:
     """(path key, container, names inside it) of every readable archive of the case not yet
-    listed in this run: files of the evidence, and archives found inside archives."""
+    listed in this run: files of the evidence, and archives found inside archives; with
+    ``disk_images``, disk images too (:mod:`hashsieve.sources.disk`)."""
+    kinds = ARCHIVE_TYPES if disk_images else ARCHIVE_TYPES - magic.DISK_IMAGES
     with store.session() as s:
         rows = s.execute(
             select(
@@ -396,16 +406,27 @@ def _archives_in_case(
                 FileRecord.size,
                 FileRecord.mtime_ns,
                 FileRecord.metadata_json,
+                FileRecord.mime,
             ).where(
                 (FileRecord.case_id == case_id)
-                & FileRecord.mime.in_(sorted(ARCHIVE_TYPES))
+                & FileRecord.mime.in_(sorted(kinds | {_UNKNOWN} if disk_images else kinds))
                 & FileRecord.error.is_(None)
             )
         ).all()
     out: list[tuple[bytes, str, tuple[str, ...]]] = []
-    for key, size, mtime, metadata_json in rows:
+    for key, size, mtime, metadata_json, mime in rows:
         if key in listed:
             continue
+        if mime == _UNKNOWN:
+            # A raw file system without a partition table is only told 1 KiB in or further, past
+            # what the sniffer sees; files named like images get an error if they are not one.
+            listed.add(key)
+            path = os.fsdecode(key)
+            if metadata_json and '"archive"' in metadata_json:
+                continue  # inside an archive: read only by the magic the sniffer saw
+            sized = (size or 0) >= _MIN_RAW_IMAGE and (size or 0) % 512 == 0
+            if not (sized and disk.image_kind(path)) and not disk.named_like_image(path):
+                continue
         metadata = json.loads(metadata_json) if metadata_json else None
         member = member_from_metadata(metadata, size or 0, mtime or 0)
         if member is None:

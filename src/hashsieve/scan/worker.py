@@ -38,6 +38,9 @@ def hash_archive_job(job: ArchiveJob, options: HashOptions) -> list[FileResult]:
         result.size, result.mtime_ns = member.size, member.mtime_ns
         # How the review reaches the member again (the EXIF step sets the dict anew).
         result.metadata = {**result.metadata, "archive": member.provenance()}
+        if member.details:  # a disk image's file: its file system's times and inode
+            result.metadata["filesystem"] = dict(member.details)
+        result.recovered, result.offset = member.recovered, member.offset
         results.append(result)
     return results
 

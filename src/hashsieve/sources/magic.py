@@ -14,10 +14,20 @@ XZ = "application/x-xz"
 CPIO = "application/x-cpio"
 SEVEN_ZIP = "application/x-7z-compressed"
 RAR = "application/vnd.rar"
+#: Disk images (:mod:`hashsieve.sources.disk`). An EWF set is opened from its first segment;
+#: a later one (``.E02``...) is no container of its own.
+EWF = "application/x-ewf"
+EWF_SEGMENT = "application/x-ewf-segment"
+VMDK = "application/x-vmdk"
+VHD = "application/x-vhd"
+VHDX = "application/x-vhdx"
+QCOW = "application/x-qemu-disk"
+RAW_DISK = "application/x-raw-disk-image"
+DISK_IMAGES = frozenset({EWF, VMDK, VHD, VHDX, QCOW, RAW_DISK})
 
 #: Compressed streams: a tar inside, or else one compressed file.
 COMPRESSED = frozenset({GZIP, BZIP2, XZ})
-CONTAINERS = frozenset({ZIP, TAR, GZIP, BZIP2, XZ, CPIO, SEVEN_ZIP, RAR})
+CONTAINERS = frozenset({ZIP, TAR, GZIP, BZIP2, XZ, CPIO, SEVEN_ZIP, RAR}) | DISK_IMAGES
 
 #: A header block of a tar archive (ustar or pre-POSIX) is this long.
 TAR_BLOCK = 512
@@ -84,4 +94,50 @@ def container_type(head: bytes) -> str | None:
         head[:2] == b"\x71\xc7" and _is_binary_cpio(head, "big")
     ):
         return CPIO
-    return None
+    return disk_image_type(head)
+
+
+_FS_BOOT = (b"NTFS    ", b"EXFAT   ")
+
+
+def _is_mbr(head: bytes) -> bool:
+    """A DOS partition table (or a GPT's protective one): the boot signature and four sane
+    entries, at least one of them used."""
+    if len(head) < 512 or head[510:512] != b"\x55\xaa":
+        return False
+    used = 0
+    for at in range(446, 510, 16):
+        entry = head[at : at + 16]
+        if entry[0] not in (0x00, 0x80):
+            return False
+        start = int.from_bytes(entry[8:12], "little")
+        count = int.from_bytes(entry[12:16], "little")
+        if entry[4] != 0:
+            if start == 0 or count == 0:
+                return False
+            used += 1
+    return used > 0
+
+
+def disk_image_type(head: bytes) -> str | None:
+    """The disk-image kind of content starting with ``head`` (512 bytes); a raw file system
+    without a partition table in front (ext, HFS+, ISO 9660) is only told further in
+    (:func:`hashsieve.sources.disk.peek_kind`)."""
+    if head[:8] in (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00"):
+        first = int.from_bytes(head[9:11], "little") if head[:4] == b"EVF\x09" else 1
+        return EWF if first == 1 else EWF_SEGMENT
+    if head[:4] == b"KDMV":  # a sparse extent; it is the disk if it holds the descriptor
+        return VMDK if int.from_bytes(head[28:36], "little") else None
+    if head.startswith(b"# Disk DescriptorFile"):
+        return VMDK
+    if head[:8] == b"conectix":  # a dynamic VHD (a fixed one is raw with a footer at the end)
+        return VHD
+    if head[:8] == b"vhdxfile":
+        return VHDX
+    if head[:4] == b"QFI\xfb":
+        return QCOW
+    boot = len(head) >= 512 and head[510:512] == b"\x55\xaa"
+    fat = head[54:59] in (b"FAT12", b"FAT16") or head[82:87] == b"FAT32"
+    if boot and (head[3:11] in _FS_BOOT or fat):
+        return RAW_DISK
+    return RAW_DISK if _is_mbr(head) else None

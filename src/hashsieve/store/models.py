@@ -125,6 +125,10 @@ class FileRecord(Base):
     group_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     group_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     metadata_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: How the content was found when not as a file: "deleted", "carved", "thumbnail", ...
+    recovered: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: Where recovered content starts in its container (bytes), when known.
+    offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Match(Base):
