@@ -94,7 +94,10 @@ FORMAT_SAMPLES: dict[str, Callable[[Path], Path]] = {
         p / "hashset.dat"
     ),
     "threatexchange": lambda p: _text(f"pdq {pdq('a')}\nvideo_md5 {md5('b')}\n")(p / "hashset.dat"),
-    "plain": lambda p: _text(f"{md5('a')}\n{sha1('b')}\n{sha256('c')}\n")(p / "hashset.dat"),
+    # 16 SHA-256s: enough for their bits to tell them from PDQ codes (hashsets/hex64.py).
+    "plain": lambda p: _text(
+        f"{md5('a')}\n{sha1('b')}\n" + "".join(f"{sha256(str(i))}\n" for i in range(16))
+    )(p / "hashset.dat"),
 }
 
 

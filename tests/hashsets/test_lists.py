@@ -25,6 +25,7 @@ def test_plain_mixed_lengths_comments_and_a_bad_line(tmp_path: Path, newline: st
         "",
         f"  {sha1('b')}  ",
         "not-a-hash",
+        "# algorithm: sha256",  # one 64-digit line: its bits cannot tell SHA-256 from PDQ
         sha256("c"),
     ]
     path = tmp_path / "list.txt"
@@ -33,7 +34,7 @@ def test_plain_mixed_lengths_comments_and_a_bad_line(tmp_path: Path, newline: st
     assert [(r.algorithm, r.value, r.entry) for r in records] == [
         ("md5", md5("a"), "list.txt:2"),
         ("sha1", sha1("b"), "list.txt:4"),
-        ("sha256", sha256("c"), "list.txt:6"),
+        ("sha256", sha256("c"), "list.txt:7"),
     ]
     assert [p.entry for p in problems] == ["list.txt:5"]
 
@@ -41,12 +42,14 @@ def test_plain_mixed_lengths_comments_and_a_bad_line(tmp_path: Path, newline: st
 @pytest.mark.parametrize(
     ("fmt", "header", "expected"),
     [
-        (PlainListFormat(), "", "sha256"),
+        (PlainListFormat(default_64="sha256"), "", "sha256"),
         (PlainListFormat(default_64="pdq"), "", "pdq"),
+        (PlainListFormat(algorithm="pdq"), "", "pdq"),
         (PlainListFormat(), "# algorithm: pdq\n", "pdq"),
+        (PlainListFormat(), "# algorithm: sha256\n", "sha256"),
     ],
 )
-def test_plain_64_digits_sha256_unless_the_set_says_pdq(
+def test_plain_64_digits_as_the_set_or_the_caller_says(
     tmp_path: Path, fmt: PlainListFormat, header: str, expected: str
 ) -> None:
     path = tmp_path / "list.txt"

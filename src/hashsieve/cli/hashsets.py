@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import (
@@ -17,6 +18,10 @@ from rich.table import Table
 
 from hashsieve.cli.common import console, friendly, open_store, stdout
 from hashsieve.hashing.algorithms import LISTED_ALGORITHMS
+from hashsieve.hashsets.categories import DEFAULT_UNCATEGORISED, UNCATEGORISED_POLICIES
+
+if TYPE_CHECKING:
+    from hashsieve.hashsets.catalogue import ImportSummary
 
 
 @click.group()
@@ -37,6 +42,19 @@ def hashset() -> None:
     help="Category scheme: VICS US (0-4) or UK CAID (A/B/C).",
 )
 @click.option("--format", "format_name", help="Skip detection and read as this format.")
+@click.option(
+    "--algorithm",
+    type=click.Choice(LISTED_ALGORITHMS),
+    help="What a list's hashes are when it does not say (64 hex digits: sha256 or pdq).",
+)
+@click.option(
+    "--uncategorised",
+    type=click.Choice(UNCATEGORISED_POLICIES),
+    default=DEFAULT_UNCATEGORISED,
+    show_default=True,
+    help="VICS records with no Category, or one outside the profile: refuse them, take them "
+    "as non-pertinent (0; C4All omits Category 0), or as known material to review.",
+)
 @click.pass_context
 @friendly
 def hashset_import(
@@ -47,15 +65,20 @@ def hashset_import(
     category: int | None,
     profile: str,
     format_name: str | None,
+    algorithm: str | None,
+    uncategorised: str,
 ) -> None:
     """Import a hash-set file (or folder); its format is detected from its content.
 
     Formats: VICS JSON (1.x and 2.0), NSRL RDSv3 SQLite and NSRLFile.txt, plain lists of
-    MD5/SHA-1/SHA-256/PDQ hex, python-threatexchange files, CSV with a header, a folder of vPDQ
+    MD5/SHA-1/SHA-256/PDQ hex, md5sum/sha1sum/sha256sum and BSD-style checksum files, hashdeep,
+    HashKeeper, EnCase .hash, python-threatexchange files, CSV with a header, a folder of vPDQ
     files, and a folder of known originals (images and videos), which are hashed here, read-only,
     with the reference parts that catch cropped and boxed copies (docs/robust-matching.md).
+    UTF-8 (with or without BOM) and UTF-16 (with BOM) text are read. An import that takes
+    nothing exits with status 2 and keeps no set.
     """
-    from hashsieve.hashsets.catalogue import import_hashset
+    from hashsieve.hashsets.catalogue import NothingImportedError, import_hashset
 
     store = open_store(ctx)
     with Progress(
@@ -67,22 +90,34 @@ def hashset_import(
         transient=True,
     ) as bar:
         task = bar.add_task(f"importing {path.name}", total=None)
-        summary = import_hashset(
-            store,
-            path,
-            name,
-            known_good=known_good,
-            category=category,
-            profile=profile,
-            format_name=format_name,
-            progress=lambda n: bar.update(task, completed=n),
-        )
+        try:
+            summary = import_hashset(
+                store,
+                path,
+                name,
+                known_good=known_good,
+                category=category,
+                profile=profile,
+                format_name=format_name,
+                algorithm=algorithm,
+                uncategorised=uncategorised,
+                progress=lambda n: bar.update(task, completed=n),
+            )
+        except NothingImportedError as exc:
+            _print_problems(exc.summary)  # why each row went, before the one-line reason
+            raise
     algos = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.by_algorithm.items()))
     stdout.print(
         f"imported [bold]{name}[/bold] ({summary.format}, {summary.kind}): "
         f"{summary.taken:,} taken ({algos or 'none'}), {summary.refused:,} refused "
         f"in {summary.seconds:.1f} s"
     )
+    for note in summary.notes():
+        stdout.print(f"  {note}", markup=False)
+    _print_problems(summary)
+
+
+def _print_problems(summary: ImportSummary) -> None:
     for problem in summary.problems[:20]:
         stdout.print(f"  refused {problem.entry}: {problem.message}", markup=False)
     if summary.refused > 20:

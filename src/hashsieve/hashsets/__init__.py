@@ -14,6 +14,7 @@ from hashsieve.hashsets.base import HashSetFormat
 from hashsieve.hashsets.lists import CsvFormat, PlainListFormat, ThreatExchangeFormat
 from hashsieve.hashsets.media import MediaFolderFormat
 from hashsieve.hashsets.nsrl import NsrlRds3Format, NsrlTextFormat
+from hashsieve.hashsets.text import utf8_head
 from hashsieve.hashsets.vics import VicsFormat
 from hashsieve.hashsets.vpdq import VpdqFormat
 from hashsieve.registry import Registry
@@ -48,6 +49,7 @@ def detect_format(path: Path) -> HashSetFormat:
             raise HashSetFormatError(f"cannot read hash set {path}: {exc.strerror or exc}") from exc
         if not head:
             raise HashSetFormatError(f"hash set {path} is empty")
+        head = utf8_head(head)  # UTF-16 (BOM) and UTF-8-BOM text: sniffers see plain UTF-8
     for _name, fmt in FORMATS:
         if fmt.sniff(path, head):
             return fmt

@@ -56,6 +56,10 @@ class HashSetFormat(Protocol):
     description: ClassVar[str]
     #: Formats whose every entry is known-good whatever the user says (NSRL).
     always_known_good: ClassVar[bool]
+    #: Each record has a category field of its own (VICS): a record that leaves it out, or gives
+    #: a code outside the profile, is decided by the import's ``uncategorised`` policy. Lists
+    #: without one take ``--category`` (or none).
+    categorised: ClassVar[bool]
 
     def sniff(self, path: Path, head: bytes) -> bool:
         """True when the content (first bytes ``head``; ``b""`` for a folder) is in this format."""

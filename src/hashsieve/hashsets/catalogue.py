@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlalchemy import delete, func, select
 
@@ -24,6 +24,13 @@ from hashsieve.hashsets.base import (
     HashRecord,
     HashSetFormat,
     ParseProblem,
+)
+from hashsieve.hashsets.categories import (
+    DEFAULT_PROFILE,
+    DEFAULT_UNCATEGORISED,
+    NON_PERTINENT,
+    PROFILES,
+    UNCATEGORISED_POLICIES,
 )
 from hashsieve.index.store_index import WIDTHS, StoreIndex
 from hashsieve.store import Store
@@ -42,6 +49,14 @@ _INSERT = (
 )
 
 
+class NothingImportedError(HashSetFormatError):
+    """An import that took no record at all: the set is not kept; ``summary`` says why."""
+
+    def __init__(self, message: str, summary: ImportSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
 @dataclass
 class ImportSummary:
     name: str
@@ -52,6 +67,45 @@ class ImportSummary:
     by_algorithm: dict[str, int] = field(default_factory=dict)
     problems: list[ParseProblem] = field(default_factory=list)
     seconds: float = 0.0
+    #: Records (VICS media, list lines) that gave no category, and what they became.
+    no_category: int = 0
+    #: Records with a category code outside the profile, by code.
+    outside_profile: dict[int, int] = field(default_factory=dict)
+    uncategorised: str = DEFAULT_UNCATEGORISED
+    profile: str = "us"
+    categorised_format: bool = False
+    default_category: int | None = None
+
+    def notes(self) -> list[str]:
+        """What the import did with records that did not say what they are, in words."""
+        notes: list[str] = []
+        if self.kind == KNOWN_GOOD:
+            return notes  # every entry is known-good whatever its category
+        became = {
+            "refuse": "refused (--uncategorised refuse; choose non-pertinent or known)",
+            "non-pertinent": "imported as category 0, non-pertinent (--uncategorised)",
+            "known": "imported as known material that needs review (--uncategorised known)",
+        }[self.uncategorised]
+        if self.no_category and self.categorised_format:
+            notes.append(f"{self.no_category:,} records had no Category: {became}")
+        elif self.no_category:
+            notes.append(
+                f"{self.no_category:,} entries carry no category (the list gives none): "
+                "imported as known, uncategorised; a match is reported as known material "
+                "(--category N gives them one)"
+            )
+        if self.outside_profile:
+            codes = ", ".join(f"{c}: {n:,}" for c, n in sorted(self.outside_profile.items()))
+            total = sum(self.outside_profile.values())
+            kept = (
+                "kept with their code, as known material that needs review (--uncategorised known)"
+            )
+            what = became if self.uncategorised != "known" else kept
+            notes.append(
+                f"{total:,} records had a category outside the {self.profile} profile "
+                f"({codes}): {what}"
+            )
+        return notes
 
 
 def import_hashset(
@@ -63,15 +117,29 @@ def import_hashset(
     category: int | None = None,
     profile: str = "us",
     format_name: str | None = None,
+    algorithm: str | None = None,
+    uncategorised: str = DEFAULT_UNCATEGORISED,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
-    """Import a hash-set file (or folder) under ``name``; malformed rows are counted, not fatal."""
+    """Import a hash-set file (or folder) under ``name``; malformed rows are counted, not fatal.
+
+    ``algorithm`` names what a list's hashes are when the list does not (64 hex digits are
+    SHA-256 or PDQ). ``uncategorised`` (one of UNCATEGORISED_POLICIES) decides records of a
+    categorised format (VICS) with no category or one outside ``profile``; ``category``, when
+    given, is taken for those with none instead. An import that takes nothing raises
+    NothingImportedError and keeps no set.
+    """
     import time
 
     started = time.perf_counter()
     if not path.exists():
         raise HashSetFormatError(f"{path}: no such file or folder")
+    if uncategorised not in UNCATEGORISED_POLICIES:
+        known = ", ".join(UNCATEGORISED_POLICIES)
+        raise HashSetFormatError(f"uncategorised must be one of {known}, not {uncategorised!r}")
     fmt: HashSetFormat = FORMATS.get(format_name) if format_name else detect_format(path)
+    if algorithm is not None:
+        fmt = _with_algorithm(fmt, algorithm)
     kind = KNOWN_GOOD if (known_good or fmt.always_known_good) else KNOWN
     with store.session() as s:
         if s.scalar(select(HashSet.id).where(HashSet.name == name)) is not None:
@@ -90,8 +158,17 @@ def import_hashset(
         s.add(hashset)
         s.flush()
         hashset_id = hashset.id
-    summary = ImportSummary(name=name, format=fmt.name, kind=kind)
     default_category = None if kind == KNOWN_GOOD else category
+    summary = ImportSummary(
+        name=name,
+        format=fmt.name,
+        kind=kind,
+        uncategorised=uncategorised,
+        profile=profile,
+        categorised_format=fmt.categorised,
+        default_category=default_category,
+    )
+    policy = _CategoryPolicy(summary, profile) if kind == KNOWN and fmt.categorised else None
     placeholder = "?" if store.engine.dialect.paramstyle == "qmark" else "%s"
     sql = _INSERT.format(p=placeholder)
     try:
@@ -114,7 +191,15 @@ def import_hashset(
                     except (KeyError, ValueError) as exc:
                         _refuse(summary, ParseProblem(rec.entry, f"bad {algo} value: {exc}"))
                         continue
-                    cat = rec.category if rec.category is not None else default_category
+                    cat = rec.category
+                    if policy is not None:
+                        cat = policy.category(rec)
+                        if cat is _REFUSED:
+                            continue
+                    elif cat is None:
+                        cat = default_category
+                        if cat is None:
+                            summary.no_category += 1
                     append(
                         (hashset_id, algo, raw, rec.entry, cat, rec.series, rec.victim_identified)
                     )
@@ -125,6 +210,8 @@ def import_hashset(
                 summary.taken += len(rows)
                 if progress:
                     progress(summary.taken + summary.refused)
+            if summary.taken == 0:
+                raise NothingImportedError(_nothing_message(path, summary), summary)
     except BaseException:
         with store.session() as s:  # leave nothing half-imported behind
             s.execute(delete(HashEntry).where(HashEntry.hashset_id == hashset_id))
@@ -138,6 +225,78 @@ def import_hashset(
         hs.entries, hs.refused, hs.complete = summary.taken, summary.refused, True
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _with_algorithm(fmt: HashSetFormat, algorithm: str) -> HashSetFormat:
+    """``fmt`` reading its hashes as ``algorithm``, for the formats that leave it unsaid."""
+    if algorithm not in HEX_LENGTHS:
+        known = ", ".join(HEX_LENGTHS)
+        raise HashSetFormatError(f"unknown algorithm {algorithm!r} (known: {known})")
+    configure: Callable[[str], HashSetFormat] | None = getattr(fmt, "with_algorithm", None)
+    if configure is None:
+        takers = ", ".join(n for n, f in FORMATS if hasattr(f, "with_algorithm"))
+        raise HashSetFormatError(
+            f"a {fmt.name} set names the algorithm of each hash itself; --algorithm is for "
+            f"lists that do not ({takers})"
+        )
+    return configure(algorithm)
+
+
+def _nothing_message(path: Path, summary: ImportSummary) -> str:
+    why = f"{path}: nothing imported ({summary.format})"
+    if summary.problems:
+        first = summary.problems[0]
+        return f"{why}: {summary.refused:,} refused, the first {first.entry}: {first.message}"
+    return f"{why}: no hash records in it; is it an empty set, or another layout?"
+
+
+#: A record the category policy refused.
+_REFUSED: object = object()
+
+
+class _CategoryPolicy:
+    """The ``uncategorised`` policy applied to a categorised format's records, counted per
+    record (a VICS media is one record, whatever number of hashes it has)."""
+
+    def __init__(self, summary: ImportSummary, profile: str) -> None:
+        self.summary = summary
+        self.labels = PROFILES.get(profile.lower(), PROFILES[DEFAULT_PROFILE])
+        self.default = summary.default_category
+        self.mode = summary.uncategorised
+        self._entry: str | None = None
+        self._verdict: object = None
+
+    def category(self, rec: HashRecord) -> Any:
+        """The category to store for ``rec``, or _REFUSED."""
+        if rec.entry == self._entry:
+            return self._verdict  # another hash of the same record: decided already
+        self._entry = rec.entry
+        self._verdict = verdict = self._decide(rec)
+        return verdict
+
+    def _decide(self, rec: HashRecord) -> object:
+        summary, code = self.summary, rec.category
+        if code is None:
+            if self.default is not None:
+                return self.default  # --category: the examiner said what they are
+            summary.no_category += 1
+            why = "no Category"
+        elif code in self.labels:
+            return code
+        else:
+            summary.outside_profile[code] = summary.outside_profile.get(code, 0) + 1
+            why = f"Category {code} is not in the {summary.profile} profile"
+        if self.mode == "non-pertinent":
+            return NON_PERTINENT
+        if self.mode == "known":
+            return code
+        _refuse(
+            summary,
+            ParseProblem(
+                rec.entry, f"{why}; refused (--uncategorised non-pertinent or known to take it)"
+            ),
+        )
+        return _REFUSED
 
 
 def _refuse(summary: ImportSummary, problem: ParseProblem) -> None:
@@ -263,8 +422,10 @@ __all__ = [
     "FORMATS",
     "KNOWN",
     "KNOWN_GOOD",
+    "UNCATEGORISED_POLICIES",
     "HashSetInfo",
     "ImportSummary",
+    "NothingImportedError",
     "delete_hashset",
     "export_hashset",
     "import_hashset",

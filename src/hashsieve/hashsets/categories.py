@@ -33,6 +33,15 @@ UNCATEGORISED = "Uncategorised"
 #: The one code that means "known, and not of interest".
 NON_PERTINENT = 0
 
+#: What an import does with a record whose format carries categories (VICS) but that gives none,
+#: or gives a code its profile does not define (NIST's CAID set writes 8):
+#: ``refuse`` it (the default: nothing becomes known material, or harmless, unasked);
+#: ``non-pertinent``: category 0, a match is known-good (C4All writes no Category for 0);
+#: ``known``: kept as uncategorised (or its own code), a match is reported as known material
+#: that needs review (what the VICS model says an absent Category means).
+UNCATEGORISED_POLICIES = ("refuse", "non-pertinent", "known")
+DEFAULT_UNCATEGORISED = "refuse"
+
 
 def category_label(code: int | None, profile: str | Mapping[int, str] = DEFAULT_PROFILE) -> str:
     """Human label of a category code under a profile (a name of ``PROFILES`` or a map)."""

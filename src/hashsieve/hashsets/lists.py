@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar, TextIO
 
+from hashsieve.errors import HashSetFormatError
+from hashsieve.hashsets import hex64
 from hashsieve.hashsets.base import HEX_LENGTHS, HashRecord, ParseProblem
+from hashsieve.hashsets.text import UTF8_BOM, open_text
 
-UTF8_BOM = b"\xef\xbb\xbf"
 #: How many data lines a text sniffer looks at; a majority of them must parse.
 SNIFF_LINES = 20
 #: Algorithm of a bare hex string by its length, where only one has that length; 64 is ambiguous
@@ -104,31 +106,60 @@ def _mostly(lines: list[str], ok: Callable[[str], bool]) -> bool:
 
 
 def _open_text(path: Path) -> TextIO:
-    # utf-8-sig drops a BOM; undecodable bytes become U+FFFD so the line is reported, not fatal.
-    return path.open("r", encoding="utf-8-sig", errors="replace", newline="")
+    return open_text(path, newline="")
 
 
-def _algorithm_for(value: str, default_64: str) -> str | None:
+def _algorithm_for(value: str, default_64: str | None) -> str | None:
     n = len(value)
     return default_64 if n == 64 else _BY_LENGTH.get(n)
+
+
+def check_algorithm(algorithm: str | None) -> str | None:
+    """``algorithm`` when it is one that lists carry (or None); ValueError otherwise."""
+    if algorithm is not None and algorithm not in HEX_LENGTHS:
+        raise ValueError(f"unknown algorithm {algorithm!r} (known: {', '.join(HEX_LENGTHS)})")
+    return algorithm
+
+
+def decide_64(path: Path, values: list[str]) -> str | None:
+    """What the 64-digit ``values`` sampled from ``path`` are (see :mod:`hex64`); None when there
+    are none. Raises HashSetFormatError when the bits do not tell: never a silent guess."""
+    if not values:
+        return None
+    decided = hex64.classify(values)
+    if decided is None:
+        raise HashSetFormatError(hex64.undecided_message(str(path), len(values)))
+    return decided
+
+
+#: Lines a plain list's sampler reads at most looking for 64-digit values (bounded work).
+_SAMPLE_LINES = 200_000
 
 
 class PlainListFormat:
     """One MD5, SHA-1, SHA-256 or PDQ hex per line; the algorithm is told by the length.
 
-    A 64-digit line is SHA-256 unless the set says otherwise: construct the format with
-    ``default_64="pdq"``, or put ``# algorithm: pdq`` in the file (which then applies to every
-    following line, and is what :func:`hashsieve.hashsets.export.write_plain` writes).
+    64 digits are SHA-256 or PDQ: a ``# algorithm: pdq`` line in the file says which (it applies
+    to every following line, and is what :func:`hashsieve.hashsets.export.write_plain` writes),
+    or ``algorithm`` (``hashset import --algorithm``) for every line, or ``default_64``.
+    Otherwise the bits of the first 64-digit lines decide (:mod:`hashsieve.hashsets.hex64`),
+    and a list they do not decide is refused (HashSetFormatError) asking for ``--algorithm``.
     """
 
     name: ClassVar[str] = "plain"
     description: ClassVar[str] = "plain list, one MD5/SHA-1/SHA-256/PDQ hex per line"
     always_known_good: ClassVar[bool] = False
+    categorised: ClassVar[bool] = False
 
-    def __init__(self, default_64: str = "sha256") -> None:
-        if default_64 not in ("sha256", "pdq"):
+    def __init__(self, default_64: str | None = None, algorithm: str | None = None) -> None:
+        if default_64 not in (None, "sha256", "pdq"):
             raise ValueError(f"default_64 must be 'sha256' or 'pdq', not {default_64!r}")
         self.default_64 = default_64
+        self.algorithm = check_algorithm(algorithm)
+
+    def with_algorithm(self, algorithm: str) -> PlainListFormat:
+        """This format reading every line as ``algorithm``."""
+        return PlainListFormat(self.default_64, algorithm)
 
     def sniff(self, path: Path, head: bytes) -> bool:
         return _mostly(
@@ -140,23 +171,39 @@ class PlainListFormat:
         )
 
     def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
-        return _PlainReader(path, self.default_64).records()
+        return _PlainReader(path, self.default_64, self.algorithm).records()
 
 
 class _PlainReader:
     """The state of one read of a plain list (the ``# algorithm:`` directive in force)."""
 
-    def __init__(self, path: Path, default_64: str) -> None:
+    def __init__(self, path: Path, default_64: str | None, forced: str | None) -> None:
         self.path = path
         self.prefix = f"{path.name}:"
         self.default_64 = default_64
-        self._forced: str | None = None
+        self._forced = forced
+
+    def _sample_64(self) -> list[str]:
+        """The first 64-digit lines before any ``# algorithm:`` line (which would decide)."""
+        values: list[str] = []
+        with open_text(self.path) as stream:
+            for number, raw in enumerate(stream):
+                line = raw.strip()
+                if number >= _SAMPLE_LINES or len(values) >= hex64.SAMPLE:
+                    break
+                if line.lower().startswith(ALGORITHM_DIRECTIVE):
+                    break
+                if len(line) == 64:
+                    values.append(line)
+        return values
 
     def records(self) -> Iterator[HashRecord | ParseProblem]:
+        if self._forced is None and self.default_64 is None:
+            self.default_64 = decide_64(self.path, self._sample_64())
         prefix = self.prefix
         lineno = 0
         # Universal newlines: CRLF arrives as "\n". Blocks end on a line boundary.
-        with self.path.open("r", encoding="utf-8-sig", errors="replace") as stream:
+        with open_text(self.path) as stream:
             while block := stream.read(_BLOCK_CHARS):
                 if block[-1] != "\n":
                     block += stream.readline()
@@ -182,6 +229,8 @@ class _PlainReader:
             {HEX_LENGTHS[self._forced]: self._forced}
             if self._forced
             else {**_BY_LENGTH, 64: self.default_64}
+            if self.default_64
+            else dict(_BY_LENGTH)
         )
         if not set(map(len, lines)) <= by_length.keys():
             return None  # blank lines, comments, other lengths: the line-by-line path
@@ -217,6 +266,13 @@ class _PlainReader:
                 if valid:
                     yield HashRecord(algorithm, line.lower(), f"{prefix}{number}")
                     continue
+            if algorithm is None and n == 64 and self._forced is None:
+                yield ParseProblem(
+                    f"{prefix}{number}",
+                    "64 hex digits (SHA-256 or PDQ) after the sampled lines; "
+                    "import with --algorithm sha256 or pdq",
+                )
+                continue
             expected = f"a {self._forced} hash" if self._forced else "32, 40 or 64 hex digits"
             yield ParseProblem(f"{prefix}{number}", f"not {expected}: {line[:80]!r}")
 
@@ -239,6 +295,7 @@ class ThreatExchangeFormat:
     name: ClassVar[str] = "threatexchange"
     description: ClassVar[str] = "python-threatexchange local file (`pdq <hex>`, `video_md5 <hex>`)"
     always_known_good: ClassVar[bool] = False
+    categorised: ClassVar[bool] = False
 
     def sniff(self, path: Path, head: bytes) -> bool:
         return _mostly(head_lines(head), lambda s: _tx_line(s) is not None)
@@ -318,15 +375,46 @@ class CsvFormat:
     name: ClassVar[str] = "csv"
     description: ClassVar[str] = "CSV with a header naming md5/sha1/sha256/pdq/hash columns"
     always_known_good: ClassVar[bool] = False
+    categorised: ClassVar[bool] = False
 
-    def __init__(self, default_64: str = "sha256") -> None:
+    def __init__(self, default_64: str | None = None, algorithm: str | None = None) -> None:
         self.default_64 = default_64
+        self.algorithm = check_algorithm(algorithm)
+
+    def with_algorithm(self, algorithm: str) -> CsvFormat:
+        """This format reading a generic ``hash`` column as ``algorithm``."""
+        return CsvFormat(self.default_64, algorithm)
 
     def sniff(self, path: Path, head: bytes) -> bool:
         lines = head_lines(head, limit=1)
         return bool(lines) and _csv_header(lines[0]) is not None
 
+    def _sample_64(self, path: Path) -> list[str]:
+        """64-digit values of the generic hash column (no signal type) in the first rows."""
+        values: list[str] = []
+        with _open_text(path) as stream:
+            header: tuple[str, dict[str, int]] | None = None
+            for raw in stream:
+                line = raw.strip()
+                if line and not line.startswith("#"):
+                    header = _csv_header(line)
+                    break
+            if header is None or "hash" not in header[1] or "signal_type" in header[1]:
+                return values
+            column = header[1]["hash"]
+            for number, row in enumerate(csv.reader(stream, delimiter=header[0])):
+                if number >= _SAMPLE_LINES or len(values) >= hex64.SAMPLE:
+                    break
+                if column < len(row) and len(cell := row[column].strip()) == 64:
+                    values.append(cell)
+        return values
+
     def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
+        if self.algorithm is None and self.default_64 is None:
+            decided = decide_64(path, self._sample_64(path))
+            if decided is not None:
+                yield from CsvFormat(decided).read(path)
+                return
         name = path.name
         with _open_text(path) as stream:
             header_line = 0
@@ -375,10 +463,14 @@ class CsvFormat:
                     if algorithm is None:
                         yield ParseProblem(entry, f"unsupported signal type {signal_type!r}")
                         continue
+                elif self.algorithm is not None:
+                    algorithm = self.algorithm
                 else:
                     algorithm = _algorithm_for(raw, self.default_64)
             value = parse_hex(raw, HEX_LENGTHS[algorithm]) if algorithm else None
-            if algorithm is None or value is None:
+            if algorithm is None and len(raw) == 64:
+                yield ParseProblem(entry, "64 hex digits (SHA-256 or PDQ): use --algorithm")
+            elif algorithm is None or value is None:
                 yield ParseProblem(entry, f"bad {algorithm or 'hash'} value {raw[:80]!r}")
             else:
                 yield HashRecord(algorithm, value, entry, category, series, victim)

@@ -48,6 +48,7 @@ class MediaFolderFormat:
         "a folder of known originals (images and videos), hashed here with reference parts"
     )
     always_known_good: ClassVar[bool] = False
+    categorised: ClassVar[bool] = False
 
     def sniff(self, path: Path, head: bytes) -> bool:
         if head or not path.is_dir():

@@ -16,6 +16,7 @@ from typing import ClassVar
 from hashsieve.hashsets.base import HEX_LENGTHS, HashRecord, ParseProblem
 from hashsieve.hashsets.categories import NON_PERTINENT
 from hashsieve.hashsets.lists import head_lines, parse_hex
+from hashsieve.hashsets.text import open_text
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _HASH_COLUMNS = ("sha256", "sha1", "md5")
@@ -54,6 +55,7 @@ class NsrlRds3Format:
     name: ClassVar[str] = "nsrl-rds3"
     description: ClassVar[str] = "NIST NSRL RDSv3 SQLite database (full or minimal)"
     always_known_good: ClassVar[bool] = True
+    categorised: ClassVar[bool] = False
 
     def sniff(self, path: Path, head: bytes) -> bool:
         if not head.startswith(SQLITE_MAGIC):
@@ -108,6 +110,7 @@ class NsrlTextFormat:
     name: ClassVar[str] = "nsrl-txt"
     description: ClassVar[str] = "NIST NSRL RDSv2 NSRLFile.txt"
     always_known_good: ClassVar[bool] = True
+    categorised: ClassVar[bool] = False
 
     def sniff(self, path: Path, head: bytes) -> bool:
         lines = head_lines(head, limit=1)
@@ -116,7 +119,7 @@ class NsrlTextFormat:
     def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
         name = path.name
         # RDSv2 file names are not all UTF-8; they are only shown, so replace what cannot decode.
-        with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as stream:
+        with open_text(path, newline="") as stream:
             reader = csv.reader(stream)
             columns = _txt_columns(next(reader, []))
             if columns is None:

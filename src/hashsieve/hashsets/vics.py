@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 import ijson
 
 from hashsieve.hashsets.base import HEX_LENGTHS, HashRecord, ParseProblem
-from hashsieve.hashsets.lists import UTF8_BOM, parse_bool, parse_category, parse_hex
+from hashsieve.hashsets.lists import parse_bool, parse_category, parse_hex
+from hashsieve.hashsets.text import open_utf8, utf8_head
 from hashsieve.hashsets.vpdq import vics_frame_records
 
 _CONTEXT_KEYS = ("@odata.context", "odata.metadata")
@@ -48,23 +49,25 @@ class VicsFormat:
     name: ClassVar[str] = "vics"
     description: ClassVar[str] = "Project VIC VICS JSON 1.x/2.0 (#Media hash sets, #Cases exports)"
     always_known_good: ClassVar[bool] = False
+    categorised: ClassVar[bool] = True
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        return head.removeprefix(UTF8_BOM).lstrip().startswith(b"{") and (
-            _context_in_head(head) is not None
-        )
+        return utf8_head(head).lstrip().startswith(b"{") and (_context_in_head(head) is not None)
 
     def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
-        with path.open("rb") as stream:
-            start = len(UTF8_BOM) if stream.read(len(UTF8_BOM)) == UTF8_BOM else 0
-            stream.seek(start)
+        # UTF-8 whatever the file's encoding (UTF-16 from Windows exporters): ijson reads bytes.
+        with open_utf8(path) as stream:
             context = _context_in_head(stream.read(64 * 1024))
-            stream.seek(start)
-            if context is None:
+        if context is None:
+            with open_utf8(path) as stream:
                 # The root key comes after "value" (unusual): one pass to find it.
                 context = _find_context(stream) or ""
-                stream.seek(start)
-            prefix = "value.item.Media.item" if _entity_set(context) == "Cases" else "value.item"
+        # The layout is read from the records, not trusted from the context: some exporters
+        # declare #Media over a case export's value[].Media[].
+        with open_utf8(path) as stream:
+            entity = _layout(stream) or _entity_set(context)
+        with open_utf8(path) as stream:
+            prefix = "value.item.Media.item" if entity == "Cases" else "value.item"
             position = 0
             try:
                 for position, media in enumerate(ijson.items(stream, prefix, use_float=True), 1):
@@ -73,6 +76,32 @@ class VicsFormat:
                 yield ParseProblem(
                     f"{path.name}", f"invalid JSON after {position} media records: {exc}"
                 )
+
+
+#: Keys of a case (``#Cases`` value item) and of a media record, lower-cased.
+_CASE_KEYS = frozenset({"media", "caseid", "casenumber", "totalmediafiles"})
+_MEDIA_KEYS = frozenset({"mediaid", "md5", "sha1", "category", "alternativehashes"})
+#: Parser events looked at to tell the layout (the first value item's keys come early).
+_LAYOUT_EVENTS = 10_000
+
+
+def _layout(stream: Any) -> str | None:
+    """ "Cases" or "Media" by the keys of the first ``value`` item; None when undecided."""
+    try:
+        for count, (prefix, event, value) in enumerate(ijson.parse(stream)):
+            if count > _LAYOUT_EVENTS:
+                return None
+            if prefix == "value.item" and event == "map_key":
+                key = str(value).lower()
+                if key in _CASE_KEYS:
+                    return "Cases"
+                if key in _MEDIA_KEYS:
+                    return "Media"
+            elif prefix == "value.item" and event == "end_map":
+                return None
+    except ijson.JSONError:
+        return None
+    return None
 
 
 def _find_context(stream: Any) -> str | None:

@@ -24,6 +24,7 @@ from hashsieve.hashing.video import FrameHash, parse_vpdq_line
 from hashsieve.hashsets.base import HashRecord, ParseProblem
 from hashsieve.hashsets.entries import frame_entry, parse_frame_entry
 from hashsieve.hashsets.lists import head_lines
+from hashsieve.hashsets.text import open_text, utf8_head
 
 if TYPE_CHECKING:
     from hashsieve.store import Store
@@ -47,6 +48,7 @@ class VpdqFormat:
         "vPDQ video hashes (`frame,quality,pdq,seconds` lines; a file or a folder of them)"
     )
     always_known_good: ClassVar[bool] = False
+    categorised: ClassVar[bool] = False
 
     def sniff(self, path: Path, head: bytes) -> bool:
         if head:
@@ -57,7 +59,7 @@ class VpdqFormat:
         if not files:
             return False
         with files[0].open("rb") as stream:
-            return _looks_vpdq(stream.read(_HEAD))
+            return _looks_vpdq(utf8_head(stream.read(_HEAD)))
 
     def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
         if path.is_dir():
@@ -69,7 +71,7 @@ class VpdqFormat:
 
 def _read_video(path: Path, video: str) -> Iterator[HashRecord | ParseProblem]:
     seen: set[bytes] = set()
-    with path.open("r", encoding="utf-8-sig", errors="replace") as stream:
+    with open_text(path) as stream:
         for lineno, raw in enumerate(stream, 1):
             line = raw.strip()
             if not line or line.startswith("#"):
