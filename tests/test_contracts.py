@@ -26,13 +26,20 @@ from hashsieve.hashsets.base import (
     HashRecord,
     ParseProblem,
 )
+from hashsieve.hashsets.catalogue import EXPORT_FORMATS
+from hashsieve.hashsets.categories import DEFAULT_UNCATEGORISED, UNCATEGORISED_POLICIES
 from hashsieve.hashsets.export import write_plain, write_vics_media
+from hashsieve.hashsets.hashdeep import write_hashdeep
+from hashsieve.hashsets.sums import SUM_TOOLS, write_sums
 from hashsieve.hashsets.vpdq import write_vpdq_folder
 from hashsieve.index.store_index import PDQ_ALGORITHMS, WIDTHS
 from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.sources import SOURCES, SourceFile, SourceProblem, open_source
 
 from .hashsets.samples import (
+    encase_bytes,
+    hashdeep_text,
+    hashkeeper_text,
     md5,
     pdq,
     sha1,
@@ -49,6 +56,14 @@ from .hashsets.samples import (
 def _text(text: str) -> Callable[[Path], Path]:
     def make(path: Path) -> Path:
         path.write_text(text)
+        return path
+
+    return make
+
+
+def _bytes(data: bytes) -> Callable[[Path], Path]:
+    def make(path: Path) -> Path:
+        path.write_bytes(data)
         return path
 
     return make
@@ -93,6 +108,12 @@ FORMAT_SAMPLES: dict[str, Callable[[Path], Path]] = {
     "csv": lambda p: _text(f"md5,sha1,category\n{md5('a')},{sha1('a')},1\n{md5('b')},,2\n")(
         p / "hashset.dat"
     ),
+    "md5sum": lambda p: _text(
+        f"{md5('a')}  a.jpg\n{sha1('b')} *b c.jpg\nSHA256 (c.jpg) = {sha256('c')}\n"
+    )(p / "hashset.dat"),
+    "hashdeep": lambda p: _text(hashdeep_text(["a", "b"]))(p / "hashset.dat"),
+    "hashkeeper": lambda p: _text(hashkeeper_text(["a", "b"]))(p / "hashset.dat"),
+    "encase": lambda p: _bytes(encase_bytes([md5("a"), md5("b")]))(p / "hashset.dat"),
     "threatexchange": lambda p: _text(f"pdq {pdq('a')}\nvideo_md5 {md5('b')}\n")(p / "hashset.dat"),
     # 16 SHA-256s: enough for their bits to tell them from PDQ codes (hashsets/hex64.py).
     "plain": lambda p: _text(
@@ -119,6 +140,27 @@ def _write_plain(records: list[HashRecord], folder: Path) -> list[Path]:
     return paths
 
 
+def _write_sums(records: list[HashRecord], folder: Path) -> list[Path]:
+    paths = []
+    for tool, algorithm in SUM_TOOLS.items():
+        if any(r.algorithm == algorithm for r in records):
+            path = folder / f"written.{tool}"
+            with path.open("w", encoding="utf-8") as out:
+                write_sums(records, out, tool)
+            paths.append(path)
+    return paths
+
+
+def _write_hashdeep(records: list[HashRecord], folder: Path) -> list[Path]:
+    paths = []
+    for algorithm in sorted({r.algorithm for r in records}):
+        path = folder / f"written-{algorithm}.hashdeep"
+        with path.open("w", encoding="utf-8") as out:
+            write_hashdeep(records, out, algorithm)
+        paths.append(path)
+    return paths
+
+
 def _write_vpdq(records: list[HashRecord], folder: Path) -> Path:
     write_vpdq_folder(records, folder / "written")
     return folder / "written"
@@ -134,6 +176,8 @@ FORMAT_WRITERS: dict[str, tuple[Callable[..., Path | list[Path]], Callable[..., 
     "vics": (_write_vics, _record_key),
     "plain": (_write_plain, lambda r: (r.algorithm, r.value)),
     "vpdq": (_write_vpdq, lambda r: (r.algorithm, r.value, r.entry)),
+    "md5sum": (_write_sums, lambda r: (r.algorithm, r.value)),
+    "hashdeep": (_write_hashdeep, lambda r: (r.algorithm, r.value)),
 }
 
 
@@ -178,13 +222,24 @@ def test_format_contract(tmp_path: Path, name: str) -> None:
 
 
 def test_export_choices_that_are_formats_have_writers() -> None:
-    from hashsieve.cli.hashsets import hashset_export
+    from hashsieve.cli.hashsets import EXPORT_CHOICES, hashset_export
 
     (option,) = [p for p in hashset_export.params if p.name == "format_name"]
     choices = set(option.type.choices)  # type: ignore[attr-defined]
     formats = choices & set(FORMATS.names())
     assert formats and formats <= set(FORMAT_WRITERS)
-    assert choices - formats == set(HEX_LENGTHS)  # the rest: a plain list of one algorithm
+    # The rest: a plain list of one algorithm, and the checksum tools md5sum's writer serves.
+    assert choices - formats == set(HEX_LENGTHS) | set(SUM_TOOLS) - {"md5sum"}
+    assert set(EXPORT_CHOICES) == set(EXPORT_FORMATS) and set(SUM_TOOLS) <= set(EXPORT_FORMATS)
+
+
+def test_import_choices_are_the_librarys() -> None:
+    from hashsieve.cli.hashsets import UNCATEGORISED_CHOICES, hashset_import
+
+    assert UNCATEGORISED_CHOICES == UNCATEGORISED_POLICIES
+    assert UNCATEGORISED_CHOICES[0] == DEFAULT_UNCATEGORISED
+    params = {p.name: p for p in hashset_import.params}
+    assert set(params["algorithm"].type.choices) == set(HEX_LENGTHS)  # type: ignore[attr-defined]
 
 
 # --- evidence sources ---------------------------------------------------------------------------

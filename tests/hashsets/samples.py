@@ -175,3 +175,43 @@ def write_nsrl_txt(path: Path, header: str, bad_row: bool = False) -> Path:
                               for name in names))  # fmt: skip
     path.write_text("\r\n".join(lines) + "\r\n")
     return path
+
+
+def encase_bytes(md5s: list[str], name: str = "Benign test set", count: int | None = None) -> bytes:
+    """An EnCase .hash set of ``md5s`` in the layout hashsets/encase.py documents."""
+    header = bytearray(0x480)
+    header[:16] = b"HASH\r\n\xff\x00\x02\x00\x00\x00\x01\x00\x00\x00"
+    header[0x10:0x14] = (len(md5s) if count is None else count).to_bytes(4, "little")
+    encoded = name.encode("utf-16-le")[:78]
+    header[0x408 : 0x408 + len(encoded)] = encoded
+    category = "Known".encode("utf-16-le")
+    header[0x458 : 0x458 + len(category)] = category
+    return bytes(header) + b"".join(bytes.fromhex(m) + b"\0\0" for m in md5s)
+
+
+HASHKEEPER_HEADER = (
+    '"file_id","hashset_id","file_name","directory","hash","file_size","date_modified",'
+    '"time_modified","time_zone","comments","date_accessed","time_accessed"'
+)
+
+
+def hashkeeper_text(names: list[str]) -> str:
+    rows = [HASHKEEPER_HEADER]
+    for i, name in enumerate(names, 1):
+        rows.append(
+            f'{i},1,"{name}.jpg","C:\\Benign\\","{md5(name).upper()}",1234,'
+            '01/01/2024,00:00:00,"GMT","",01/01/2024,00:00:00'
+        )
+    return "\r\n".join(rows) + "\r\n"
+
+
+def hashdeep_text(names: list[str]) -> str:
+    lines = [
+        "%%%% HASHDEEP-1.0",
+        "%%%% size,md5,sha256,filename",
+        "## Invoked from: /home/examiner",
+        "## $ hashdeep -r benign",
+        "##",
+    ]
+    lines += [f"1234,{md5(n)},{sha256(n)},/home/examiner/benign/{n}, copy.jpg" for n in names]
+    return "\n".join(lines) + "\n"

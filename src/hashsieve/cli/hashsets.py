@@ -18,10 +18,15 @@ from rich.table import Table
 
 from hashsieve.cli.common import console, friendly, open_store, stdout
 from hashsieve.hashing.algorithms import LISTED_ALGORITHMS
-from hashsieve.hashsets.categories import DEFAULT_UNCATEGORISED, UNCATEGORISED_POLICIES
 
 if TYPE_CHECKING:
     from hashsieve.hashsets.catalogue import ImportSummary
+
+# Written out, not imported: importing hashsieve.hashsets loads every format (about a second)
+# and this module is read by every command's start-up. tests/test_contracts.py proves they agree
+# with hashsets.categories.UNCATEGORISED_POLICIES and catalogue.EXPORT_FORMATS.
+UNCATEGORISED_CHOICES = ("refuse", "non-pertinent", "known")
+EXPORT_CHOICES = ("md5sum", "sha1sum", "sha256sum", "hashdeep")
 
 
 @click.group()
@@ -49,8 +54,8 @@ def hashset() -> None:
 )
 @click.option(
     "--uncategorised",
-    type=click.Choice(UNCATEGORISED_POLICIES),
-    default=DEFAULT_UNCATEGORISED,
+    type=click.Choice(UNCATEGORISED_CHOICES),
+    default=UNCATEGORISED_CHOICES[0],
     show_default=True,
     help="VICS records with no Category, or one outside the profile: refuse them, take them "
     "as non-pertinent (0; C4All omits Category 0), or as known material to review.",
@@ -171,16 +176,28 @@ def hashset_delete(ctx: click.Context, name: str) -> None:
     "format_name",
     default="vics",
     show_default=True,
-    # VICS, a plain list of any algorithm lists carry, or a folder of vPDQ files.
-    type=click.Choice(["vics", *LISTED_ALGORITHMS, "vpdq"]),
+    # VICS, a plain list of any algorithm lists carry, checksum and hashdeep files, or a folder
+    # of vPDQ files.
+    type=click.Choice(["vics", *LISTED_ALGORITHMS, *EXPORT_CHOICES, "vpdq"]),
+)
+@click.option(
+    "--algorithm",
+    type=click.Choice(["md5", "sha1", "sha256"]),
+    default="md5",
+    show_default=True,
+    help="hashdeep: the one hash column to write.",
 )
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="File (vpdq: folder)."
 )
 @click.pass_context
 @friendly
-def hashset_export(ctx: click.Context, name: str, format_name: str, output: Path) -> None:
-    """Export a stored hash set as VICS 2.0 JSON or a plain list of one algorithm."""
+def hashset_export(
+    ctx: click.Context, name: str, format_name: str, algorithm: str, output: Path
+) -> None:
+    """Export a stored hash set: VICS 2.0 JSON, a plain list of one algorithm, an
+    md5sum/sha1sum/sha256sum checksum file, a hashdeep file, or a folder of vPDQ files.
+    EnCase .hash sets are read, not written (their layout is not documented well enough)."""
     from hashsieve.hashsets.catalogue import export_hashset
 
     if format_name == "vpdq":  # known videos: one vPDQ file per video, into a folder
@@ -190,7 +207,7 @@ def hashset_export(ctx: click.Context, name: str, format_name: str, output: Path
         stdout.print(f"wrote {len(videos):,} videos to {output}")
         return
     with open(output, "w", encoding="utf-8") as out:
-        n = export_hashset(open_store(ctx), name, format_name, out)
+        n = export_hashset(open_store(ctx), name, format_name, out, algorithm=algorithm)
     stdout.print(f"wrote {n:,} records to {output}")
 
 

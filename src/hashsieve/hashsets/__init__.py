@@ -11,9 +11,13 @@ from pathlib import Path
 
 from hashsieve.errors import HashSetFormatError
 from hashsieve.hashsets.base import HashSetFormat
+from hashsieve.hashsets.encase import EncaseFormat
+from hashsieve.hashsets.hashdeep import HashdeepFormat
+from hashsieve.hashsets.hashkeeper import HashKeeperFormat
 from hashsieve.hashsets.lists import CsvFormat, PlainListFormat, ThreatExchangeFormat
 from hashsieve.hashsets.media import MediaFolderFormat
 from hashsieve.hashsets.nsrl import NsrlRds3Format, NsrlTextFormat
+from hashsieve.hashsets.sums import ChecksumFormat
 from hashsieve.hashsets.text import utf8_head
 from hashsieve.hashsets.vics import VicsFormat
 from hashsieve.hashsets.vpdq import VpdqFormat
@@ -26,10 +30,14 @@ FORMATS: Registry[HashSetFormat] = Registry("hash-set format")
 for _format in (
     VicsFormat(),
     NsrlRds3Format(),
+    EncaseFormat(),  # binary, "HASH\r\n\xff\x00"
+    HashdeepFormat(),  # "%%%% HASHDEEP-1.0"
     NsrlTextFormat(),  # its header would also pass as a CSV with hash columns
+    HashKeeperFormat(),  # so would this one's (its "hash" column is MD5)
     VpdqFormat(),  # frame,quality,pdq,seconds lines (or a folder of them): before CSV
     MediaFolderFormat(),  # a folder of known originals, hashed here
     CsvFormat(),
+    ChecksumFormat(),  # "<hex>  name", "MD5 (name) = <hex>"
     ThreatExchangeFormat(),  # before plain: "<type> <hex>" lines are not bare hashes
     PlainListFormat(),
 ):

@@ -405,17 +405,33 @@ def iter_records(store: Store, name: str, *, parts: bool = False) -> Iterator[Ha
             yield HashRecord(algo, value.hex(), entry, cat, series, victim)
 
 
-def export_hashset(store: Store, name: str, format_name: str, stream: TextIO) -> int:
-    """Write a stored hash set as VICS 2.0 JSON ("vics") or a plain list ("md5", "sha1", ...)."""
-    from hashsieve.hashsets import export
+#: What ``export_hashset`` writes besides VICS and plain lists of one algorithm.
+EXPORT_FORMATS = ("md5sum", "sha1sum", "sha256sum", "hashdeep")
 
+
+def export_hashset(
+    store: Store, name: str, format_name: str, stream: TextIO, *, algorithm: str = "md5"
+) -> int:
+    """Write a stored hash set as VICS 2.0 JSON ("vics"), a plain list ("md5", "sha1", ...),
+    a checksum file ("md5sum", "sha1sum", "sha256sum") or a hashdeep file of ``algorithm``."""
+    from hashsieve.hashsets import export
+    from hashsieve.hashsets.hashdeep import write_hashdeep
+    from hashsieve.hashsets.sums import SUM_TOOLS, write_sums
+
+    known = ", ".join(("vics", *HEX_LENGTHS, *EXPORT_FORMATS))
+    if format_name not in ("vics", *HEX_LENGTHS, *EXPORT_FORMATS):
+        raise HashSetFormatError(f"cannot export as {format_name!r}: use one of {known}")
     records = iter_records(store, name)
     if format_name == "vics":
         return export.write_vics_media(records, stream, name)
-    if format_name in HEX_LENGTHS:
-        return export.write_plain(records, stream, format_name)
-    known = ", ".join(("vics", *HEX_LENGTHS))
-    raise HashSetFormatError(f"cannot export as {format_name!r}: use one of {known}")
+    if format_name in SUM_TOOLS:
+        return write_sums(records, stream, format_name)
+    if format_name == "hashdeep":
+        try:
+            return write_hashdeep(records, stream, algorithm)
+        except ValueError as exc:
+            raise HashSetFormatError(str(exc)) from exc
+    return export.write_plain(records, stream, format_name)
 
 
 __all__ = [
