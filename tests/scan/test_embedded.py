@@ -265,3 +265,29 @@ def test_thumbcache_entries_of_each_windows_version(version: int) -> None:
     found = list(thumbcache.cache_entries(io.BytesIO(data)))
     assert [e.name for e in found] == ["0f1e2d3c4b5a6978.jpg", f"{0x1235:016x}.jpg"]
     assert [data[e.offset : e.offset + e.size] for e in found] == [THUMB, NEW]
+
+
+def test_pictures_in_a_disk_images_unallocated_space_are_carved(
+    store: Store, tmp_path: Path
+) -> None:
+    from tests.sources.disk_builders import MISSING, fat_fs
+
+    if MISSING:
+        pytest.skip(f"Debian tools missing: {', '.join(MISSING)}")
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    image = fat_fs(folder / "card.img", {"DCIM/keep.jpg": NEW}, {}, mib=8)
+    raw = bytearray(image.read_bytes())
+    at, cut = 6 * 1024 * 1024, 7 * 1024 * 1024  # free clusters: FAT fills from the start
+    assert not any(raw[at : at + len(KNOWN)]) and not any(raw[cut : cut + 5000])
+    raw[at : at + len(KNOWN)] = KNOWN
+    raw[cut : cut + 5000] = THUMB[:5000]  # a picture cut short: one fragment run
+    image.write_bytes(bytes(raw))
+    rows = _scan(store, folder, tmp_path)
+    carved = rows[f"card.img!/$Unallocated/@0x{at:x}.jpg"]
+    assert (carved["verdict"], carved["recovered"], carved["offset"]) == ("known", "carved", at)
+    assert carved["md5"] == hashlib.md5(KNOWN).hexdigest()
+    assert rows["card.img!/DCIM/keep.jpg"]["verdict"] == "new"
+    fragments = [p for p in rows if p.endswith("-fragments")]
+    assert len(fragments) == 1 and fragments[0].startswith(f"card.img!/$Unallocated/@0x{cut:x}+")
+    assert rows[fragments[0]]["verdict"] == "unreadable"

@@ -24,7 +24,13 @@ from sqlalchemy import Table, delete, insert, select, update
 from hashsieve.config import Settings
 from hashsieve.matching import Matcher, MatchHit
 from hashsieve.matching.verdict import Verdict, decide
-from hashsieve.scan.worker import FileResult, HashOptions, hash_archive_job, hash_file
+from hashsieve.scan.worker import (
+    EMBEDDED_KEY,
+    FileResult,
+    HashOptions,
+    hash_archive_job,
+    hash_evidence_file,
+)
 from hashsieve.sources import SourceFile, SourceProblem, disk, magic, open_source
 from hashsieve.sources.archive import (
     ARCHIVE_TYPES,
@@ -201,6 +207,7 @@ def result_line(
         "category": category,
         "matches": [m.as_dict() for m in hits],
         "recovered": r.recovered,
+        "offset": r.offset,
         "width": r.width,
         "height": r.height,
         "metadata": r.metadata or None,
@@ -311,7 +318,7 @@ def run_scan(
                     yield item.path
 
         results = executor.map_unordered(
-            functools.partial(hash_file, options=options), files_only()
+            functools.partial(hash_evidence_file, options=options), files_only()
         )
         _consume(results, problems, matcher, writer, summary, settings, progress)
         _scan_archives(store, case.id, archives, options, matcher, writer, summary, progress)
@@ -409,7 +416,11 @@ def _archives_in_case(
                 FileRecord.mime,
             ).where(
                 (FileRecord.case_id == case_id)
-                & FileRecord.mime.in_(sorted(kinds | {_UNKNOWN} if disk_images else kinds))
+                & (
+                    FileRecord.mime.in_(sorted(kinds | {_UNKNOWN} if disk_images else kinds))
+                    # a file holding pictures found by their structure (scan/worker.py)
+                    | FileRecord.metadata_json.contains(f'"{EMBEDDED_KEY}"')
+                )
                 & FileRecord.error.is_(None)
             )
         ).all()
@@ -417,7 +428,7 @@ def _archives_in_case(
     for key, size, mtime, metadata_json, mime in rows:
         if key in listed:
             continue
-        if mime == _UNKNOWN:
+        if mime == _UNKNOWN and f'"{EMBEDDED_KEY}"' not in (metadata_json or ""):
             # A raw file system without a partition table is only told 1 KiB in or further, past
             # what the sniffer sees; files named like images get an error if they are not one.
             listed.add(key)

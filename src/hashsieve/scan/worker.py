@@ -7,19 +7,55 @@ picklable results; every failure becomes a recorded error on the result.
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING
 
 from hashsieve.hashing.content import FileResult, HashOptions, hash_content, hash_file
 from hashsieve.hashing.crypto import CryptoHasher
 from hashsieve.hashing.media import MediaKind, sniff
+from hashsieve.sources.readonly import opener
 
 if TYPE_CHECKING:
     from hashsieve.sources.archive import ArchiveJob, Bounded, Member
 
-__all__ = ["FileResult", "HashOptions", "hash_archive_job", "hash_file"]
+_UNKNOWN = "application/octet-stream"
+
+__all__ = ["FileResult", "HashOptions", "hash_archive_job", "hash_evidence_file", "hash_file"]
 
 #: Bytes digested per read of a member over the in-memory limit.
 _BLOCK = 8 * 1024 * 1024
+#: A file the sniffer does not know is searched for pictures (by structure) up to this size;
+#: one that holds some is opened as a container after the walk (sources/documents.py).
+EMBEDDED_LIMIT = 64 * 1024 * 1024
+#: Seconds the search may take in a worker.
+EMBEDDED_SECONDS = 30.0
+#: The metadata key that marks such a file (the scan lists its pictures like archive members).
+EMBEDDED_KEY = "embedded_pictures"
+
+
+def _mark_embedded(result: FileResult, data: bytes) -> None:
+    """Count the pictures found by structure in content the sniffer did not know."""
+    from hashsieve.sources import carve
+
+    if result.error is not None or result.mime != _UNKNOWN or len(data) > EMBEDDED_LIMIT:
+        return
+    found = carve.carve(io.BytesIO(data), seconds=EMBEDDED_SECONDS, fragments=False)
+    if found.items:
+        result.metadata[EMBEDDED_KEY] = len(found.items)
+
+
+def hash_evidence_file(path: str, options: HashOptions) -> FileResult:
+    """A file of the evidence (:func:`hash_file`); one the sniffer does not know, up to
+    :data:`EMBEDDED_LIMIT`, is read again (from the page cache) and searched for pictures."""
+    result = hash_file(path, options)
+    if result.mime == _UNKNOWN and result.error is None and (result.size or 0) <= EMBEDDED_LIMIT:
+        try:
+            with opener(path)() as stream:
+                data = stream.read(EMBEDDED_LIMIT + 1)
+        except OSError:
+            return result  # it was readable a moment ago; its digests stand
+        _mark_embedded(result, data)
+    return result
 
 
 def hash_archive_job(job: ArchiveJob, options: HashOptions) -> list[FileResult]:
@@ -39,7 +75,9 @@ def hash_archive_job(job: ArchiveJob, options: HashOptions) -> list[FileResult]:
         # How the review reaches the member again (the EXIF step sets the dict anew).
         result.metadata = {**result.metadata, "archive": member.provenance()}
         if member.details:  # a disk image's file: its file system's times and inode
-            result.metadata["filesystem"] = dict(member.details)
+            # (a thumbnail's: the name of the file it was made from)
+            about = "thumbnail" if member.recovered == "thumbnail" else "filesystem"
+            result.metadata[about] = dict(member.details)
         result.recovered, result.offset = member.recovered, member.offset
         results.append(result)
     return results
@@ -53,7 +91,9 @@ def hash_member(member: Member, stream: Bounded, options: HashOptions) -> FileRe
     try:
         data = stream.read(MEMBER_LIMIT + 1)
         if len(data) <= MEMBER_LIMIT:
-            return hash_content(data, options, path=member.path)
+            result = hash_content(data, options, path=member.path)
+            _mark_embedded(result, data)
+            return result
         hasher, head, size = CryptoHasher(), data[:512], len(data)
         hasher.update(data)
         del data

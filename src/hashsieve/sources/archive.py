@@ -126,15 +126,23 @@ def _reader(stream: IO[bytes], label: str) -> Reader:
             from hashsieve.sources.rar import RarReader
 
             return RarReader(stream, label)
+        if kind in magic.DOCUMENTS:
+            return _document_reader(stream, label, kind)
         from hashsieve.sources import disk
 
         if kind in magic.DISK_IMAGES or disk.peek_kind(_peek(stream)) is not None:
             # The evidence file itself is opened by path, so its other segments are found.
             path = None if isinstance(stream, io.BytesIO) else label
-            return disk.DiskReader(stream, label, path)
+            from hashsieve.sources.documents import WithUnallocated
+
+            # Its files, then the pictures carved from the space no file claims.
+            return WithUnallocated(disk.DiskReader(stream, label, path), stream, label, path)
         if disk.named_like_image(label):
             raise ArchiveError("not-a-disk-image", f"{label}: content is no disk image read here")
-        return TarReader(stream, label)  # what tarfile itself can tell
+        # No container by its magic: a file the scan found pictures in (by their structure).
+        from hashsieve.sources.documents import EmbeddedReader
+
+        return EmbeddedReader(stream, label)
     except ArchiveError as exc:
         reason = "corrupt-archive" if exc.reason == "corrupt" else exc.reason
         raise ArchiveError(reason, exc.detail) from exc
@@ -142,6 +150,16 @@ def _reader(stream: IO[bytes], label: str) -> Reader:
         raise
     except Exception as exc:  # zipfile, tarfile, decompressors: each has its own errors
         raise ArchiveError("corrupt-archive", f"{label}: {exc}") from exc
+
+
+def _document_reader(stream: IO[bytes], label: str, kind: str) -> Reader:
+    from hashsieve.sources import documents, thumbcache
+
+    if kind == magic.THUMBCACHE:
+        return thumbcache.ThumbcacheReader(stream, label)
+    if kind == magic.PDF:
+        return documents.PdfReader(stream, label)
+    return documents.OleReader(stream, label)
 
 
 def _peek(stream: IO[bytes]) -> bytes:

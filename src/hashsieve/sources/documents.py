@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from hashsieve.sources import carve
 from hashsieve.sources.readers import ArchiveError, Entry, Reader
@@ -206,3 +207,115 @@ class PdfReader(Reader):
         obj.decode_as_image().save(out, "PNG")
         out.seek(0)
         return out
+
+
+#: Seconds the carver may take over the unallocated space of one disk image (all its runs).
+UNALLOCATED_SECONDS = 3600.0
+#: Where a disk image's carved pictures are listed (offsets in the whole media, in hex).
+UNALLOCATED = "$Unallocated/"
+
+
+class _MediaStream(io.RawIOBase):
+    """A disk's media (``read(offset, size)``, :func:`hashsieve.sources.disk.open_media`) as a
+    seekable stream, for the carver."""
+
+    def __init__(self, media: Any) -> None:
+        super().__init__()
+        self.media, self.pos = media, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = offset if whence == 0 else (self.pos + offset if whence == 1 else 0)
+        if whence == 2:
+            self.pos = int(self.media.size) + offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, size: int = -1) -> bytes:
+        size = int(self.media.size) - self.pos if size < 0 else size
+        data = bytes(self.media.read(self.pos, size)) if size > 0 else b""
+        self.pos += len(data)
+        return data
+
+
+def _merged(runs: Iterator[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Runs sorted, touching ones joined (a picture may span a partition gap and free blocks)."""
+    out: list[tuple[int, int]] = []
+    for offset, length in sorted(runs):
+        if out and offset <= out[-1][0] + out[-1][1]:
+            last = out[-1]
+            out[-1] = (last[0], max(last[1], offset + length - last[0]))
+        elif length > 0:
+            out.append((offset, length))
+    return out
+
+
+class WithUnallocated(Reader):
+    """A disk image's reader (its files) and, after them, the pictures carved from the space
+    no file claims (``recovered="carved"``, the offset in the media), named
+    ``$Unallocated/@0x<offset>.<ext>``; broken pictures close together are one recorded
+    ``carve-fragments`` problem per run of bytes."""
+
+    def __init__(self, inner: Reader, stream: IO[bytes], label: str, path: str | None) -> None:
+        super().__init__(label)
+        self.inner, self.stream, self.path = inner, stream, path
+        self.random_access = inner.random_access
+        self._media: Any = None
+
+    def _carve_stream(self) -> IO[bytes]:
+        from hashsieve.sources import disk
+
+        if self._media is None:
+            self._media = disk.open_media(self.stream, self.label, self.path)
+        return cast(IO[bytes], _MediaStream(self._media))  # the carver reads large blocks
+
+    def _carved(self) -> Iterator[Entry]:
+        from hashsieve.sources import disk
+
+        if self.path is None:  # an image inside an archive: its files only
+            return
+        deadline = time.monotonic() + UNALLOCATED_SECONDS
+        stream = self._carve_stream()
+        for start, length in _merged(disk.unallocated_runs(self.path)):
+            found = carve.carve(stream, start, start + length, deadline=deadline)
+            for item in found.items:
+                name = UNALLOCATED + item.name
+                yield Entry(name, item.length, 0, recovered="carved", offset=item.offset)
+            for run in found.fragments:
+                kinds = "/".join(run.kinds)
+                yield Entry(
+                    f"{UNALLOCATED}@0x{run.offset:x}+{run.length}.{run.count}-{kinds}-fragments",
+                    run.length,
+                    0,
+                    problem="carve-fragments",
+                    offset=run.offset,
+                )
+            if found.timed_out:
+                yield Entry(f"{UNALLOCATED}@0x{found.reached:x}.timeout", 0, 0, problem="timeout")
+                return
+
+    def entries(self) -> Iterator[Entry]:
+        yield from self.inner.entries()
+        yield from self._carved()
+
+    def items(self) -> Iterator[tuple[Entry, IO[bytes] | None]]:
+        yield from self.inner.items()
+        for entry in self._carved():
+            yield entry, (self.open(entry.name) if entry.problem is None else None)
+
+    def open(self, name: str) -> IO[bytes]:
+        if name.startswith(UNALLOCATED):
+            return _carved_open(self._carve_stream(), name, self._what(name))
+        return self.inner.open(name)
+
+    def close(self) -> None:
+        self.inner.close()
+        if self._media is not None:
+            self._media.close()

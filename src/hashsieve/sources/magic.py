@@ -27,7 +27,13 @@ DISK_IMAGES = frozenset({EWF, VMDK, VHD, VHDX, QCOW, RAW_DISK})
 
 #: Compressed streams: a tar inside, or else one compressed file.
 COMPRESSED = frozenset({GZIP, BZIP2, XZ})
-CONTAINERS = frozenset({ZIP, TAR, GZIP, BZIP2, XZ, CPIO, SEVEN_ZIP, RAR}) | DISK_IMAGES
+#: Files that hold pictures (:mod:`hashsieve.sources.documents`, :mod:`...thumbcache`): OLE
+#: compound files (old Office documents, Thumbs.db), PDF, Windows thumbnail caches.
+OLE = "application/x-ole-storage"
+PDF = "application/pdf"
+THUMBCACHE = "application/x-windows-thumbcache"
+DOCUMENTS = frozenset({OLE, PDF, THUMBCACHE})
+CONTAINERS = frozenset({ZIP, TAR, GZIP, BZIP2, XZ, CPIO, SEVEN_ZIP, RAR}) | DISK_IMAGES | DOCUMENTS
 
 #: A header block of a tar archive (ustar or pre-POSIX) is this long.
 TAR_BLOCK = 512
@@ -94,6 +100,12 @@ def container_type(head: bytes) -> str | None:
         head[:2] == b"\x71\xc7" and _is_binary_cpio(head, "big")
     ):
         return CPIO
+    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return OLE
+    if head[:5] == b"%PDF-":
+        return PDF
+    if head[:4] == b"CMMM" and int.from_bytes(head[4:8], "little") in range(20, 64):
+        return THUMBCACHE
     return disk_image_type(head)
 
 
