@@ -117,7 +117,9 @@ def test_every_picture_of_the_image_is_found(
     # The evidence is byte for byte what it was.
     assert _digests(image.parent) == before
     with store.session() as s:
-        stored = s.query(FileRecord).filter(FileRecord.path_text.endswith("deleted picture.jpg")).one()
+        stored = (
+            s.query(FileRecord).filter(FileRecord.path_text.endswith("deleted picture.jpg")).one()
+        )
         assert stored.recovered == "deleted"
 
 

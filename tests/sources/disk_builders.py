@@ -1,6 +1,7 @@
 """Disk images built for the tests with Debian's own tools, never mounted: ``mkfs.vfat`` and
-mtools (``mcopy``, ``mdel`` for a deleted file), ``mkfs.ext4 -d``, ``sfdisk`` for a partition
-table and ``ewfacquire`` for a (split) E01."""
+mtools (``mcopy``, ``mdel`` for a deleted file), ``mkfs.ext4 -d``, ``mkntfs`` and ``ntfscp``
+(an alternate data stream), ``sfdisk`` for a partition table and ``ewfacquire`` for a (split)
+E01."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from pathlib import Path
 
 import pytest
 
-TOOLS = ("mkfs.vfat", "mcopy", "mdel", "mmd", "mkfs.ext4", "sfdisk", "ewfacquire")
+TOOLS = (
+    "mkfs.vfat",
+    "mcopy",
+    "mdel",
+    "mmd",
+    "mkfs.ext4",
+    "mkntfs",
+    "ntfscp",
+    "sfdisk",
+    "ewfacquire",
+)
 MISSING = [t for t in TOOLS if shutil.which(t) is None]
 needs_tools = pytest.mark.skipif(
     bool(MISSING), reason=f"Debian tools missing: {', '.join(MISSING)} (see .ci/run)"
@@ -56,6 +67,26 @@ def ext4_fs(path: Path, files: dict[str, bytes], mib: int = 16) -> Path:
     return path
 
 
+def ntfs_fs(path: Path, files: dict[str, bytes], streams: dict[str, bytes], mib: int = 8) -> Path:
+    """An NTFS file system (``mkntfs`` on a file) holding ``files`` and, as alternate data
+    streams, ``streams`` (named ``file:stream``; written by ``ntfscp -N``)."""
+    with open(path, "wb") as image:
+        image.truncate(mib * MIB)
+    _run("mkntfs", "-F", "-q", "-f", str(path))
+    staging = path.with_suffix(".staging")
+    staging.mkdir()
+    for name, data in [*files.items(), *streams.items()]:
+        local = staging / "content"
+        local.write_bytes(data)
+        if ":" in name:
+            base, stream = name.split(":", 1)
+            _run("ntfscp", "-f", "-N", stream, str(path), str(local), f"/{base}")
+        else:
+            _run("ntfscp", "-f", str(path), str(local), f"/{name}")
+    shutil.rmtree(staging)
+    return path
+
+
 def partitioned(path: Path, parts: list[tuple[Path, str]]) -> Path:
     """A raw disk with a DOS partition table (``sfdisk``), each file system copied into its
     partition (1 MiB aligned); ``parts`` are (file-system image, partition type)."""
@@ -78,10 +109,12 @@ def partitioned(path: Path, parts: list[tuple[Path, str]]) -> Path:
     return path
 
 
-def ewf(raw: Path, target: Path, segment_bytes: int | None = None) -> Path:
+def ewf(
+    raw: Path, target: Path, segment_bytes: int | None = None, compression: str = "fast"
+) -> Path:
     """An E01 of ``raw`` (split into segments of ``segment_bytes``), with case notes; returns the
     first segment."""
-    args = ["ewfacquire", "-u", "-q", "-t", str(target), "-c", "deflate:fast", "-d", "sha1"]
+    args = ["ewfacquire", "-u", "-q", "-t", str(target), "-c", compression, "-d", "sha1"]
     args += ["-C", "case-42", "-e", "examiner-a", "-D", "test disk", "-E", "ev-1", "-N", "notes"]
     if segment_bytes:
         args += ["-S", str(segment_bytes)]

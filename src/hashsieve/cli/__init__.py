@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from hashsieve.cli import cases, hashsets, report, review, scan, sensors, stream
+from hashsieve.cli import cases, hashsets, image, report, review, scan, sensors, stream
 from hashsieve.config import VERSION, Settings
 
 
@@ -39,6 +39,7 @@ for _command in (
     sensors.sensor,
     sensors.icap_command,
     sensors.agent_command,
+    image.image_group,
 ):
     main.add_command(_command)
 

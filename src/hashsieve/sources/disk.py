@@ -124,6 +124,16 @@ class _Media:
     def read(self, offset: int, size: int) -> bytes:
         raise NotImplementedError
 
+    def read_or_zeros(self, offset: int, size: int) -> bytes:
+        """What TSK is given: the bytes, or zeros where they cannot be read (counted, so a
+        file whose data lies there gets an error rather than zeros' digests)."""
+        try:
+            return self.read(offset, size)
+        except Exception as exc:  # libyal raises OSError; nothing may cross into C
+            self.failures += 1
+            self.last_failure = f"at {offset:,}: {_first_line(exc)}"
+            return bytes(max(0, min(size, self.size - offset)))
+
     def close(self) -> None:  # most media hold nothing to release
         pass
 
@@ -302,13 +312,7 @@ def _image(media: _Media) -> Any:
             super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
 
         def read(self, offset: int, size: int) -> bytes:
-            # An exception must not cross into C; the zeros are never hashed unflagged.
-            try:
-                return media.read(offset, size)
-            except Exception as exc:
-                media.failures += 1
-                media.last_failure = f"at {offset:,}: {_first_line(exc)}"
-                return bytes(max(0, min(size, media.size - offset)))
+            return media.read_or_zeros(offset, size)
 
         def get_size(self) -> int:
             return media.size
@@ -334,7 +338,17 @@ class Volume:
     def filesystem(self) -> str | None:
         if self.fs is None:
             return None
-        return str(self.fs.info.ftype).removeprefix("TSK_FS_TYPE_").lower()
+        return _fs_name(int(self.fs.info.ftype))
+
+
+def _fs_name(ftype: int) -> str:
+    """TSK's name of a file-system type ("ext2", "ntfs", "fat32", "iso9660", ...)."""
+    pytsk3 = _tsk()
+    for name in dir(pytsk3):
+        wanted = name.startswith("TSK_FS_TYPE_") and not name.endswith(("_DETECT", "_ENUM"))
+        if wanted and int(getattr(pytsk3, name)) == ftype:
+            return name.removeprefix("TSK_FS_TYPE_").lower()
+    return f"type {ftype:#x}"
 
 
 def _open_fs(img: Any, offset: int) -> Any:
@@ -349,7 +363,9 @@ def _volumes(img: Any, media: _Media, label: str) -> list[Volume]:
     except OSError:
         table = None
     volumes: list[Volume] = []
-    if table is not None:
+    if table is None:
+        volumes = _dos_fallback(img, media)
+    else:
         block = table.info.block_size
         number = 0
         for part in table:
@@ -374,11 +390,45 @@ def _volumes(img: Any, media: _Media, label: str) -> list[Volume]:
     except OSError as exc:
         if volumes:
             return volumes
+        why = _first_line(exc)
+        if media.failures:  # the media itself could not be read: that is the reason to give
+            why = f"the image cannot be read {media.last_failure}"
         raise ArchiveError(
-            "corrupt-image",
-            f"{label}: no partition table or file system read: {_first_line(exc)}",
+            "corrupt-image", f"{label}: no partition table or file system read: {why}"
         ) from exc
     return [whole]
+
+
+#: DOS partition types that hold other partitions (extended) or stand for a GPT.
+_NOT_FILE_SYSTEMS = {0x05, 0x0F, 0x85, 0xEE}
+
+
+def _dos_fallback(img: Any, media: _Media) -> list[Volume]:
+    """The primary DOS partitions read from sector 0 when TSK refuses the whole table (one entry
+    past the end of the disk is enough for that): the sane partitions are still read."""
+    sector = media.read_or_zeros(0, 512)
+    if sector[510:512] != b"\x55\xaa":
+        return []
+    volumes = []
+    number = 0
+    for at in range(446, 510, 16):
+        entry = sector[at : at + 16]
+        kind = entry[4]
+        start = int.from_bytes(entry[8:12], "little") * 512
+        length = int.from_bytes(entry[12:16], "little") * 512
+        if kind == 0 or kind in _NOT_FILE_SYSTEMS or not length:
+            continue
+        number += 1  # numbered as TSK numbers the partitions it reads: in table order
+        volume = Volume(f"p{number}", start, length, f"DOS type {kind:#04x} (table read here)")
+        if start + length > media.size:
+            volume.problem = f"partition runs to {start + length:,}, past the media's end"
+        else:
+            try:
+                volume.fs = _open_fs(img, start)
+            except OSError as exc:
+                volume.problem = f"no file system read: {_first_line(exc)}"
+        volumes.append(volume)
+    return volumes
 
 
 def _first_line(exc: BaseException) -> str:
@@ -581,9 +631,8 @@ class DiskReader(Reader):
             inode, folder, under_deleted, depth = stack.pop()
             try:
                 items = sorted(self._children(index, volume, inode).values(), key=lambda i: i.name)
-            except OSError as exc:
+            except Exception:  # TSK raises OSError, and stale errors of other kinds: one folder
                 yield Entry(f"{prefix}{folder}", 0, 0, problem="unreadable-directory")
-                del exc
                 continue
             subdirs = []
             for item in items:
@@ -822,6 +871,8 @@ def _used_blocks(volume: Volume) -> Iterator[tuple[int, int]]:
             meta = entry.info.meta
             if meta is None or entry.info.name.name in (b".", b".."):
                 continue
+            if int(meta.flags) & int(pytsk3.TSK_FS_META_FLAG_UNALLOC):
+                continue  # a deleted file's blocks are free: what a carver is for
             try:
                 for attr in entry:
                     for run in attr:

@@ -1,0 +1,210 @@
+"""Disk images as containers (sources/disk.py): the kinds told by content, the public dfVFS
+sample images opened and listed, partitions and deleted files, damaged input recorded, and the
+image's own integrity (stored acquisition hashes, verification)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hashsieve.cli import main
+from hashsieve.samples.images import jpeg_bytes, photo_like
+from hashsieve.sources import archive, disk, magic
+from hashsieve.sources.archive import Member, SourceProblem
+from tests.conftest import REPO, needs_conformance
+from tests.sources.disk_builders import ewf, ext4_fs, fat_fs, needs_tools, ntfs_fs, partitioned
+
+DFVFS = REPO.parent / "shared" / "realworld" / "disk-images" / "dfvfs"
+KEPT = jpeg_bytes(photo_like(21, (320, 240)))
+GONE = jpeg_bytes(photo_like(22, (320, 240)))
+
+
+def _listing(path: Path) -> tuple[dict[str, Member], dict[str, SourceProblem]]:
+    members: dict[str, Member] = {}
+    problems: dict[str, SourceProblem] = {}
+    for item in archive.list_members(str(path)):
+        if isinstance(item, Member):
+            members[item.names[-1]] = item
+        else:
+            problems[item.path.removeprefix(f"{path}!/")] = item
+    return members, problems
+
+
+#: The dfVFS test images of one small ext2 file system, in each container kind.
+EXT2_SET = [
+    ("ext2.E01", magic.EWF),
+    ("ext2.split.E01", magic.EWF),
+    ("ext2.qcow2", magic.QCOW),
+    ("ext2.vhd", magic.VHD),
+    ("ext2.vmdk", magic.VMDK),
+    ("ext2.splitraw.000", magic.RAW_DISK),
+]
+
+
+@needs_conformance(DFVFS / "ext2.E01")
+@pytest.mark.parametrize(("name", "kind"), EXT2_SET)
+def test_dfvfs_images_open_and_list_their_files(name: str, kind: str) -> None:
+    assert disk.image_kind(str(DFVFS / name)) == kind
+    members, problems = _listing(DFVFS / name)
+    assert set(members) == {"passwords.txt", "a_directory/a_file", "a_directory/another_file"}
+    assert {p: x.reason for p, x in problems.items()} == {"a_link": "symlink"}
+    # The same file system in every container: the same bytes, read through the image.
+    reference, _ = _listing(DFVFS / "ext2.E01")
+    data = archive.read_member(members["passwords.txt"])
+    assert data == archive.read_member(reference["passwords.txt"])
+    assert b"place,user,password" in data
+    assert dict(members["passwords.txt"].details)["modified"].startswith("2021-07-22")
+
+
+@needs_conformance(DFVFS / "ext2.E01")
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("ímynd.dd", "passwords.txt"),  # ext2 without a partition table, a non-ASCII name
+        ("image.vhd", "passwords.txt"),
+        ("iso9660.raw", "PASSWORDS.TXT"),
+        ("hfsplus.raw", "passwords.txt"),
+        ("windows_volume.qcow2", "Windows/System32/config/syslog"),  # NTFS
+    ],
+)
+def test_other_dfvfs_file_systems_are_listed(name: str, expected: str) -> None:
+    members, problems = _listing(DFVFS / name)
+    assert expected in members, sorted(members)
+    assert archive.read_member(members[expected])
+    assert all(p.reason == "symlink" for p in problems.values()), problems
+
+
+@needs_conformance(DFVFS / "ext2.E01")
+def test_a_differencing_vhd_without_its_parent_is_a_recorded_error() -> None:
+    members, problems = _listing(DFVFS / "image-differential.vhd")
+    assert not members
+    assert [p.reason for p in problems.values()] == ["corrupt-image"]
+    assert "parent" in next(iter(problems.values())).detail
+
+
+@needs_conformance(DFVFS / "ext2.split.E01")
+def test_an_e01_says_what_the_acquisition_stored_and_verifies() -> None:
+    info = disk.image_info(str(DFVFS / "ext2.split.E01"))
+    assert info.kind == "ewf" and len(info.segments) == 2
+    assert info.media_size == 4 * 1024 * 1024 and info.sector_size == 512
+    assert info.stored_hashes["md5"] == "196066add11fb71c4c49cf1bb50d6d24"
+    assert info.case["examiner_name"] == "examiner"
+    assert [v["filesystem"] for v in info.volumes] == ["ext2"]
+    checked = disk.verify_image(str(DFVFS / "ext2.split.E01"))
+    assert checked.computed["md5"] == info.stored_hashes["md5"] and checked.matches is True
+
+
+def test_kinds_are_told_by_content_not_by_name() -> None:
+    assert magic.disk_image_type(b"EVF\x09\x0d\x0a\xff\x00\x01\x01\x00" + bytes(501)) == magic.EWF
+    later = b"EVF\x09\x0d\x0a\xff\x00\x01\x02\x00" + bytes(501)
+    assert magic.disk_image_type(later) == magic.EWF_SEGMENT  # read through the first segment
+    assert magic.EWF_SEGMENT not in magic.CONTAINERS
+    assert magic.disk_image_type(b"QFI\xfb" + bytes(508)) == magic.QCOW
+    assert magic.disk_image_type(b"vhdxfile" + bytes(504)) == magic.VHDX
+    # A raw ext file system: zeros for 1 KiB, then the superblock's magic.
+    ext = bytearray(4096)
+    ext[1080:1082] = b"\x53\xef"
+    assert magic.disk_image_type(bytes(ext[:512])) is None
+    assert disk.peek_kind(bytes(ext)) == magic.RAW_DISK
+    # Random bytes with a boot signature are no partition table.
+    noise = bytearray(os.urandom(512))
+    noise[446], noise[510:512] = 0x7F, b"\x55\xaa"
+    assert magic.disk_image_type(bytes(noise)) is None
+
+
+@pytest.fixture(scope="module")
+def disks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if not shutil.which("sfdisk"):
+        pytest.skip("Debian tools missing (see .ci/run)")
+    work = tmp_path_factory.mktemp("disks")
+    fat = fat_fs(work / "fat.img", {"keep/kept picture.jpg": KEPT}, {"gone picture.jpg": GONE})
+    ext = ext4_fs(work / "ext.img", {"a/b/c.txt": b"deep", "n.bin": os.urandom(200_000)})
+    raw = partitioned(work / "disk.dd", [(fat, "c"), (ext, "83")])
+    # The same disk with the second partition's start pointing past the end of the disk.
+    bad = work / "badtable.dd"
+    data = bytearray(raw.read_bytes())
+    data[446 + 16 + 8 : 446 + 16 + 12] = (10**9).to_bytes(4, "little")
+    bad.write_bytes(bytes(data))
+    stored = work / "ewf"
+    stored.mkdir()
+    e01 = ewf(raw, stored / "disk")
+    return {"raw": raw, "bad": bad, "ewf": e01}
+
+
+@needs_tools
+def test_partitions_deleted_files_and_their_times(disks: dict[str, Path]) -> None:
+    members, problems = _listing(disks["raw"])
+    assert {"p1/keep/kept picture.jpg", "p1/gone picture.jpg", "p2/a/b/c.txt"} <= set(members)
+    assert problems == {}
+    gone, kept = members["p1/gone picture.jpg"], members["p1/keep/kept picture.jpg"]
+    assert gone.recovered == "deleted" and kept.recovered is None
+    assert archive.read_member(gone) == GONE and archive.read_member(kept) == KEPT
+    assert archive.read_member(members["p2/a/b/c.txt"]) == b"deep"
+    assert {"inode", "created", "modified"} <= set(dict(gone.details))
+
+
+@needs_tools
+def test_ntfs_alternate_data_streams_are_members_of_their_own(tmp_path: Path) -> None:
+    image = ntfs_fs(tmp_path / "ntfs.img", {"report.doc": b"text"}, {"report.doc:hidden": KEPT})
+    members, problems = _listing(image)
+    assert {"report.doc", "report.doc:hidden"} <= set(members)
+    assert archive.read_member(members["report.doc:hidden"]) == KEPT
+    assert archive.read_member(members["report.doc"]) == b"text"
+    assert disk.image_info(str(image)).volumes[0]["filesystem"] == "ntfs"
+
+
+@needs_tools
+def test_a_corrupt_partition_table_costs_only_that_partition(disks: dict[str, Path]) -> None:
+    members, problems = _listing(disks["bad"])
+    assert "p1/keep/kept picture.jpg" in members
+    assert not [m for m in members if m.startswith("p2/")]
+    assert problems["p2/"].reason == "unreadable-filesystem"
+
+
+@needs_tools
+def test_unallocated_runs_hold_the_deleted_picture_not_the_kept_one(
+    disks: dict[str, Path],
+) -> None:
+    data = disks["raw"].read_bytes()
+    runs = list(disk.unallocated_runs(str(disks["raw"])))
+    inside = [
+        any(start <= at and at + 512 <= start + length for start, length in runs)
+        for at in (data.find(GONE[:4096]), data.find(KEPT[:4096]))
+    ]
+    assert inside == [True, False]
+    assert all(length > 0 for _, length in runs)
+
+
+@needs_tools
+def test_image_info_and_verify_from_the_command_line(disks: dict[str, Path]) -> None:
+    runner = CliRunner()
+    info = runner.invoke(main, ["image", "info", str(disks["ewf"])])
+    assert info.exit_code == 0, info.output
+    assert "case-42" in info.output and "examiner-a" in info.output and "ext4" in info.output
+    good = runner.invoke(main, ["image", "verify", str(disks["ewf"])])
+    assert good.exit_code == 0 and "verified" in good.output
+    raw_md5 = hashlib.md5(disks["raw"].read_bytes()).hexdigest()
+    assert f"md5: {raw_md5} matches" in good.output
+    plain = runner.invoke(main, ["image", "verify", str(disks["raw"])])
+    assert plain.exit_code == 0 and "no hash stored" in plain.output
+
+
+@needs_tools
+def test_verify_fails_when_the_media_changed(disks: dict[str, Path], tmp_path: Path) -> None:
+    # An uncompressed E01 of the disk, then one byte of a picture's data changed in it.
+    raw = disks["raw"]
+    e01 = ewf(raw, tmp_path / "plain", compression="none")
+    data = bytearray(e01.read_bytes())
+    at = data.find(KEPT[1000:1064])
+    assert at > 0
+    data[at] ^= 0xFF
+    e01.write_bytes(bytes(data))
+    result = CliRunner().invoke(main, ["image", "verify", str(e01)])
+    # libewf hands the changed chunk over (its checksum is only a warning): the hashes differ.
+    assert result.exit_code == 1, result.output
+    assert "MISMATCH" in result.output
