@@ -147,13 +147,22 @@ def pdf_with_jpeg(jpeg: bytes, width: int, height: int) -> bytes:
     return bytes(out)
 
 
-def docx_with(jpeg: bytes) -> bytes:
+def _zip(members: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("word/document.xml", "<w:document/>")
-        z.writestr("word/media/image1.jpeg", jpeg)
+        for name, data in members.items():
+            z.writestr(name, data)
     return out.getvalue()
+
+
+def docx_with(jpeg: bytes) -> bytes:
+    return _zip(
+        {
+            "[Content_Types].xml": b"<Types/>",
+            "word/document.xml": b"<w:document/>",
+            "word/media/image1.jpeg": jpeg,
+        }
+    )
 
 
 # -- the scan -------------------------------------------------------------------------------
@@ -175,6 +184,7 @@ def evidence(tmp_path: Path) -> Path:
     (folder / "old.doc").write_bytes(
         ole_file({"WordDocument": b"\xec\xa5" + bytes(5000), "Data": data_stream})
     )
+    (folder / "bundle.zip").write_bytes(_zip({"bin/tool.bin": b"MZ" + bytes(3000) + KNOWN}))
     (folder / "notes.txt").write_bytes(b"BM nothing to see here, \xff\xd8\xff but no JPEG\n" * 50)
     return folder
 
@@ -217,12 +227,17 @@ def test_pictures_inside_other_files_are_found_hashed_and_matched(
     doc = rows["old.doc!/Data/@0x3e8.jpg"]
     assert (doc["verdict"], doc["recovered"], doc["offset"]) == ("known", "embedded", 1000)
 
+    # Inside an archive member too.
+    inner = rows["bundle.zip!/bin/tool.bin!/@0xbba.jpg"]
+    assert (inner["verdict"], inner["recovered"], inner["offset"]) == ("known", "embedded", 3002)
+
     # A text file with stray signature bytes holds nothing and is no container.
     assert not [p for p in rows if p.startswith("notes.txt!/")]
     assert "embedded_pictures" not in (rows["notes.txt"]["metadata"] or {})
     # Nothing is written beside the evidence.
     assert sorted(p.name for p in evidence.iterdir()) == [
         "Thumbs.db",
+        "bundle.zip",
         "letter.docx",
         "notes.txt",
         "old.doc",
@@ -291,3 +306,20 @@ def test_pictures_in_a_disk_images_unallocated_space_are_carved(
     fragments = [p for p in rows if p.endswith("-fragments")]
     assert len(fragments) == 1 and fragments[0].startswith(f"card.img!/$Unallocated/@0x{cut:x}+")
     assert rows[fragments[0]]["verdict"] == "unreadable"
+
+
+def test_a_pdf_image_that_is_not_a_jpeg_is_decoded_to_a_png() -> None:
+    from PIL import Image
+
+    from hashsieve.sources.documents import PdfReader
+
+    black_and_white = photo_like(24, (120, 90)).convert("1")
+    out = io.BytesIO()
+    black_and_white.save(out, "PDF")  # not a JPEG in the PDF: 1-bit pixels
+    reader = PdfReader(io.BytesIO(out.getvalue()), "bw.pdf")
+    [entry] = list(reader.entries())
+    assert entry.recovered == "embedded" and entry.size > 0
+    data = reader.open(entry.name).read()
+    assert data.startswith(b"\x89PNG")
+    decoded = Image.open(io.BytesIO(data)).convert("L")
+    assert decoded.tobytes() == black_and_white.convert("L").tobytes()

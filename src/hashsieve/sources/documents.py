@@ -193,9 +193,9 @@ class PdfReader(Reader):
 
     def entries(self) -> Iterator[Entry]:
         for name, obj in self._all().items():
-            length = obj.get("/Length")
-            size = int(length.get_object()) if length is not None else -1
-            yield Entry(name, size, 0, recovered="embedded")
+            # The stream's encoded length (pypdf keeps the raw bytes it read; /Length may be gone)
+            raw = getattr(obj, "_data", None)
+            yield Entry(name, len(raw) if isinstance(raw, bytes) else -1, 0, recovered="embedded")
 
     def open(self, name: str) -> IO[bytes]:
         obj = self._all().get(name)
