@@ -93,6 +93,8 @@ _FLAT = 0.97
 _APP_FLAT = 0.7
 #: ... within this share of the height at the top and at the bottom (status, header, navigation).
 _APP_BARS = 0.12
+#: ... and at least this share of the height at each end.
+_APP_MIN = 0.02
 #: A band of the picture itself blurred behind it ends at the first line whose detail (mean luma
 #: step between neighbours along it, analysis copy) exceeds _JUMP x the band's mean + _SMOOTH.
 _JUMP = 2.0
@@ -103,6 +105,8 @@ _WEAK_JUMP = 1.3
 _SMALL_BOX = 0.06
 #: ... and darker or lighter than the picture above and below it by this many luma levels.
 _SMALL_STEP = 20.0
+#: ... and sits in a corner: within this share of the height from the top or bottom.
+_CORNER = 0.2
 #: The share of each edge that ``uncrop`` adds back: 5 % cut from each side of 100 leaves 90.
 _UNCROP = 0.05 / 0.90
 
@@ -308,7 +312,8 @@ def _app_peel(lum: np.ndarray, box: Box) -> Box | None:
         return k
 
     nt, nb = depth(ok, level), depth(ok[::-1], level[::-1])
-    if nt + nb > 0.9 * (b - t) or nt + nb == 0:
+    # Bars at both ends (a photograph's flat sky is at one end), not the whole screen.
+    if nt + nb > 0.9 * (b - t) or min(nt, nb) < _APP_MIN * (b - t):
         return None
     backdrop = level[zone]
     t, b = t + nt, b - nb
@@ -426,11 +431,22 @@ def _find_overlays(lum: np.ndarray, box: Box) -> list[Box]:
     def wide(rows: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         return [e for e in rows if e[2] - e[1] >= 0.25 * w]
 
+    def cornered(rows: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        # A stamp sits in a corner: its edges in the outer _CORNER of the height, reaching
+        # within _CORNER / 2 of the left or right side. (Anywhere else, small boxes are the
+        # picture's own: every photograph has some, and each costs a PDQ.)
+        near, side = _CORNER * h, _CORNER / 2 * w
+        return [
+            e
+            for e in rows
+            if (e[0] <= near or e[0] >= h - near) and (e[1] <= side or e[2] >= w - side)
+        ]
+
     found = [
         _best_box(sums, wide(falls), wide(rises), DARK),
         _best_box(sums, edges, edges, SMOOTH),
-        _best_box(sums, falls, rises, DARK, small=True),
-        _best_box(sums, rises, falls, LIGHT, small=True),
+        _best_box(sums, cornered(falls), cornered(rises), DARK, small=True),
+        _best_box(sums, cornered(rises), cornered(falls), LIGHT, small=True),
     ]
     out: list[Box] = []
     for y1, y2, x1, x2 in found:  # one box found by two rules is filled once
@@ -595,7 +611,10 @@ def find_candidates(
                 out.append(Candidate("chrome", base, filled))
         # 3. The picture inside a window: every flat band inside the chrome peeled.
         pictures_found: list[tuple[Box, Box]] = []  # (analysis box, full-size box)
-        if base is not full or nt or nb or edge_flat:
+        # (A flat outer line alone, with no border or bar found, is how a phone's screen looks
+        # when its status bar has text on it: only the app's bars are looked for then.)
+        window = base is not full or bool(nt or nb)
+        if window or edge_flat:
             t, b, l, r = small_base  # noqa: E741
             # A "bar" of flat rows only is the window's backdrop: the peel takes it, and
             # _centred then needs it to tell the backdrop from the picture's own flat sky.
@@ -605,17 +624,20 @@ def find_candidates(
                 l,
                 r,
             )
-            peeled = _peel(lum, inner, one_colour=False)
-            # Centred first (the usual viewer); the peel as it came too when that differs (a
-            # picture that is not centred, or a backdrop band counted as chrome on one side).
-            pictures = [] if peeled is None else [_centred(peeled, inner), peeled]
+            pictures: list[Box] = []
+            if window:
+                peeled = _peel(lum, inner, one_colour=False)
+                # Centred first (the usual viewer); the peel as it came too when that differs
+                # (a picture that is not centred, or a backdrop band counted as chrome).
+                if peeled is not None:
+                    pictures += [_centred(peeled, inner), peeled]
+                # A smooth picture is flat too: only the backdrop's level peeled, past a frame.
+                if (backdrop := _peel(lum, inner, one_colour=True, frame=2)) is not None:
+                    pictures.append(_centred(backdrop, inner))
             # An app's bars (a phone's status and navigation bars, a gallery's header) carry a
             # clock, icons, a title: lines mostly of one level are peeled too.
             if (app := _app_peel(lum, inner)) is not None:
                 pictures.append(app)
-            # A smooth picture is flat too: only the backdrop's own level peeled, past a frame.
-            if (backdrop := _peel(lum, inner, one_colour=True, frame=2)) is not None:
-                pictures.append(_centred(backdrop, inner))
             kept: list[Box] = []
             for small in dict.fromkeys(pictures):
                 box = _scale(small, factor, rgb.shape)
