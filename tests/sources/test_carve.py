@@ -138,3 +138,16 @@ def test_noise_and_zeros_hold_nothing(tmp_path: Path) -> None:
     assert result.items == [] and result.reached == len(data)
     assert not carve.has_signature(bytes(1000))
     assert carve.has_signature(b"xx" + jpeg_bytes(PICTURE)[:10])
+
+
+def test_a_chain_of_tiny_blocks_is_cut_by_the_step_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A GIF whose image data is 20,000 one-byte sub-blocks: valid, but each costs a read.
+    head = b"GIF89a" + (1).to_bytes(2, "little") * 2 + b"\x00\x00\x00"
+    image = b"\x2c" + bytes(8) + b"\x00" + b"\x02" + b"\x01\x00" * 20_000 + b"\x00"
+    blob = head + image + b"\x3b"
+    data, where = _planted({"gif": blob})
+    found = carve.carve(io.BytesIO(data))
+    assert [(i.kind, i.offset, i.length) for i in found.items] == [("gif", *where["gif"])]
+    monkeypatch.setattr(carve, "MAX_STEPS", 5_000)
+    cut = carve.carve(io.BytesIO(data))
+    assert cut.items == [] and cut.fragments[0].offset == where["gif"][0]

@@ -36,6 +36,10 @@ _OVERLAP = 16
 MAX_PICTURE = 64 * 1024 * 1024
 #: A video is followed by its box sizes up to this length.
 MAX_VIDEO = 2 * 1024 * 1024 * 1024
+#: Reads one parse may ask at most (a segment, chunk, block or box each): a real picture needs
+#: a few thousand (a 64 MB GIF of 255-byte sub-blocks: 260,000); a hostile chain of tiny blocks
+#: is cut here, in about a second, instead of walking 64 MB four bytes at a time.
+MAX_STEPS = 1_000_000
 #: Default time budget of one run, in seconds.
 SECONDS = 600.0
 #: Fragments closer than this to the previous one belong to the same run.
@@ -139,12 +143,16 @@ class _View:
     def __init__(self, stream: IO[bytes], end: int) -> None:
         self.stream, self.end = stream, end
         self.base, self.data = 0, b""
+        self.steps = 0  # reads asked by the current parse (see MAX_STEPS)
 
     def cache(self, base: int, data: bytes) -> None:
         self.base, self.data = base, data
 
     def get(self, pos: int, n: int) -> bytes:
         """Up to ``n`` bytes at ``pos`` (fewer only at the range's end)."""
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise _Broken(pos, True)
         n = max(0, min(n, self.end - pos))
         rel = pos - self.base
         if rel >= 0 and rel + n <= len(self.data):
@@ -339,6 +347,7 @@ _LEAD = dict(_SIGNATURES)
 
 
 def _parse(v: _View, start: int, signature: bytes) -> tuple[str, int]:
+    v.steps = 0
     return _PARSERS[signature](v, start)
 
 
@@ -411,6 +420,9 @@ def carve(
         for at, signature in _hits(block, pos, upto):
             if at < skip_to:
                 continue
+            if time.monotonic() > deadline:  # checked per hit: hostile data can be all hits
+                result.timed_out, result.reached = True, at
+                break
             view.cache(pos, block)
             try:
                 kind, length = _parse(view, at, signature)
@@ -420,11 +432,7 @@ def carve(
                 continue
             result.items.append(Carved(kind, at, length))
             skip_to = at + length
-            if time.monotonic() > deadline:
-                result.timed_out = True
-                break
         if result.timed_out:
-            result.reached = upto
             break
         pos = max(upto, skip_to)
         result.reached = pos
