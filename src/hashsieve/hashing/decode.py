@@ -12,6 +12,10 @@ The decode rule is part of the hash definition (see docs/hash-definition.md):
   JFIF's Y is 0.299R + 0.587G + 0.114B, PDQ's luma, so only rounding and clamping differ: at most
   4 bits from ``pdqhash`` on the RGB decode over the fidelity corpus (docs/hash-definition.md),
   at less than half the decode time. The image is then mode ``"L"``; PDQ reads L as R = G = B.
+- A near-flat JPEG (estimated PDQ quality under :data:`FLAT_QUALITY`) is decoded to RGB after all:
+  when every DCT coefficient is tiny, Y's single rounding flips bits that the RGB decode's
+  rounding does not (38 bits from the C++ reference on a conformance image of quality 3). Such a
+  hash matches nothing, but it is still exported, so it is the field's.
 - Anything else becomes RGB by ``Image.convert("RGB")``, as python-threatexchange does.
   ``fast=False`` decodes every file to RGB, as python-threatexchange does.
 """
@@ -22,6 +26,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 try:  # HEIC/HEIF/AVIF support is optional at import time but installed by default.
@@ -33,6 +38,11 @@ except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
 
 #: Formats decoded through libjpeg, which can output the Y channel alone.
 _LUMA_FORMATS = frozenset({"JPEG", "MPO"})
+
+#: Below this estimated PDQ quality the luma path gives way to the RGB decode (see above). On 408
+#: pictures (conformance, nebulae, wallpapers) every one of true quality under 10 scored under 12,
+#: and 1.6 % of those of quality 50 or more scored under 50 (decoded twice: slower, never wrong).
+FLAT_QUALITY = 50
 
 # Our own pixel limit is checked from the header below; Pillow's warning-level check is redundant.
 Image.MAX_IMAGE_PIXELS = None
@@ -107,4 +117,20 @@ def open_image(data: bytes, *, max_pixels: int, fast: bool = True) -> OpenedImag
         raise UnreadableImage("decompression-bomb", "out of memory while decoding") from None
     if luma and pixels.size != (width, height):  # the rule is full size: a draft never shrinks
         raise UnreadableImage("corrupt", f"decoded {pixels.size} of {width}x{height}")
+    if luma and estimated_quality(np.asarray(pixels)) < FLAT_QUALITY:
+        return open_image(data, max_pixels=max_pixels, fast=False)
     return OpenedImage(pixels, width, height, fmt, exif)
+
+
+def estimated_quality(luma: np.ndarray) -> int:
+    """PDQ's quality (gradient sum of the 64x64 buffer / 90, at most 100), estimated cheaply: box
+    means of a strided sample of at most about 256x256 pixels stand in for PDQ's filtered buffer."""
+    h, w = luma.shape
+    if h < 64 or w < 64:
+        return 0
+    sample = luma[:: max(1, h // 256), :: max(1, w // 256)].astype(np.float32)
+    rows, cols = sample.shape[0] // 64 * 64, sample.shape[1] // 64 * 64
+    cells = sample[:rows, :cols].reshape(64, rows // 64, 64, cols // 64).mean(axis=(1, 3))
+    total = np.floor(np.abs(np.diff(cells, axis=0)) * 100 / 255).sum()
+    total += np.floor(np.abs(np.diff(cells, axis=1)) * 100 / 255).sum()
+    return min(int(total) // 90, 100)
