@@ -205,8 +205,9 @@ def import_hashset(
                     )
                     counts[algo] = counts.get(algo, 0) + 1
                 rows.sort(key=_INDEX_KEY)  # index locality: inserts in key order
-                with conn.begin():
-                    conn.exec_driver_sql(sql, rows)
+                if rows:  # a batch may be all refused; executemany refuses an empty list
+                    with conn.begin():
+                        conn.exec_driver_sql(sql, rows)
                 summary.taken += len(rows)
                 if progress:
                     progress(summary.taken + summary.refused)
