@@ -56,8 +56,28 @@ def _carved_open(stream: IO[bytes], name: str, what: str) -> IO[bytes]:
     item = carve.item_at(stream, int(match.group(1), 16)) if match else None
     if item is None:
         raise ArchiveError("unreadable", f"{what}: no picture at that offset")
-    stream.seek(item.offset)
-    return io.BytesIO(stream.read(item.length))
+    return cast(IO[bytes], _Slice(stream, item.offset, item.length))
+
+
+class _Slice(io.RawIOBase):
+    """``stream[offset:offset + length]`` read as it is asked for (a carved video may be 2 GB:
+    the worker holds what it reads, up to the member limit, not the whole item)."""
+
+    def __init__(self, stream: IO[bytes], offset: int, length: int) -> None:
+        super().__init__()
+        self.stream, self.pos, self.end = stream, offset, offset + length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.end - self.pos if size < 0 else min(size, self.end - self.pos)
+        if size <= 0:
+            return b""
+        self.stream.seek(self.pos)
+        data = self.stream.read(size)
+        self.pos += len(data)
+        return data
 
 
 class EmbeddedReader(Reader):
