@@ -1,7 +1,8 @@
 """Candidate regions on generated pictures: each alteration is undone by the right candidate.
 
 The pictures are generated (``hashsieve.samples.images.photo_like``): letterboxed in several flat
-colours, shown in a drawn viewer window, stamped with a dark caption box, or left plain.
+colours or with bars of the blurred picture, shown in a drawn viewer window or a phone
+screenshot, stamped with a dark caption box or a small dark or light corner stamp, or left plain.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from hashsieve.hashing.candidates import (
     CANDIDATE_NAMES,
@@ -146,12 +147,93 @@ def test_a_dark_caption_box_is_filled_from_around_it() -> None:
     assert _best(img, "overlay") <= THRESHOLDS["overlay"]
 
 
+def blurred_bars(sides: bool) -> tuple[Image.Image, tuple]:
+    """Bars of the picture itself, stretched and blurred behind it (as phone videos do)."""
+    w, h = ORIGINAL.size
+    cw, ch = (w + 2 * round(0.15 * w), h) if sides else (w, h + 2 * round(0.15 * h))
+    back = ORIGINAL.resize((cw, ch), Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(24))
+    x, y = (cw - w) // 2, (ch - h) // 2
+    back.paste(ORIGINAL, (x, y))
+    return _jpeg(back, 90), (y, y + h, x, x + w)
+
+
+def phone(light: bool) -> tuple[Image.Image, tuple]:
+    """A phone screenshot: status bar (a clock, icons), the picture on the app's backdrop, a
+    navigation bar; no line at the screen's top or bottom is one flat colour."""
+    sw, sh = 540, 1140
+    back, ink = ((245, 245, 245), (20, 20, 20)) if light else ((0, 0, 0), (235, 235, 235))
+    shot = Image.new("RGB", (sw, sh), back)
+    d = ImageDraw.Draw(shot)
+    d.rectangle((0, 0, sw, 34), fill=(225, 225, 225) if light else (30, 30, 30))
+    d.text((14, 8), "12:47", fill=ink, font_size=20)
+    for k in range(3):
+        d.rectangle((sw - 34 * (k + 1), 12, sw - 34 * (k + 1) + 18, 24), fill=ink)
+    d.rectangle((0, sh - 56, sw, sh), fill=(225, 225, 225) if light else (30, 30, 30))
+    for k in range(3):
+        cx = sw * (k + 1) // 4
+        d.ellipse((cx - 10, sh - 38, cx + 10, sh - 18), outline=ink, width=2)
+    pw, ph = sw, round(sw * ORIGINAL.height / ORIGINAL.width)
+    py = (sh - ph) // 2
+    shot.paste(ORIGINAL.resize((pw, ph), Image.Resampling.BILINEAR), (0, py))
+    return shot, (py, py + ph, 0, pw)
+
+
+def corner_box(light: bool) -> tuple[Image.Image, tuple]:
+    """A small stamp (a fifth of the width) with text: a light one in the lower right corner,
+    a dark one in the upper right (where the picture is lighter)."""
+    w, h = ORIGINAL.size
+    box = (w - 150, h - 50, w - 10, h - 14) if light else (w - 150, 14, w - 10, 50)
+    img = ORIGINAL.copy()
+    d = ImageDraw.Draw(img)
+    d.rectangle(box, fill=(250, 250, 250) if light else (8, 8, 8))
+    d.text((box[0] + 8, box[1] + 10), "@example", fill=(20, 20, 20) if light else (250, 250, 250))
+    return _jpeg(img, 90), (box[1], box[3], box[0], box[2])
+
+
+@pytest.mark.parametrize("sides", [False, True], ids=["top-bottom", "left-right"])
+def test_bars_of_the_blurred_picture_are_trimmed(sides: bool) -> None:
+    img, expected = blurred_bars(sides)
+    assert distance(pdq_hash(img).code, CODE) > 31  # plain PDQ misses it
+    bars = [c for c in find_candidates(img) if c.name == "blur-trim"]
+    assert len(bars) == 1
+    assert _close(bars[0].box, expected, np.asarray(img).shape, 0.01)
+    assert _best(img, "blur-trim") <= THRESHOLDS["blur-trim"]
+
+
+def test_a_blurred_picture_is_not_read_as_bars_of_itself() -> None:
+    img = _jpeg(ORIGINAL.filter(ImageFilter.GaussianBlur(24)), 90)
+    assert not [c for c in find_candidates(img) if c.name == "blur-trim"]
+
+
+@pytest.mark.parametrize("light", [False, True], ids=["dark", "light"])
+def test_the_picture_inside_a_phone_screenshot_is_found(light: bool) -> None:
+    img, expected = phone(light)
+    assert distance(pdq_hash(img).code, CODE) > 31
+    pictures = [c for c in find_candidates(img) if c.name == "picture"]
+    assert any(_close(p.box, expected, np.asarray(img).shape) for p in pictures)
+    assert _best(img, "picture") <= THRESHOLDS["picture"]
+
+
+@pytest.mark.parametrize("light", [False, True], ids=["dark", "light"])
+def test_a_small_stamp_in_a_corner_is_filled(light: bool) -> None:
+    img, (t, b, l, r) = corner_box(light)  # noqa: E741
+    overlays = [c for c in find_candidates(img) if c.name == "overlay"]
+    inside = np.s_[t + 4 : b - 4, l + 4 : r - 4]
+    # The stamp is gone: its inside is within 40 levels of the original there, where the
+    # copy's was further.
+    original = np.asarray(ORIGINAL, dtype=np.float32)[inside].mean()
+    stamped = float(np.asarray(img, dtype=np.float32)[inside].mean())
+    assert abs(stamped - original) > 60
+    assert any(abs(float(c.pixels[inside].mean()) - original) < 40 for c in overlays)
+    assert _best(img, "overlay") <= THRESHOLDS["overlay"]
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 def test_a_plain_picture_gets_no_border_or_window_candidates(seed: int) -> None:
     """The gate: no flat edge, no chrome edge -> no trim, chrome or picture (about one PDQ)."""
     img = _jpeg(photo_like(seed, (800, 600)))
     names = {c.name for c in find_candidates(img, CANDIDATE_NAMES)}
-    assert not names & {"trim", "chrome", "picture", "picture-overlay"}
+    assert not names & {"trim", "blur-trim", "chrome", "picture", "picture-overlay"}
     assert "uncrop" in names  # when asked for: it is off by default (one more PDQ per image)
     assert "uncrop" not in {c.name for c in find_candidates(img)}
 
