@@ -43,7 +43,20 @@ def test_detects_format_from_content(tmp_path: Path, sample: str) -> None:
 
 def test_registry_names_are_stable() -> None:
     assert sorted(FORMATS.names()) == sorted(
-        ["vics", "nsrl-rds3", "nsrl-txt", "vpdq", "media", "threatexchange", "csv", "plain"]
+        [
+            "vics",
+            "nsrl-rds3",
+            "nsrl-txt",
+            "vpdq",
+            "media",
+            "threatexchange",
+            "csv",
+            "plain",
+            "encase",
+            "hashdeep",
+            "hashkeeper",
+            "md5sum",
+        ]
     )
     assert all(name == fmt.name for name, fmt in FORMATS)
 

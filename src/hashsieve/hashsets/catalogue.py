@@ -281,7 +281,7 @@ class _CategoryPolicy:
             if self.default is not None:
                 return self.default  # --category: the examiner said what they are
             summary.no_category += 1
-            why = "no Category"
+            why = "no Category (VICS: uncategorised; C4All omits category 0)"
         elif code in self.labels:
             return code
         else:

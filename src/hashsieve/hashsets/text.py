@@ -87,4 +87,4 @@ def open_utf8(path: Path) -> BinaryIO:
         stream = path.open("rb")
         stream.seek(skip)
         return stream
-    return io.BufferedReader(_Utf8Reader(open_text(path)))  # type: ignore[return-value]
+    return io.BufferedReader(_Utf8Reader(open_text(path)))
