@@ -35,12 +35,12 @@ PDF_DEPTH = 4
 _OFFSET_NAME = re.compile(r"@0x([0-9a-f]+)\.[a-z0-9]+$")
 
 
-def _carved_entries(
-    stream: IO[bytes], prefix: str, label: str, recovered: str = "embedded"
-) -> Iterator[Entry]:
+def _carved_entries(stream: IO[bytes], prefix: str) -> Iterator[Entry]:
+    """The pictures found in ``stream`` (fragments are not listed: in a file that is not a
+    picture, stray signature bytes are common and mean nothing)."""
     found = carve.carve(stream, seconds=CARVE_SECONDS, fragments=False)
     for item in found.items:
-        yield Entry(prefix + item.name, item.length, 0, recovered=recovered, offset=item.offset)
+        yield Entry(prefix + item.name, item.length, 0, recovered="embedded", offset=item.offset)
     if found.timed_out:
         yield Entry(
             f"{prefix}@0x{found.reached:x}.timeout",
@@ -90,7 +90,7 @@ class EmbeddedReader(Reader):
         self.stream = stream
 
     def entries(self) -> Iterator[Entry]:
-        return _carved_entries(self.stream, "", self.label)
+        return _carved_entries(self.stream, "")
 
     def open(self, name: str) -> IO[bytes]:
         return _carved_open(self.stream, name, self._what(name))
@@ -136,7 +136,7 @@ class OleReader(Reader):
                 )
                 continue
             if carve.has_signature(data):
-                yield from _carved_entries(io.BytesIO(data), f"{path}/", self.label)
+                yield from _carved_entries(io.BytesIO(data), f"{path}/")
 
     def open(self, name: str) -> IO[bytes]:
         from hashsieve.sources.thumbcache import thumbs_db_picture
