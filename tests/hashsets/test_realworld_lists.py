@@ -183,8 +183,9 @@ def test_uncategorised_policy_chooses(
 
 
 def test_category_option_names_what_uncategorised_records_are(store: Store, tmp_path: Path) -> None:
-    import_hashset(store, _vics_categories(tmp_path / "v.json"), "v", category=0)
+    summary = import_hashset(store, _vics_categories(tmp_path / "v.json"), "v", category=0)
     assert _stored_categories(store, "v")["MediaID 3"] == 0
+    assert "2 records had no Category: given category 0 (--category)" in summary.notes()[0]
 
 
 def test_a_list_without_categories_says_what_its_entries_become(

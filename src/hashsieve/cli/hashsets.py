@@ -38,7 +38,11 @@ def hashset() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--name", required=True, help="Name of the hash set in the store.")
 @click.option("--known-good", is_flag=True, help="Matches mean known-good (NSRL always is).")
-@click.option("--category", type=int, help="Category for entries that carry none (lists).")
+@click.option(
+    "--category",
+    type=int,
+    help="Category for entries that carry none (lists, VICS records without a Category).",
+)
 @click.option(
     "--profile",
     type=click.Choice(["us", "uk"]),

@@ -87,6 +87,8 @@ class ImportSummary:
             "known": "imported as known material that needs review (--uncategorised known)",
         }[self.uncategorised]
         if self.no_category and self.categorised_format:
+            if self.default_category is not None:
+                became = f"given category {self.default_category} (--category)"
             notes.append(f"{self.no_category:,} records had no Category: {became}")
         elif self.no_category:
             notes.append(
@@ -278,9 +280,9 @@ class _CategoryPolicy:
     def _decide(self, rec: HashRecord) -> object:
         summary, code = self.summary, rec.category
         if code is None:
+            summary.no_category += 1
             if self.default is not None:
                 return self.default  # --category: the examiner said what they are
-            summary.no_category += 1
             why = "no Category (VICS: uncategorised; C4All omits category 0)"
         elif code in self.labels:
             return code
