@@ -20,7 +20,7 @@ from hashsieve.hashing.content import FileResult, hash_content
 from hashsieve.hashing.pdq import pdq_with_dihedral
 from hashsieve.hashing.reference import centred_crop
 from hashsieve.matching import Matcher, MatchHit, known_bad, verdict_of
-from hashsieve.matching.rules import KNOWN
+from hashsieve.matching.hits import KNOWN
 from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.samples.video import sample_scenes, write_clip
 from hashsieve.sensors.console import hashlist

@@ -14,24 +14,23 @@ import numpy as np
 from sqlalchemy import select
 
 from hashsieve.config import Settings
+from hashsieve.hashing.algorithms import PART_ALGORITHMS
 from hashsieve.hashing.content import FileResult
-from hashsieve.hashing.reference import PART_ALGORITHMS, original_entry
+from hashsieve.hashing.reference import original_entry
 from hashsieve.index.store_index import StoreIndex
 from hashsieve.matching import rules
-from hashsieve.matching.rules import DIGEST_ALGORITHMS, Entry, Found, MatchHit
+from hashsieve.matching.hits import CRYPTO_ALGORITHMS, Entry, Found, MatchHit
 from hashsieve.store import Store
 from hashsieve.store.models import HashEntry, HashSet
 
-#: Kept for callers that import it from here.
-CRYPTO_ALGORITHMS = DIGEST_ALGORITHMS
 _LOOKUP_CHUNK = 500  # values per IN (...) query; far below every backend's parameter limit
 _EMPTY: Found = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
-__all__ = ["CRYPTO_ALGORITHMS", "MatchHit", "Matcher"]
+__all__ = ["MatchHit", "Matcher"]
 
 
 class Matcher:
-    """:class:`~hashsieve.matching.rules.KnownHashes` over every complete hash set in the store."""
+    """:class:`~hashsieve.matching.hits.KnownHashes` over every complete hash set in the store."""
 
     def __init__(self, store: Store, settings: Settings | None = None) -> None:
         self.store = store
@@ -39,7 +38,7 @@ class Matcher:
         self.index = StoreIndex(store, "pdq").open()
         #: Reference parts of known originals (hashsieve.hashing.reference), one index each.
         self.parts = {algo: StoreIndex(store, algo).open() for algo in PART_ALGORITHMS}
-        self.digests = {algo: StoreIndex(store, algo).open() for algo in DIGEST_ALGORITHMS}
+        self.digests = {algo: StoreIndex(store, algo).open() for algo in CRYPTO_ALGORITHMS}
         with store.session() as s:
             self.hashsets = {
                 hs.id: (hs.name, hs.kind)

@@ -21,138 +21,34 @@ list (``ListCopy.from_records``). They differ only in where the hashes live, beh
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hashsieve.hashing.candidates import THRESHOLDS
 from hashsieve.hashing.pdq import DIHEDRAL_NAMES, PDQ_BYTES
 from hashsieve.hashing.reference import PART_THRESHOLD
-from hashsieve.hashsets.categories import NON_PERTINENT
+from hashsieve.hashsets.categories import NON_PERTINENT, is_pertinent
+from hashsieve.matching.hits import (
+    CRYPTO_ALGORITHMS,
+    KNOWN,
+    KNOWN_GOOD,
+    PDQ_TABLES,
+    Entry,
+    KnownHashes,
+    MatchHit,
+)
 
 if TYPE_CHECKING:
     from hashsieve.hashing.content import FileResult
-
-DIGEST_ALGORITHMS = ("md5", "sha1", "sha256")
-#: The PDQ tables: plain PDQ of known pictures and the reference parts of known originals.
-PDQ_TABLES = ("pdq", "pdq-crop", "pdq-top")
-KNOWN = "known"  # a hash set's kind (hashsets.catalogue.KNOWN); the other is "known-good"
-KNOWN_GOOD = "known-good"
-
-
-@dataclass(frozen=True, slots=True)
-class MatchHit:
-    hashset_id: int
-    hashset: str
-    kind: str  # "known" or "known-good"
-    entry: str  # "" on a sensor: the names stay on the console, which resolves entry_id
-    algorithm: str
-    distance: int
-    category: int | None
-    series: str | None
-    variant: str | None = None  # dihedral variant that matched, for PDQ
-    #: For a video: the time (s) in the scanned video of the first matching frame.
-    seconds: float | None = None
-    #: For a video matched by vPDQ: the share (%) of its frames the known video covers.
-    coverage: float | None = None
-    #: The candidate region that matched (robust matching); None for the whole image.
-    candidate: str | None = None
-    #: The listed entry's id (the store's, which the console's list carries too).
-    entry_id: int | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "hashset": self.hashset,
-            "entry": self.entry,
-            "algorithm": self.algorithm,
-            "distance": self.distance,
-            "category": self.category,
-        }
-        if self.series:
-            out["series"] = self.series
-        if self.variant and self.variant != "r0":
-            out["variant"] = self.variant
-        if self.seconds is not None:
-            out["seconds"] = round(self.seconds, 3)
-        if self.coverage is not None:
-            out["coverage"] = round(self.coverage, 1)
-        if self.candidate:
-            out["candidate"] = self.candidate
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """What the rule needs to know of one listed hash."""
-
-    hashset_id: int
-    hashset: str
-    kind: str
-    entry: str  # "" where the names are not at hand (a sensor)
-    algorithm: str
-    category: int | None
-    series: str | None
-    #: The known original the entry belongs to: a part and its original's plain PDQ share it.
-    original: Hashable
-
-    def hit(self, entry_id: int, distance: int, **extra: object) -> MatchHit:
-        fields: dict[str, object] = {
-            "entry": self.entry,
-            "algorithm": self.algorithm,
-            "series": self.series,
-            **extra,
-        }
-        return MatchHit(
-            hashset_id=self.hashset_id,
-            hashset=self.hashset,
-            kind=self.kind,
-            distance=distance,
-            category=self.category,
-            entry_id=entry_id,
-            **fields,  # type: ignore[arg-type]
-        )
-
-
-#: (query rows, entry ids, distances): what a PDQ table answers, one row per match.
-Found = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-class KnownHashes(Protocol):
-    """Where known hashes live; the rule asks only these questions."""
-
-    @property
-    def pdq_threshold(self) -> int: ...
-
-    @property
-    def pdq_min_quality(self) -> int: ...
-
-    def lookup(self, algorithm: str, digests: Sequence[bytes]) -> Iterable[tuple[int, int]]:
-        """(index into ``digests``, entry id) for every listed digest of ``algorithm``."""
-        ...
-
-    def query(self, table: str, codes: np.ndarray, radius: int) -> Found:
-        """Entries of PDQ table ``table`` (one of PDQ_TABLES) within ``radius`` of ``codes``
-        (n x 32 bytes)."""
-        ...
-
-    def entries(self, entry_ids: Sequence[int]) -> Mapping[int, Entry]:
-        """The entries of these ids; an id left out is not matched (e.g. its import is still
-        in progress)."""
-        ...
-
-    def video_length(self, hashset_id: int, video: str) -> float:
-        """A known video's running time in seconds (0 where not known)."""
-        ...
-
 
 # --- the verdict ---------------------------------------------------------------------------
 
 
 def is_known_bad(hit: MatchHit) -> bool:
     """A match to a known set, unless categorised non-pertinent (uncategorised still counts)."""
-    return hit.kind == KNOWN and hit.category != NON_PERTINENT
+    return hit.kind == KNOWN and is_pertinent(hit.category)
 
 
 def category_rank(category: int | None) -> int:
@@ -232,7 +128,7 @@ def _match_digests(
     known: KnownHashes, results: Sequence[FileResult], hits: list[list[MatchHit]]
 ) -> None:
     found: list[tuple[int, int, int]] = []  # (result, algorithm's place, entry id)
-    for place, algo in enumerate(DIGEST_ALGORITHMS):
+    for place, algo in enumerate(CRYPTO_ALGORITHMS):
         present = [i for i, r in enumerate(results) if getattr(r, algo) is not None]
         if not present:
             continue

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from enum import StrEnum
 
 from hashsieve.hashing.media import MediaKind
-from hashsieve.matching.rules import MatchHit, verdict_of
+from hashsieve.matching.hits import MatchHit
+from hashsieve.matching.rules import verdict_of
 
 
 class Verdict(StrEnum):

@@ -33,11 +33,11 @@ import numpy as np
 
 from hashsieve.hashing.video import FrameHash
 from hashsieve.hashsets.entries import parse_frame_entry
-from hashsieve.matching.rules import PDQ_TABLES
+from hashsieve.matching.hits import PDQ_TABLES
 
 if TYPE_CHECKING:
     from hashsieve.hashing.content import FileResult
-    from hashsieve.matching.rules import Entry, KnownHashes, MatchHit
+    from hashsieve.matching.hits import Entry, KnownHashes, MatchHit
     from hashsieve.store import Store
 
 #: Share (%) of a scanned video's unique frames that one known video must cover (vPDQ, HMA).

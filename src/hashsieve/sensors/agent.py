@@ -28,7 +28,8 @@ from typing import Any
 from hashsieve.config import MAX_IMAGE_PIXELS
 from hashsieve.hashing.content import HashOptions, hash_file
 from hashsieve.hashing.media import MediaKind, sniff
-from hashsieve.matching.rules import MatchHit, known_bad
+from hashsieve.matching.hits import MatchHit
+from hashsieve.matching.rules import known_bad
 from hashsieve.sensors.client import (
     ConsoleClient,
     ConsoleError,

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hashsieve.errors import HashsieveError
-from hashsieve.hashing.reference import PART_ALGORITHMS, original_entry
+from hashsieve.hashing.algorithms import CRYPTO_ALGORITHMS, PART_ALGORITHMS
+from hashsieve.hashing.reference import original_entry
 from hashsieve.hashsets.catalogue import KNOWN
 from hashsieve.hashsets.categories import NON_PERTINENT
 from hashsieve.matching.rules import category_rank
@@ -384,7 +385,7 @@ def hashlist(
                     if not pdq:
                         continue
                     value = row.value.hex()
-                elif row.algorithm in ("md5", "sha1", "sha256"):
+                elif row.algorithm in CRYPTO_ALGORITHMS:
                     value = keyed_digest(key, row.algorithm, row.value).hex()
                 else:
                     continue

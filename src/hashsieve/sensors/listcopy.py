@@ -23,15 +23,13 @@ from typing import Any
 import numpy as np
 
 from hashsieve.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
+from hashsieve.hashing.algorithms import CRYPTO_ALGORITHMS, PART_ALGORITHMS
 from hashsieve.hashing.content import FileResult
 from hashsieve.hashing.pdq import PDQ_BYTES
-from hashsieve.hashing.reference import PART_ALGORITHMS
 from hashsieve.index.pdq_index import BruteForcePdqIndex
 from hashsieve.matching import rules
-from hashsieve.matching.rules import KNOWN, Entry, Found, MatchHit
+from hashsieve.matching.hits import KNOWN, Entry, Found, MatchHit
 from hashsieve.sensors.console import keyed_digest
-
-CRYPTO = ("md5", "sha1", "sha256")
 
 
 @dataclass
@@ -101,7 +99,7 @@ class ListCopy:
                 if use_pdq:
                     self.parts[algorithm][entry_id] = (set_id, category, bytes.fromhex(value))
                     self.part_group[entry_id] = group[0] if group else entry_id
-            elif algorithm in CRYPTO:
+            elif algorithm in CRYPTO_ALGORITHMS:
                 self.keyed.setdefault(bytes.fromhex(value), []).append(
                     (entry_id, set_id, algorithm, category)
                 )
@@ -132,7 +130,7 @@ class ListCopy:
                 entry_id,
                 set_id,
                 algo,
-                (keyed_digest(key, algo, value) if algo in CRYPTO else value).hex(),
+                (keyed_digest(key, algo, value) if algo in CRYPTO_ALGORITHMS else value).hex(),
                 category,
                 *([original.get(entry_id, entry_id)] if algo in PART_ALGORITHMS else []),
             ]

@@ -28,7 +28,8 @@ from typing import Any, Literal
 
 from hashsieve.hashing.content import FileResult, hash_content, hash_digests
 from hashsieve.hashing.media import MediaKind, sniff
-from hashsieve.matching.rules import MatchHit, known_bad
+from hashsieve.matching.hits import MatchHit
+from hashsieve.matching.rules import known_bad
 from hashsieve.sensors.client import Outbox, host_name, new_alert_id, now_iso
 from hashsieve.sensors.console import istag
 from hashsieve.sensors.hashing import sensor_options
