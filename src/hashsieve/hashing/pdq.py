@@ -3,7 +3,11 @@
 A hash is held as 32 bytes in the order of its hex form (word 15 first), so ``code.hex()`` is the
 64-character string every PDQ list carries and Hamming distance over the bytes is PDQ distance.
 
-Two implementations give the same bits and quality on the same RGB pixels:
+Every function takes RGB pixels or a luma plane (an ``L`` image or an HxW uint8 array, what
+:func:`hashsieve.hashing.decode.open_image` gives for a colour JPEG): luma is hashed as the RGB
+image with R = G = B, which is what ``pdqhash`` computes from it.
+
+Two implementations give the same bits and quality on the same pixels:
 
 - ``"numba"`` (the default, :mod:`hashsieve.hashing._pdq_kernels`): the reference's float32
   arithmetic in the reference's order, computing only what decimation samples. It is 4-9x faster
