@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import BinaryIO
 
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
@@ -20,7 +21,7 @@ def open_readonly(path: str) -> int:
     return os.open(path, flags)
 
 
-def opener(path: str):  # type: ignore[no-untyped-def]
+def opener(path: str) -> Callable[[], BinaryIO]:
     """A function that opens ``path`` read-only as an unbuffered binary stream each time."""
 
     def open_stream() -> BinaryIO:
