@@ -161,14 +161,35 @@ def _init() -> None:
     warm_up()
 
 
-def _hash(job: tuple[str, bytes]) -> dict:
+#: What the workers draw from (set before the pool forks): the pictures and the run's options.
+_PICTURES: dict[str, list[Image.Image]] = {}
+_OPTIONS: dict[str, object] = {}
+
+
+def _make(job: tuple[str, str, int, int]) -> tuple[bytes, str]:
+    """One job's file: a picture of ``_PICTURES[kind]`` transformed, from a generator seeded by
+    the run's seed and the job's place, so a run is the same whatever the order of the work."""
+    key, kind, index, t = job
+    picture = _PICTURES[kind][index]
+    if key.startswith("orig/"):
+        return _encode(picture, quality=92), ""
+    name = TRANSFORMS[t] if kind == "originals" else DISGUISES[t]
+    rng = np.random.default_rng([int(str(_OPTIONS["seed"])), index, t, int(kind == "distractors")])
+    data, style = transform(picture, name, rng, holdout=bool(_OPTIONS["holdout"]))
+    return data, f"{name}/{style}" if style else name
+
+
+def _hash(job: tuple[str, str, int, int]) -> dict:
     """What the scanner computes for one file, with the time each stage took.
 
-    An original also gets its reference parts, from a full decode, as ``hashsieve hashset
-    import FOLDER`` computes them; a query gets its candidate regions without and with the upper
-    parts that reference parts need (``HashOptions.parts``), timed apart.
+    The file is made here (:func:`_make`: rendering and encoding thousands of screenshots is
+    work to share too). An original also gets its reference parts, from a full decode, as
+    ``hashsieve hashset import FOLDER`` computes them; a query gets its candidate regions
+    without and with the upper parts that reference parts need (``HashOptions.parts``), timed
+    apart.
     """
-    key, data = job
+    key = job[0]
+    data, style = _make(job)
     t0 = time.perf_counter()
     opened = open_image(data, max_pixels=MAX_PIXELS)
     pdq, dihedral = pdq_with_dihedral(opened.image)
@@ -179,6 +200,7 @@ def _hash(job: tuple[str, bytes]) -> dict:
     t3 = time.perf_counter()
     out = {
         "key": key,
+        "style": style,
         "quality": pdq.quality,
         "codes": b"".join(dihedral),
         "candidates": [c.as_tuple() for c in with_parts],
@@ -375,23 +397,21 @@ def main() -> None:
         flush=True,
     )
 
-    jobs: list[tuple[str, bytes]] = [
-        (f"orig/{i}", _encode(im, quality=92)) for i, im in enumerate(originals)
+    # Jobs: (key, pictures, index, transform's place); the workers make and hash each file.
+    jobs = [(f"orig/{i}", "originals", i, 0) for i in range(len(originals))]
+    jobs += [
+        (f"q/{i}/{t}", "originals", i, k)
+        for i in range(len(originals))
+        for k, t in enumerate(TRANSFORMS)
     ]
-    style_of: dict[str, str] = {}  # job key -> "watermark/logo", "letterbox/blur-tb", ...
-    for i, im in enumerate(originals):
-        for t in TRANSFORMS:
-            data, style = transform(im, t, rng, holdout=args.holdout)
-            jobs.append((f"q/{i}/{t}", data))
-            style_of[f"q/{i}/{t}"] = f"{t}/{style}" if style else t
-    for i, im in enumerate(distractors):
-        disguise = DISGUISES[i % len(DISGUISES)]
-        data, style = transform(im, disguise, rng, holdout=args.holdout)
-        jobs.append((f"d/{i}", data))
-        style_of[f"d/{i}"] = f"{disguise}/{style}" if style else disguise
-    print(f"hashing {len(jobs)} images on {args.workers} processes ...", flush=True)
+    jobs += [(f"d/{i}", "distractors", i, i % len(DISGUISES)) for i in range(len(distractors))]
+    _PICTURES.update(originals=originals, distractors=distractors)
+    _OPTIONS.update(seed=args.seed, holdout=args.holdout)
+    print(f"making and hashing {len(jobs)} images on {args.workers} processes ...", flush=True)
     with mp.get_context("fork").Pool(args.workers, initializer=_init) as pool:
-        results = {r["key"]: r for r in pool.imap_unordered(_hash, jobs, chunksize=8)}
+        results = {r["key"]: r for r in pool.imap_unordered(_hash, jobs, chunksize=4)}
+    # job key -> "watermark/logo", "letterbox/blur-tb", ..., "crop/centred"; "resize50"
+    style_of = {key: r["style"] for key, r in results.items()}
 
     # The known set: plain PDQ of each usable original, as a hash list holds it, and the
     # reference parts of each (what `hashsieve hashset import FOLDER` adds when the originals
