@@ -307,7 +307,7 @@ def _image(media: _Media) -> Any:
     """``media`` as a pytsk3 image (the classic ``Img_Info`` subclass over another library)."""
     pytsk3 = _tsk()
 
-    class _Img(pytsk3.Img_Info):  # type: ignore[misc, name-defined]
+    class _Img(pytsk3.Img_Info):  # type: ignore[name-defined]
         def __init__(self) -> None:
             super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
 
