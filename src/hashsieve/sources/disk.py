@@ -16,6 +16,7 @@ libyal library in its read-only mode); nothing is ever written.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 from typing import IO, Any, cast
 
 from hashsieve.sources import magic
+from hashsieve.sources.ewf import EwfChunks
 from hashsieve.sources.readers import ArchiveError, Entry, Reader
 
 __all__ = [
@@ -182,8 +184,11 @@ class _HandleMedia(_Media):
     def __init__(self, kind: str, handle: Any, files: list[IO[bytes]], segments: tuple[str, ...]):
         self.kind, self.handle, self.files, self.segments = kind, handle, files, segments
         self.size = int(handle.get_media_size())
+        self.chunks: EwfChunks | None = None
 
     def read(self, offset: int, size: int) -> bytes:
+        if self.chunks is not None:  # an EWF set's chunks through zlib (sources/ewf.py)
+            return self.chunks.read(offset, size)
         size = max(0, min(size, self.size - offset))
         return cast(bytes, self.handle.read_buffer_at_offset(size, offset)) if size else b""
 
@@ -260,7 +265,12 @@ def open_media(stream: IO[bytes], label: str, path: str | None = None) -> _Media
             else:
                 names, files = [label], [stream]
             handle.open_file_objects(files)
-            return _HandleMedia("ewf", handle, files, tuple(names))
+            media = _HandleMedia("ewf", handle, files, tuple(names))
+            # libewf checked the set; its chunks are read with zlib, 20x faster (a layout the
+            # chunk map does not know is read by libewf).
+            with contextlib.suppress(ValueError, OSError):
+                media.chunks = EwfChunks(files, int(handle.get_chunk_size()), media.size)
+            return media
         if kind == magic.VMDK:
             import pyvmdk
 
