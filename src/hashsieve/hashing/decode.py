@@ -23,11 +23,12 @@ The decode rule is part of the hash definition (see docs/hash-definition.md):
 from __future__ import annotations
 
 import io
-import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from hashsieve.hashing.formats import DecoderWarnings, Refused, mime_of, open_heif, why_refused
 
 try:  # HEIC/HEIF/AVIF support is optional at import time but installed by default.
     import pillow_heif
@@ -55,6 +56,8 @@ class UnreadableImage(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+        #: What the decoders said before giving up (see :class:`DecoderWarnings`).
+        self.warnings: list[str] = []
 
 
 @dataclass(slots=True)
@@ -66,6 +69,12 @@ class OpenedImage:
     exif: Image.Exif | None
     #: Always 1 (full size); stored with each hash since the DCT-scaled rule (2, 4, 8) was used.
     scale: int = 1
+    #: What the decoders said while opening it (short, deduplicated, capped): for the file's row.
+    warnings: list[str] = field(default_factory=list)
+
+
+#: Headers of the files decoded by libtiff, whose warnings go to descriptor 2 from C.
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def open_image(data: bytes, *, max_pixels: int, fast: bool = True) -> OpenedImage:
@@ -74,14 +83,26 @@ def open_image(data: bytes, *, max_pixels: int, fast: bool = True) -> OpenedImag
     Raises :class:`UnreadableImage` for content that is not an image (``"not-an-image"``), is
     truncated (``"truncated"``) or otherwise broken (``"corrupt"``), or claims more than
     ``max_pixels`` pixels (``"decompression-bomb"``, decided from the header before any pixel memory
-    is spent). ``fast`` decodes a colour JPEG to its luma only (mode ``"L"``, full size).
+    is spent), or that no decoder here reads (``"unsupported"``: a 12-bit JPEG, a HEIF coding
+    without a decoder). ``fast`` decodes a colour JPEG to its luma only (mode ``"L"``, full size).
+    Decoder warnings go into the result's (or the exception's) ``warnings``, not the terminal.
     """
+    caught = DecoderWarnings(stderr=data[:4] in _TIFF_MAGIC)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            image = Image.open(io.BytesIO(data))
+        with caught:
+            opened = _open_image(data, max_pixels=max_pixels, fast=fast)
+    except UnreadableImage as exc:
+        exc.warnings = caught.messages
+        raise
+    opened.warnings = caught.messages
+    return opened
+
+
+def _open_image(data: bytes, *, max_pixels: int, fast: bool) -> OpenedImage:
+    try:
+        image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise UnreadableImage("not-an-image", "no image format recognised") from None
+        image = _not_identified(data, max_pixels)
     except (OSError, ValueError, SyntaxError) as exc:
         raise UnreadableImage("corrupt", str(exc)) from None
     width, height = image.size
@@ -102,11 +123,9 @@ def open_image(data: bytes, *, max_pixels: int, fast: bool = True) -> OpenedImag
         # CMYK JPEG keeps its mode and is converted below).
         image.draft("L", (width, height))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            image.load()
-            keep = image.mode == "RGB" or (fast and image.mode == "L")
-            pixels = image if keep else image.convert("RGB")
+        image.load()
+        keep = image.mode == "RGB" or (fast and image.mode == "L")
+        pixels = image if keep else image.convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         message = str(exc)
         # Pillow says "image file is truncated" when the data ends early; a decoder error
@@ -118,8 +137,20 @@ def open_image(data: bytes, *, max_pixels: int, fast: bool = True) -> OpenedImag
     if luma and pixels.size != (width, height):  # the rule is full size: a draft never shrinks
         raise UnreadableImage("corrupt", f"decoded {pixels.size} of {width}x{height}")
     if luma and estimated_quality(np.asarray(pixels)) < FLAT_QUALITY:
-        return open_image(data, max_pixels=max_pixels, fast=False)
+        return _open_image(data, max_pixels=max_pixels, fast=False)
     return OpenedImage(pixels, width, height, fmt, exif)
+
+
+def _not_identified(data: bytes, max_pixels: int) -> Image.Image:
+    """A HEIF that Pillow's openers refused, decoded by pillow-heif or PyAV; else the reason."""
+    try:
+        if mime_of(data) in ("image/heif", "image/avif"):
+            image = open_heif(data, max_pixels)
+            image.format = "HEIF"
+            return image
+        raise why_refused(data)
+    except Refused as exc:
+        raise UnreadableImage(exc.reason, exc.detail) from None
 
 
 def estimated_quality(luma: np.ndarray) -> int:
