@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
@@ -189,8 +190,10 @@ def _is_animated(data: bytes) -> bool:
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return bool(getattr(image, "is_animated", False))
+        with warnings.catch_warnings():  # open_image already kept this file's warnings
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as image:
+                return bool(getattr(image, "is_animated", False))
     except Exception:
         return False
 
@@ -212,7 +215,8 @@ def _hash_animation(result: FileResult, data: bytes, options: HashOptions) -> No
     frames: list[FrameHash] = []
     next_at, seconds = 0.0, 0.0
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as image:
+            warnings.simplefilter("ignore")  # the first frame's were kept by open_image
             for number, frame in enumerate(ImageSequence.Iterator(image)):
                 if len(frames) >= video.max_hashed_frames:
                     break
@@ -255,6 +259,8 @@ def _hash_image(result: FileResult, data: bytes, options: HashOptions) -> None:
         opened = open_image(data, max_pixels=options.max_image_pixels, fast=options.fast_decode)
     except UnreadableImage as exc:
         result.error = str(exc)
+        if exc.warnings:
+            result.metadata = {**result.metadata, "warnings": exc.warnings}
         return
     result.width, result.height = opened.width, opened.height
     result.decode_scale = opened.scale
@@ -267,6 +273,8 @@ def _hash_image(result: FileResult, data: bytes, options: HashOptions) -> None:
         result.metadata = exif_metadata(opened.exif)
     except Exception as exc:  # metadata is a bonus; a broken block must not lose the hashes
         result.metadata = {"error": f"exif: {exc}"}
+    if opened.warnings:  # the decoders' complaints belong to the file's row, not the terminal
+        result.metadata = {**result.metadata, "warnings": opened.warnings}
 
 
 def hash_video_into(
