@@ -18,6 +18,10 @@ CONFORMANCE = Path(
     os.environ.get("HASHSIEVE_CONFORMANCE") or REPO.parent / "shared" / "conformance"
 )
 
+#: The field's own public test files (decoder crash cases, exotic formats, disk images):
+#: ../shared/realworld, or $HASHSIEVE_REALWORLD.
+REALWORLD = Path(os.environ.get("HASHSIEVE_REALWORLD") or REPO.parent / "shared" / "realworld")
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
@@ -27,6 +31,11 @@ def needs_conformance(path: Path) -> pytest.MarkDecorator:
     """Mark a test that reads ``path`` (under :data:`CONFORMANCE`): skipped where it is absent on
     a developer machine, failed in CI (``CI`` set), where its absence is a broken set-up and a
     skip would let the conformance checks pass unseen."""
+    return pytest.mark.conformance(path)
+
+
+def needs_realworld(path: Path = REALWORLD) -> pytest.MarkDecorator:
+    """As :func:`needs_conformance`, for a test that reads ``path`` under :data:`REALWORLD`."""
     return pytest.mark.conformance(path)
 
 
