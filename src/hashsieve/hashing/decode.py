@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from hashsieve.hashing.formats import DecoderWarnings, Refused, mime_of, open_heif, why_refused
+from hashsieve.hashing.formats import (
+    DecoderWarnings,
+    Refused,
+    libtiff_reason,
+    mime_of,
+    open_heif,
+    why_refused,
+)
 
 try:  # HEIC/HEIF/AVIF support is optional at import time but installed by default.
     import pillow_heif
@@ -92,8 +99,11 @@ def open_image(data: bytes, *, max_pixels: int, fast: bool = True) -> OpenedImag
         with caught:
             opened = _open_image(data, max_pixels=max_pixels, fast=fast)
     except UnreadableImage as exc:
+        better = libtiff_reason(exc.detail, caught.messages)
+        if better is not None:
+            exc = UnreadableImage(better.reason, better.detail)
         exc.warnings = caught.messages
-        raise
+        raise exc from None
     opened.warnings = caught.messages
     return opened
 

@@ -215,3 +215,18 @@ class DecoderWarnings:
         self.messages = unique[:MAX_WARNINGS]
         if len(unique) > MAX_WARNINGS:
             self.messages[-1] = f"... and {len(unique) - MAX_WARNINGS + 1} more"
+
+
+_NOT_CONFIGURED = re.compile(r"(\w+) compression support is not configured")
+
+
+def libtiff_reason(detail: str, said: list[str]) -> Refused | None:
+    """A better reason than Pillow's bare "decoder error -2" from what libtiff said meanwhile: a
+    compression this libtiff was built without is unsupported, not damage."""
+    if not detail.startswith("decoder error") or not said:
+        return None
+    for line in said:
+        missing = _NOT_CONFIGURED.search(line)
+        if missing:
+            return Refused("unsupported", f"TIFF with {missing.group(1)} compression")
+    return Refused("corrupt", f"{detail} ({said[0]})")
