@@ -140,7 +140,7 @@ def _open_image(data: bytes, *, max_pixels: int, fast: bool) -> OpenedImage:
         message = str(exc)
         # Pillow says "image file is truncated" when the data ends early; a decoder error
         # ("broken data stream ...") is damage inside the file.
-        reason = "truncated" if "truncated" in message else "corrupt"
+        reason = "truncated" if "truncated" in message.lower() else "corrupt"
         raise UnreadableImage(reason, message) from None
     except MemoryError:
         raise UnreadableImage("decompression-bomb", "out of memory while decoding") from None

@@ -37,6 +37,10 @@ PILLOW_FORMATS = {
     "image/jp2": "JPEG2000",
     "image/j2c": "JPEG2000",
     "image/qoi": "QOI",
+    "image/vnd.adobe.photoshop": "PSD",
+    "image/vnd.ms-dds": "DDS",
+    "image/x-blp": "BLP",
+    "image/icns": "ICNS",
 }
 
 #: HEIF item types that carry coded pixels, and the coding's name in reasons.

@@ -70,6 +70,17 @@ def _iso_bmff(head: bytes) -> tuple[MediaKind, str]:
     return MediaKind.VIDEO, "video/mp4"
 
 
+def _is_ico(head: bytes) -> bool:
+    """An ICO header (reserved 0, type 1, 1-255 images) whose first entry is plausible (0-1
+    planes, a usual bit depth): the four bytes alone also start NTFS's $UpCase table."""
+    if head[:4] != b"\x00\x00\x01\x00" or len(head) < 22:
+        return False
+    count = int.from_bytes(head[4:6], "little")
+    planes = int.from_bytes(head[10:12], "little")
+    bits = int.from_bytes(head[12:14], "little")
+    return 0 < count < 256 and planes in (0, 1) and bits in (0, 1, 4, 8, 16, 24, 32)
+
+
 def sniff(head: bytes) -> tuple[MediaKind, str]:
     """Classify content by its magic bytes; returns (kind, MIME type)."""
     if head.startswith(b"\xff\xd8\xff"):
@@ -104,8 +115,19 @@ def sniff(head: bytes) -> tuple[MediaKind, str]:
         return MediaKind.VIDEO, "video/mp2t"
     if head[:4] == b"\x00\x00\x01\xba":
         return MediaKind.VIDEO, "video/mpeg"
-    if head[:4] in (b"\x00\x00\x01\x00",):
+    if _is_ico(head):
         return MediaKind.IMAGE, "image/x-icon"
+    # Formats Pillow decodes that have a four-byte signature. Those with one or two bytes or none
+    # (SGI, PCX, FLI, TGA, PPM, SPIDER) stay "other": such a weak magic would make arbitrary files
+    # unreadable pictures.
+    if head[:4] == b"8BPS":
+        return MediaKind.IMAGE, "image/vnd.adobe.photoshop"
+    if head[:4] == b"DDS ":
+        return MediaKind.IMAGE, "image/vnd.ms-dds"
+    if head[:4] in (b"BLP1", b"BLP2"):
+        return MediaKind.IMAGE, "image/x-blp"
+    if head[:4] == b"icns":
+        return MediaKind.IMAGE, "image/icns"
     # Archives are not media themselves; the scan lists and hashes what they hold.
     container = container_type(head)
     if container is not None:
