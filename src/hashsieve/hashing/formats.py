@@ -192,7 +192,8 @@ class DecoderWarnings:
         self._file: IO[bytes] | None = None
 
     def __enter__(self) -> DecoderWarnings:
-        self._records = self._catch.__enter__() or []
+        records = self._catch.__enter__()  # the list it appends to (empty: falsy, kept)
+        self._records = records if records is not None else []
         warnings.simplefilter("always")
         if self._stderr:
             try:
@@ -233,4 +234,6 @@ def libtiff_reason(detail: str, said: list[str]) -> Refused | None:
         missing = _NOT_CONFIGURED.search(line)
         if missing:
             return Refused("unsupported", f"TIFF with {missing.group(1)} compression")
-    return Refused("corrupt", f"{detail} ({said[0]})")
+    # The last complaint is usually the one that stopped the decode (a read past the end).
+    last = [line for line in said if not line.startswith("... and ")][-1]
+    return Refused("corrupt", f"{detail} ({last})")
