@@ -52,7 +52,8 @@ _LUMA_FORMATS = frozenset({"JPEG", "MPO"})
 #: and 1.6 % of those of quality 50 or more scored under 50 (decoded twice: slower, never wrong).
 FLAT_QUALITY = 50
 
-# Our own pixel limit is checked from the header below; Pillow's warning-level check is redundant.
+# Our own pixel limit is checked from the header below; open_image also sets Pillow's to it for
+# the frames a container holds behind its own header (an icon's BMP claiming 65535x65535).
 Image.MAX_IMAGE_PIXELS = None
 
 
@@ -94,6 +95,8 @@ def open_image(data: bytes, *, max_pixels: int, fast: bool = True) -> OpenedImag
     without a decoder). ``fast`` decodes a colour JPEG to its luma only (mode ``"L"``, full size).
     Decoder warnings go into the result's (or the exception's) ``warnings``, not the terminal.
     """
+    # Pillow refuses (DecompressionBombError) over twice this: the same limit as ours.
+    Image.MAX_IMAGE_PIXELS = (max_pixels + 1) // 2
     caught = DecoderWarnings(stderr=data[:4] in _TIFF_MAGIC)
     try:
         with caught:
@@ -113,8 +116,12 @@ def _open_image(data: bytes, *, max_pixels: int, fast: bool) -> OpenedImage:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         image = _not_identified(data, max_pixels)
+    except Image.DecompressionBombError as exc:
+        raise UnreadableImage("decompression-bomb", str(exc)) from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise UnreadableImage("corrupt", str(exc)) from None
+        # A PNG text chunk that inflates past Pillow's cap is a bomb too, not damage.
+        bomb = "Decompressed data too large" in str(exc)
+        raise UnreadableImage("decompression-bomb" if bomb else "corrupt", str(exc)) from None
     width, height = image.size
     if width <= 0 or height <= 0:
         raise UnreadableImage("corrupt", f"dimensions {width}x{height}")
@@ -136,7 +143,9 @@ def _open_image(data: bytes, *, max_pixels: int, fast: bool) -> OpenedImage:
         image.load()
         keep = image.mode == "RGB" or (fast and image.mode == "L")
         pixels = image if keep else image.convert("RGB")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise UnreadableImage("decompression-bomb", str(exc)) from None
+    except (OSError, ValueError, SyntaxError) as exc:
         message = str(exc)
         # Pillow says "image file is truncated" when the data ends early; a decoder error
         # ("broken data stream ...") is damage inside the file.

@@ -195,6 +195,8 @@ class DecoderWarnings:
         records = self._catch.__enter__()  # the list it appends to (empty: falsy, kept)
         self._records = records if records is not None else []
         warnings.simplefilter("always")
+        # open_image applies the pixel limit itself; Pillow's half-way warning is not news.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         if self._stderr:
             try:
                 sys.stderr.flush()
