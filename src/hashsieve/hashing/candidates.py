@@ -469,9 +469,14 @@ def _best_box(
     boxes from _SMALL_BOX of the width whose edges agree and that stand out by _SMALL_STEP."""
     if not tops or not bottoms:
         return (0, 0, 0, 0)
-    extra = {"min_width": _SMALL_BOX, "contrast": _SMALL_STEP, "aligned": True} if small else {}
     y1, y2, left, right = best_box(
-        *sums, np.array(tops, dtype=np.int64), np.array(bottoms, dtype=np.int64), mode, **extra
+        *sums,
+        np.array(tops, dtype=np.int64),
+        np.array(bottoms, dtype=np.int64),
+        mode,
+        _SMALL_BOX if small else 0.25,
+        _SMALL_STEP if small else 6.0,
+        small,
     )
     return (int(y1), int(y2), int(left), int(right))
 

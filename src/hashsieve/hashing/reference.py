@@ -109,8 +109,8 @@ def reference_parts(image: ImageLike) -> list[ReferencePart]:
         for share in CROP_LEVELS
     ]
     parts += [
-        ("pdq-crop", f"crop {_percent(shares)}%", uneven_crop(rgb, shares))
-        for shares in itertools.product(CROP_OFFSETS, repeat=4)
+        ("pdq-crop", f"crop {_percent((t, b, l, r))}%", uneven_crop(rgb, (t, b, l, r)))
+        for t, b, l, r in itertools.product(CROP_OFFSETS, repeat=4)  # noqa: E741
     ]
     parts.append(("pdq-top", f"top {round(TOP_SHARE * 100)}%", top_part(rgb)))
     out = []
