@@ -226,3 +226,18 @@ def test_ewf_chunks_through_zlib_are_what_libewf_reads(disks: dict[str, Path]) -
             assert chunks.read(offset, length) == handle.read_buffer_at_offset(length, offset)
         assert chunks.read(0, size) == disks["raw"].read_bytes()
         handle.close()
+
+
+@needs_tools
+@pytest.mark.skipif(shutil.which("debugfs") is None, reason="debugfs (e2fsprogs) missing")
+def test_a_directory_loop_is_recorded_and_the_walk_ends(tmp_path: Path) -> None:
+    import subprocess
+
+    image = ext4_fs(tmp_path / "loop.img", {"a/b/f.txt": b"x"}, mib=4)
+    # A second name for /a inside its own subfolder (debugfs edits the image; no mount).
+    subprocess.run(
+        ["debugfs", "-w", "-R", "link /a /a/b/up", str(image)], check=True, capture_output=True
+    )
+    members, problems = _listing(image)
+    assert set(members) == {"a/b/f.txt"}
+    assert {p: x.reason for p, x in problems.items()} == {"a/b/up/": "loop"}
