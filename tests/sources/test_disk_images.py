@@ -104,6 +104,9 @@ def test_kinds_are_told_by_content_not_by_name() -> None:
     later = b"EVF\x09\x0d\x0a\xff\x00\x01\x02\x00" + bytes(501)
     assert magic.disk_image_type(later) == magic.EWF_SEGMENT  # read through the first segment
     assert magic.EWF_SEGMENT not in magic.CONTAINERS
+    ewf2 = b"EVF2\x0d\x0a\x81\x00\x02\x01\x01\x00"  # EWF2 (Ex01): version, compression
+    assert magic.disk_image_type(ewf2 + b"\x01\x00\x00\x00" + bytes(496)) == magic.EWF
+    assert magic.disk_image_type(ewf2 + b"\x02\x00\x00\x00" + bytes(496)) == magic.EWF_SEGMENT
     assert magic.disk_image_type(b"QFI\xfb" + bytes(508)) == magic.QCOW
     assert magic.disk_image_type(b"vhdxfile" + bytes(504)) == magic.VHDX
     # A raw ext file system: zeros for 1 KiB, then the superblock's magic.

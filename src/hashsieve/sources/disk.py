@@ -739,7 +739,10 @@ class ImageInfo:
 
 
 def _open_image(path: str) -> _Media:
-    stream = _open_path(path)
+    try:
+        stream = _open_path(path)
+    except OSError as exc:
+        raise ArchiveError("unreadable", f"{path}: {exc.strerror or exc}") from exc
     try:
         return open_media(stream, path, path)
     except BaseException:

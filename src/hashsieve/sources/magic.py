@@ -136,7 +136,10 @@ def disk_image_type(head: bytes) -> str | None:
     without a partition table in front (ext, HFS+, ISO 9660) is only told further in
     (:func:`hashsieve.sources.disk.peek_kind`)."""
     if head[:8] in (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00"):
-        first = int.from_bytes(head[9:11], "little") if head[:4] == b"EVF\x09" else 1
+        # The segment number: 2 bytes after EWF's fields start, 4 after EWF2's version and
+        # compression method.
+        v1 = head[:4] == b"EVF\x09"
+        first = int.from_bytes(head[9:11] if v1 else head[12:16], "little")
         return EWF if first == 1 else EWF_SEGMENT
     if head[:4] == b"KDMV":  # a sparse extent; it is the disk if it holds the descriptor
         return VMDK if int.from_bytes(head[28:36], "little") else None
