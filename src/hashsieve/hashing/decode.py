@@ -112,6 +112,7 @@ def open_image(data: bytes, *, max_pixels: int, fast: bool = True) -> OpenedImag
 
 
 def _open_image(data: bytes, *, max_pixels: int, fast: bool) -> OpenedImage:
+    image: Image.Image
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:

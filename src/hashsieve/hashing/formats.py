@@ -156,7 +156,7 @@ def _decode_with_av(data: bytes, max_pixels: int) -> Image.Image:
     import av
 
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.video:
                 raise Refused("unsupported", "HEIF with JPEG coding: FFmpeg lists no picture")
             stream = container.streams.video[0]
