@@ -181,6 +181,14 @@ def test_unallocated_runs_hold_the_deleted_picture_not_the_kept_one(
     ]
     assert inside == [True, False]
     assert all(length > 0 for _, length in runs)
+    # What a carver reads there, through the image's own reader.
+    media = disk.open_image(str(disks["raw"]))
+    try:
+        gone_at = data.find(GONE)
+        start, length = next((s, n) for s, n in runs if s <= gone_at < s + n)
+        assert GONE in media.read(start, min(length, gone_at - start + len(GONE)))
+    finally:
+        media.close()
 
 
 @needs_tools

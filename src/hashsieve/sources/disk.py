@@ -37,6 +37,7 @@ __all__ = [
     "image_info",
     "image_kind",
     "named_like_image",
+    "open_image",
     "open_media",
     "peek_kind",
     "unallocated_runs",
@@ -738,7 +739,9 @@ class ImageInfo:
         return dict(self.__dict__)
 
 
-def _open_image(path: str) -> _Media:
+def open_image(path: str) -> _Media:
+    """The media of the image at ``path`` (every segment, read-only): ``read(offset, size)``,
+    ``size``, ``close()``. Raises :class:`ArchiveError`."""
     try:
         stream = _open_path(path)
     except OSError as exc:
@@ -754,7 +757,7 @@ def image_info(path: str) -> ImageInfo:
     """What an image says about itself: its kind and segments, the media's size, the hashes and
     case notes an EWF acquisition stored, and its partitions and file systems. Raises
     :class:`ArchiveError` when it cannot be opened at all."""
-    media = _open_image(path)
+    media = open_image(path)
     try:
         info = ImageInfo(path, media.kind, list(media.segments), media.size)
         if isinstance(media, _HandleMedia) and media.kind == "ewf":
@@ -809,7 +812,7 @@ def verify_image(path: str, progress: Callable[[int, int], None] | None = None) 
     image stored; ``progress(done, total)`` is called as it reads. Raises :class:`ArchiveError`
     (a segment unreadable partway included)."""
     info = image_info(path)
-    media = _open_image(path)
+    media = open_image(path)
     md5, sha1 = hashlib.md5(), hashlib.sha1()
     try:
         offset = 0
@@ -833,11 +836,12 @@ def verify_image(path: str, progress: Callable[[int, int], None] | None = None) 
 
 def unallocated_runs(path: str) -> Iterator[tuple[int, int]]:
     """(offset, length) in the media of the space no file claims, for a carver: the gaps of the
-    partition table, and in each file system the blocks no file's data runs (of any stream,
-    deleted files' included) cover — a superset of the free blocks, since a file system's own
-    metadata (inode tables, bitmaps) is not a file's run on every kind. Read the bytes through
-    :func:`open_media`'s ``read(offset, size)``. Raises :class:`ArchiveError`."""
-    media = _open_image(path)
+    partition table, and in each file system the blocks no allocated file's data runs (of any
+    stream) cover: a deleted file's blocks are in them; a superset of the free blocks, since a
+    file system's own metadata (inode tables, bitmaps) is not a file's run on every kind. Read
+    the bytes through :func:`open_image`'s ``read(offset, size)``. Raises
+    :class:`ArchiveError`."""
+    media = open_image(path)
     try:
         img = _image(media)
         volumes = _volumes(img, media, path)
