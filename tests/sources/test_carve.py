@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from hashsieve.samples.images import jpeg_bytes, photo_like
@@ -151,3 +154,21 @@ def test_a_chain_of_tiny_blocks_is_cut_by_the_step_bound(monkeypatch: pytest.Mon
     monkeypatch.setattr(carve, "MAX_STEPS", 5_000)
     cut = carve.carve(io.BytesIO(data))
     assert cut.items == [] and cut.fragments[0].offset == where["gif"][0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.sampled_from(
+        [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF", b"BM", b"\x00\x00\x00\x18ftyp"]
+    ),
+    body=st.binary(max_size=2048),
+)
+def test_hostile_bytes_after_a_signature_never_raise(prefix: bytes, body: bytes) -> None:
+    """Whatever follows a signature (length fields pointing anywhere, before the start or past
+    the end), the carver answers with items inside the range or nothing: never an exception."""
+    data = b"\x00" * 7 + prefix + body
+    # A real file: its reader refuses a negative length, where BytesIO would read everything.
+    with tempfile.TemporaryFile() as stream:
+        stream.write(data)
+        result = carve.carve(stream)
+    assert all(item.offset >= 0 and item.offset + item.length <= len(data) for item in result.items)

@@ -153,6 +153,8 @@ class _View:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise _Broken(pos, True)
+        if pos < 0 or pos >= self.end:  # a hostile length field points outside the range
+            return b""
         n = max(0, min(n, self.end - pos))
         rel = pos - self.base
         if rel >= 0 and rel + n <= len(self.data):
