@@ -7,6 +7,11 @@ import hashlib
 import io
 import json
 import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -19,6 +24,7 @@ from hashsieve.hashsets.catalogue import import_hashset
 from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord
+from tests.conftest import run_cli
 from tests.sources.disk_builders import ewf, ext4_fs, fat_fs, needs_tools, partitioned
 
 pytestmark = needs_tools
@@ -177,3 +183,48 @@ def test_a_damaged_or_false_image_is_a_recorded_error_and_the_scan_goes_on(
     assert rows["cut.E01!/p2/noise.bin"]["error"].startswith("corrupt-image")
     assert rows["cut.E01!/p1/DCIM/keep.jpg"]["error"] is None
     assert rows["photo.jpg"]["verdict"] == "new" and rows["photo.jpg"]["error"] is None
+
+
+def _rows_in(db: Path) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("SELECT count(*) FROM files").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_kill_9_inside_an_image_then_resume(tmp_path: Path) -> None:
+    total = 1500
+    tiny = [jpeg_bytes(photo_like(i, (48, 48)), quality=70) for i in range(total)]
+    ext = ext4_fs(tmp_path / "many.img", {f"d{i % 10}/{i}.jpg": b for i, b in enumerate(tiny)})
+    (tmp_path / "ewf").mkdir()
+    image = ewf(ext, tmp_path / "ewf" / "many")
+    home = tmp_path / "home"
+    env = {**os.environ, "HASHSIEVE_HOME": str(home)}
+    args = [sys.executable, "-m", "hashsieve.cli", "scan", str(image), "--case", "k"]
+    proc = subprocess.Popen(
+        [*args, "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    db = home / "hashsieve.db"
+    deadline = time.monotonic() + 180
+    # The image's own row first, then its files in batches: kill once some files are stored.
+    while _rows_in(db) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # the scanner and its workers, inside the image
+    proc.wait()
+    done_before = _rows_in(db)
+    assert 1 < done_before < total + 1, "the kill should land inside the image"
+
+    result = run_cli(home, "scan", str(image), "--case", "k", "--workers", "2")
+    assert "already done by an earlier run" in result.stdout
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT count(*), count(DISTINCT path_key) FROM files").fetchone()
+        rehashed = conn.execute(
+            "SELECT files FROM scans WHERE status = 'completed' ORDER BY id DESC"
+        ).fetchone()[0]
+    assert rows == (total + 1, total + 1)  # the image and each of its files once
+    assert rehashed <= total + 1 - done_before  # finished work was not redone
