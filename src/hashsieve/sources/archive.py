@@ -246,14 +246,14 @@ def list_members(container: str, names: tuple[str, ...] = ()) -> Iterator[Member
         yield SourceProblem(label + SEPARATOR, exc.reason, exc.detail)
         return
     count = 0
+    # A seized disk holds a million files where an archive of as many is a bomb.
+    limit = getattr(reader, "max_members", MAX_MEMBERS)
     try:
         for entry in reader.entries():
             path = SEPARATOR.join((container, *names, entry.name))
             count += 1
-            if count > MAX_MEMBERS:
-                yield SourceProblem(
-                    label + SEPARATOR, "archive-limit", f"over {MAX_MEMBERS:,} members"
-                )
+            if count > limit:
+                yield SourceProblem(label + SEPARATOR, "archive-limit", f"over {limit:,} members")
                 return
             if entry.problem is not None:
                 yield SourceProblem(path, entry.problem, f"{entry.problem} member in {label}")

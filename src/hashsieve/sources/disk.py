@@ -599,6 +599,8 @@ class DiskReader(Reader):
     the workers; each worker opens the image itself)."""
 
     random_access = True
+    #: Files listed at most (archives stop at 200,000): a Windows disk holds about a million.
+    max_members = 20_000_000
 
     def __init__(self, stream: IO[bytes], label: str, path: str | None = None) -> None:
         super().__init__(label)
