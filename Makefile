@@ -20,11 +20,13 @@ demo: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy src/hashsieve
 
 test: setup
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q
 
 bench: setup

@@ -45,7 +45,8 @@ from hashsieve.hashing._candidate_kernels import (
     longest_runs_closed,
     summed_areas,
 )
-from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, rgb_array
+from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, reduced, rgb_array
+from hashsieve.hashing.reference import top_part
 
 #: Candidate names, in the order :func:`find_candidates` returns them.
 CANDIDATE_NAMES = (
@@ -553,16 +554,6 @@ def _uncrop(rgb: np.ndarray) -> np.ndarray:
     return np.pad(small, ((ph, ph), (pw, pw), (0, 0)), mode="edge")
 
 
-def reduced(pixels: np.ndarray, side: int = 512) -> np.ndarray:
-    """Pixels to hash: PDQ keeps only low frequencies, so a copy reduced to about ``side`` px
-    hashes within a few bits of the full-size one, at a fraction of the cost."""
-    h, w = pixels.shape[:2]
-    factor = max(h, w) // side
-    if factor < 2:
-        return np.ascontiguousarray(pixels)
-    return np.asarray(Image.fromarray(np.ascontiguousarray(pixels)).reduce(factor))
-
-
 def _same(a: Box, b: Box, shape: tuple[int, ...]) -> bool:
     tol = 0.01 * max(shape[:2])
     return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
@@ -699,7 +690,6 @@ def candidate_hashes(
     With ``parts`` the upper part of the image and of its ``TOP_OF`` regions is hashed too, named
     ``top`` and ``<region>/top``, for the reference parts (:mod:`hashsieve.hashing.reference`).
     """
-    from hashsieve.hashing.reference import top_part
 
     rgb = rgb_array(image)
     out: list[CandidateHash] = []

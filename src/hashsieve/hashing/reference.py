@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hashsieve.hashing.candidates import reduced
-from hashsieve.hashing.pdq import ImageLike, pdq_hash, rgb_array
+from hashsieve.hashing.algorithms import ALGORITHMS
+from hashsieve.hashing.pdq import ImageLike, pdq_hash, reduced, rgb_array
 
 #: Share cut from every edge for each centred ``pdq-crop`` part.
 CROP_LEVELS = (0.02, 0.04, 0.06, 0.08, 0.10)
@@ -46,19 +46,15 @@ CROP_LEVELS = (0.02, 0.04, 0.06, 0.08, 0.10)
 CROP_OFFSETS = (0.045, 0.065)
 #: The upper share of a picture that ``pdq-top`` hashes.
 TOP_SHARE = 0.6
-#: Parts below this PDQ quality are not kept (whole images keep the settings' 50). Measured on
-#: the robustness benchmark's distractors: at 50 one smooth crop came within 22 bits of an
-#: unrelated picture; from 60 up the closest was 62.
-PART_MIN_QUALITY = 60
-#: Distance at or below which a part matches (measured: no distractor within 60).
-PART_THRESHOLD = 31
-#: The part algorithms, each with its own index.
-PART_ALGORITHMS = ("pdq-crop", "pdq-top")
+#: Parts below this PDQ quality are not kept, and a part matches at this distance or less: the
+#: algorithm registry's values (hashing/algorithms.py says how they were measured).
+PART_MIN_QUALITY = ALGORITHMS.get("pdq-crop").min_quality or 0
+PART_THRESHOLD = ALGORITHMS.get("pdq-crop").threshold or 0
 
 
 @dataclass(frozen=True, slots=True)
 class ReferencePart:
-    algorithm: str  # one of PART_ALGORITHMS
+    algorithm: str  # one of hashing.algorithms.PART_ALGORITHMS
     label: str  # "crop 4%", "top 60%": what the examiner reads in a match
     quality: int
     code: bytes  # 32 bytes, the part's PDQ
