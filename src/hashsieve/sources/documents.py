@@ -287,6 +287,8 @@ class WithUnallocated(Reader):
         super().__init__(label)
         self.inner, self.stream, self.path = inner, stream, path
         self.random_access = inner.random_access
+        if hasattr(inner, "max_members"):  # a disk may list far more files than an archive
+            self.max_members = inner.max_members
         self._media: Any = None
 
     def _carve_stream(self) -> IO[bytes]:
