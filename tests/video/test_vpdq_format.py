@@ -10,7 +10,7 @@ from hashsieve.hashing.video import FrameHash, read_vpdq
 from hashsieve.hashsets import detect_format
 from hashsieve.hashsets.base import HashRecord, ParseProblem
 from hashsieve.hashsets.catalogue import import_hashset
-from hashsieve.hashsets.entries import frame_entry, parse_frame_entry
+from hashsieve.hashsets.entries import as_frame, frame_record
 from hashsieve.hashsets.vpdq import VpdqFormat, export_vpdq
 from hashsieve.store import Store
 
@@ -27,13 +27,19 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def test_frame_entry_round_trip() -> None:
-    entry = frame_entry("dir/clip 1.txt", FrameHash(372, 87, bytes(32), 12.4))
-    assert entry == "dir/clip 1.txt @12.400s frame 372 q87"
-    parsed = parse_frame_entry(entry)
-    assert parsed is not None and parsed.video == "dir/clip 1.txt" and parsed.frame == 372
-    assert parse_frame_entry("MediaID 17") is None
-    assert parse_frame_entry("list.txt:12") is None
+def test_frame_record_carries_provenance_in_fields() -> None:
+    frame = FrameHash(372, 87, bytes(32), 12.4)
+    record = frame_record("dir/clip 1.txt", frame, 2, "s")
+    assert record.entry == "dir/clip 1.txt @12.400s frame 372 q87"  # display text only
+    assert (record.item, record.seconds, record.frame, record.quality) == (
+        "dir/clip 1.txt",
+        12.4,
+        372,
+        87,
+    )
+    assert as_frame(record) == ("dir/clip 1.txt", frame)
+    # A text that looks like a frame is not one: provenance is never parsed back from it.
+    assert as_frame(HashRecord("pdq", "00" * 32, "clip.txt @1.000s frame 30 q90")) is None
 
 
 def test_detected_as_file_and_folder(tmp_path: Path) -> None:

@@ -28,7 +28,6 @@ smooth corner of sky matches any other smooth sky (measured: docs/robust-matchin
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,17 +59,10 @@ class ReferencePart:
     code: bytes  # 32 bytes, the part's PDQ
 
 
-_PART_LABEL = re.compile(r" \((?:crop|top) [\d./]+%\)$")
-
-
 def part_entry(entry: str, label: str) -> str:
-    """The ``entry`` text of a part of the original ``entry``: "a.jpg (crop 4%)"."""
+    """The display text of a part of the original ``entry``: "a.jpg (crop 4%)" (the record
+    keeps the original and the label in columns, never parsed back from this)."""
     return f"{entry} ({label})"
-
-
-def original_entry(entry: str) -> str:
-    """The original's ``entry`` text for a part's (the text itself for anything else)."""
-    return _PART_LABEL.sub("", entry)
 
 
 def top_part(pixels: np.ndarray) -> np.ndarray:

@@ -39,6 +39,14 @@ class HashRecord:
     category: int | None = None
     series: str | None = None
     victim_identified: bool | None = None
+    #: Provenance, for a hash that is one part of a known item (``entry`` is then display text
+    #: only): the item (a video's name for its frame, the original's entry for a reference
+    #: part), a frame's time (s), number and PDQ quality, a part's label ("crop 4%").
+    item: str | None = None
+    seconds: float | None = None
+    frame: int | None = None
+    quality: int | None = None
+    part: str | None = None
 
 
 @dataclass(slots=True)

@@ -45,7 +45,8 @@ PROBLEMS_KEPT = 1000
 _INDEX_KEY = itemgetter(1, 2)  # (algorithm, value): the lookup index
 _INSERT = (
     "INSERT INTO hash_entries (hashset_id, algorithm, value, entry, category, series,"
-    " victim_identified) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
+    " victim_identified, item, seconds, frame, quality, part)"
+    " VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
 )
 
 
@@ -203,7 +204,20 @@ def import_hashset(
                         if cat is None:
                             summary.no_category += 1
                     append(
-                        (hashset_id, algo, raw, rec.entry, cat, rec.series, rec.victim_identified)
+                        (
+                            hashset_id,
+                            algo,
+                            raw,
+                            rec.entry,
+                            cat,
+                            rec.series,
+                            rec.victim_identified,
+                            rec.item,
+                            rec.seconds,
+                            rec.frame,
+                            rec.quality,
+                            rec.part,
+                        )
                     )
                     counts[algo] = counts.get(algo, 0) + 1
                 rows.sort(key=_INDEX_KEY)  # index locality: inserts in key order
@@ -397,15 +411,25 @@ def iter_records(store: Store, name: str, *, parts: bool = False) -> Iterator[Ha
             HashEntry.category,
             HashEntry.series,
             HashEntry.victim_identified,
+            HashEntry.item,
+            HashEntry.seconds,
+            HashEntry.frame,
+            HashEntry.quality,
+            HashEntry.part,
         ).where(HashEntry.hashset_id == hashset_id)
         if not parts:
             query = query.where(HashEntry.algorithm.not_in(tuple(PART_HEX_LENGTHS)))
         rows = s.execute(
-            # a record's hashes together (imports insert in index order, not record order)
-            query.order_by(HashEntry.entry, HashEntry.id).execution_options(yield_per=10_000)
+            # A record's hashes together, and a known item's with it (a video's frames beside
+            # its digests): imports insert in index order, not record order.
+            query.order_by(
+                func.coalesce(HashEntry.item, HashEntry.entry), HashEntry.entry, HashEntry.id
+            ).execution_options(yield_per=10_000)
         )
-        for algo, value, entry, cat, series, victim in rows:
-            yield HashRecord(algo, value.hex(), entry, cat, series, victim)
+        for algo, value, entry, cat, series, victim, item, seconds, frame, quality, part in rows:
+            yield HashRecord(
+                algo, value.hex(), entry, cat, series, victim, item, seconds, frame, quality, part
+            )
 
 
 #: What ``export_hashset`` writes besides VICS and plain lists of one algorithm.

@@ -1,39 +1,47 @@
-"""How an entry of a hash set names what it stands for, where a hash is one part of a known item.
+"""Records of hashes that are one part of a known item: a known video's frames.
 
-A known video's frames are ordinary ``pdq`` entries whose text names the video and the moment
-(``"clip.txt @12.400s frame 372 q87"``), written by :func:`frame_entry` on import and read back
-by :func:`parse_frame_entry` when a match must say which video and when.
+A frame is an ordinary ``pdq`` record whose provenance is in its columns (``item`` the video,
+``seconds``, ``frame``, ``quality``); its ``entry`` text (``"clip.txt @12.400s frame 372 q87"``)
+is for display only and is never parsed back.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 from hashsieve.hashing.video import FrameHash
-
-_FRAME_ENTRY = re.compile(
-    r"^(?P<video>.+) @(?P<seconds>\d+(?:\.\d+)?)s frame (?P<frame>\d+) q(?P<quality>\d+)$",
-    re.DOTALL,
-)
+from hashsieve.hashsets.base import HashRecord
 
 
 def frame_entry(video: str, frame: FrameHash) -> str:
-    """The ``entry`` text of a known video's frame: video name, time, frame number, quality."""
+    """The display text of a known video's frame: video name, time, frame number, quality."""
     return f"{video} @{frame.seconds:.3f}s frame {frame.frame} q{frame.quality}"
 
 
-@dataclass(frozen=True, slots=True)
-class FrameEntry:
-    video: str
-    seconds: float
-    frame: int
-    quality: int
+def frame_record(
+    video: str, frame: FrameHash, category: int | None = None, series: str | None = None
+) -> HashRecord:
+    """The ``pdq`` record of one frame of the known video ``video``."""
+    return HashRecord(
+        "pdq",
+        frame.code.hex(),
+        frame_entry(video, frame),
+        category,
+        series,
+        item=video,
+        seconds=frame.seconds,
+        frame=frame.frame,
+        quality=frame.quality,
+    )
 
 
-def parse_frame_entry(entry: str) -> FrameEntry | None:
-    """The parts of a :func:`frame_entry` text; None for an entry that is not a video frame."""
-    m = _FRAME_ENTRY.match(entry)
-    if m is None:
+def as_frame(record: HashRecord) -> tuple[str, FrameHash] | None:
+    """(video, frame) for a known video's frame, from its columns; None for any other record."""
+    if (
+        record.algorithm != "pdq"
+        or record.item is None
+        or record.seconds is None
+        or record.frame is None
+        or record.quality is None
+    ):
         return None
-    return FrameEntry(m["video"], float(m["seconds"]), int(m["frame"]), int(m["quality"]))
+    code = bytes.fromhex(record.value)
+    return record.item, FrameHash(record.frame, record.quality, code, record.seconds)

@@ -10,7 +10,9 @@ from collections.abc import Iterable, Iterator
 from itertools import groupby
 from typing import Any, TextIO
 
+from hashsieve.hashing.video import FrameHash
 from hashsieve.hashsets.base import HEX_LENGTHS, HashRecord
+from hashsieve.hashsets.entries import as_frame
 from hashsieve.hashsets.lists import ALGORITHM_DIRECTIVE
 
 VICS_CONTEXT = (
@@ -22,11 +24,9 @@ _FIELDS = {"md5": "MD5", "sha1": "SHA1"}
 _ALTERNATIVE_NAMES = {"sha256": "SHA256", "pdq": "PDQ"}
 
 
-def _frame(record: HashRecord) -> Any:
-    """The video frame a PDQ record stands for (see video_matching.frame_entry), or None."""
-    from hashsieve.hashsets.entries import parse_frame_entry
-
-    return parse_frame_entry(record.entry) if record.algorithm == "pdq" else None
+def _frame(record: HashRecord) -> tuple[str, FrameHash] | None:
+    """(video, frame) for a known video's frame, from the record's columns; else None."""
+    return as_frame(record)
 
 
 def _media(group: list[HashRecord], media_id: int) -> dict[str, Any]:
@@ -34,7 +34,8 @@ def _media(group: list[HashRecord], media_id: int) -> dict[str, Any]:
     media: dict[str, Any] = {"MediaID": media_id, "Category": first.category}
     alternatives: list[dict[str, str]] = []
     for record in group:
-        if (frame := _frame(record)) is not None:  # a known video's frame: one vPDQ line each
+        if (found := _frame(record)) is not None:  # a known video's frame: one vPDQ line each
+            frame = found[1]
             line = f"{frame.frame},{frame.quality},{record.value},{frame.seconds:.3f}"
             alternatives.append({"HashName": "vPDQ", "HashValue": line})
         elif record.algorithm in _FIELDS:
@@ -58,12 +59,13 @@ def _media(group: list[HashRecord], media_id: int) -> dict[str, Any]:
 def _media_groups(records: Iterable[HashRecord]) -> Iterator[list[HashRecord]]:
     """Records of one entry, split again where an algorithm repeats (one hash each per media).
 
-    The frames of one known video (entries ``<video> @<s>s frame <n> q<q>``) form one media.
+    The frames of one known video (records whose ``item`` is the video) form one media, with
+    the video file's digests where it was hashed as a file (their ``entry`` is the video's name).
     """
 
     def key(record: HashRecord) -> str:
         frame = _frame(record)
-        return frame.video if frame is not None else record.entry
+        return frame[0] if frame is not None else record.entry
 
     for _entry, records_of_entry in groupby(records, key=key):
         group: list[HashRecord] = []

@@ -90,7 +90,7 @@ def _hash_original(item: tuple[Path, str]) -> list[HashRecord | ParseProblem]:
     from hashsieve.hashing.content import HashOptions, hash_file
     from hashsieve.hashing.decode import UnreadableImage, open_image
     from hashsieve.hashing.reference import part_entry, reference_parts
-    from hashsieve.hashsets.entries import frame_entry
+    from hashsieve.hashsets.entries import frame_record
 
     file, entry = item
     options = HashOptions(max_image_pixels=MAX_IMAGE_PIXELS, fast_decode=False, robust=False)
@@ -107,7 +107,7 @@ def _hash_original(item: tuple[Path, str]) -> list[HashRecord | ParseProblem]:
         return out
     if result.frames:
         out += [
-            HashRecord("pdq", frame.code.hex(), frame_entry(entry, frame))
+            frame_record(entry, frame)
             for frame in result.frames
             if frame.quality >= PDQ_MIN_QUALITY
         ]
@@ -122,7 +122,13 @@ def _hash_original(item: tuple[Path, str]) -> list[HashRecord | ParseProblem]:
         out.append(ParseProblem(entry, f"reference parts: {exc}"))
         return out
     out += [
-        HashRecord(part.algorithm, part.code.hex(), part_entry(entry, part.label))
+        HashRecord(
+            part.algorithm,
+            part.code.hex(),
+            part_entry(entry, part.label),
+            item=entry,
+            part=part.label,
+        )
         for part in reference_parts(opened.image)
     ]
     return out

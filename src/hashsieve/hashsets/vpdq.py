@@ -3,7 +3,8 @@ hashed frame, ``frame_number,quality,pdq_hex,timestamp_seconds``.
 
 ``hashset import`` takes one file or a folder of them (``*.txt``, searched recursively); each
 file is one video, named by its file name (or its path inside the folder). Every frame becomes a
-``pdq`` entry named by :func:`hashsieve.matching.video.frame_entry`, so known video frames live
+``pdq`` entry (:func:`hashsieve.hashsets.entries.frame_record`: the video and the moment in its
+columns ``item``, ``seconds``, ``frame``, ``quality``), so known video frames live
 in the one PDQ index: a still from a known video matches like any image, and a scanned video is
 matched frame by frame and then per known video by vPDQ's rule.
 
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, ClassVar
 from hashsieve.config import PDQ_MIN_QUALITY
 from hashsieve.hashing.video import FrameHash, parse_vpdq_line
 from hashsieve.hashsets.base import HashRecord, ParseProblem
-from hashsieve.hashsets.entries import frame_entry, parse_frame_entry
+from hashsieve.hashsets.entries import as_frame, frame_record
 from hashsieve.hashsets.lists import head_lines
 from hashsieve.hashsets.text import open_text, utf8_head
 
@@ -84,7 +85,7 @@ def _read_video(path: Path, video: str) -> Iterator[HashRecord | ParseProblem]:
             if frame.quality < PDQ_MIN_QUALITY or frame.code in seen:
                 continue
             seen.add(frame.code)
-            yield HashRecord("pdq", frame.code.hex(), frame_entry(video, frame))
+            yield frame_record(video, frame)
 
 
 def write_vpdq_folder(records: Iterable[HashRecord], folder: Path) -> dict[str, int]:
@@ -95,10 +96,8 @@ def write_vpdq_folder(records: Iterable[HashRecord], folder: Path) -> dict[str, 
     """
     videos: dict[str, list[FrameHash]] = {}
     for record in records:
-        if record.algorithm != "pdq" or (parsed := parse_frame_entry(record.entry)) is None:
-            continue
-        frame = FrameHash(parsed.frame, parsed.quality, bytes.fromhex(record.value), parsed.seconds)
-        videos.setdefault(parsed.video, []).append(frame)
+        if (found := as_frame(record)) is not None:
+            videos.setdefault(found[0], []).append(found[1])
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[str, int] = {}
     for video, frames in videos.items():
@@ -140,4 +139,4 @@ def vics_frame_records(
         yield ParseProblem(media, f"{VICS_HASH_NAME} {str(value)[:100]!r}: {exc}")
         return
     if frame.quality >= PDQ_MIN_QUALITY:
-        yield HashRecord("pdq", frame.code.hex(), frame_entry(media, frame), category, series)
+        yield frame_record(media, frame, category, series)

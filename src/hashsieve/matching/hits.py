@@ -82,6 +82,11 @@ class Entry:
     series: str | None
     #: The known original the entry belongs to: a part and its original's plain PDQ share it.
     original: Hashable
+    #: For a known video's frame (where the names are at hand): the video, the frame's time (s)
+    #: and PDQ quality; None for anything else.
+    video: str | None = None
+    seconds: float | None = None
+    quality: int | None = None
 
     def hit(self, entry_id: int, distance: int, **extra: object) -> MatchHit:
         fields: dict[str, object] = {

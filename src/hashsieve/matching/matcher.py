@@ -16,7 +16,6 @@ from sqlalchemy import select
 from hashsieve.config import Settings
 from hashsieve.hashing.algorithms import PART_ALGORITHMS
 from hashsieve.hashing.content import FileResult
-from hashsieve.hashing.reference import original_entry
 from hashsieve.index.store_index import StoreIndex
 from hashsieve.matching import rules
 from hashsieve.matching.hits import CRYPTO_ALGORITHMS, Entry, Found, MatchHit
@@ -87,12 +86,27 @@ class Matcher:
         out = {}
         for start in range(0, len(entry_ids), _LOOKUP_CHUNK):
             chunk = list(entry_ids[start : start + _LOOKUP_CHUNK])
-            for entry_id, hs_id, algo, entry, category, series in self._rows(chunk):
+            for row in self._rows(chunk):
+                entry_id, hs_id, algo, entry, category, series, item, seconds, quality = row
                 if hs_id not in self.hashsets:
                     continue  # an import still in progress
                 name, kind = self.hashsets[hs_id]
-                original = (hs_id, original_entry(entry))
-                out[entry_id] = Entry(hs_id, name, kind, entry, algo, category, series, original)
+                # A part's original is its item; a frame's is its video.
+                original = (hs_id, item if item is not None else entry)
+                video = item if algo == "pdq" and seconds is not None else None
+                out[entry_id] = Entry(
+                    hs_id,
+                    name,
+                    kind,
+                    entry,
+                    algo,
+                    category,
+                    series,
+                    original,
+                    video,
+                    seconds if video is not None else None,
+                    quality if video is not None else None,
+                )
         return out
 
     def video_length(self, hashset_id: int, video: str) -> float:
@@ -105,7 +119,9 @@ class Matcher:
 
     def _rows(
         self, entry_ids: list[int]
-    ) -> list[tuple[int, int, str, str, int | None, str | None]]:
+    ) -> list[
+        tuple[int, int, str, str, int | None, str | None, str | None, float | None, int | None]
+    ]:
         with self.store.session() as s:
             return [
                 tuple(row)  # type: ignore[misc]
@@ -117,6 +133,9 @@ class Matcher:
                         HashEntry.entry,
                         HashEntry.category,
                         HashEntry.series,
+                        HashEntry.item,
+                        HashEntry.seconds,
+                        HashEntry.quality,
                     ).where(HashEntry.id.in_(entry_ids))
                 )
             ]

@@ -1,10 +1,10 @@
 """Matching videos: frames against known images, and against known videos by vPDQ's rule.
 
-Known video frames are ordinary ``pdq`` hash entries whose ``entry`` names the video and the
-frame (:func:`hashsieve.hashsets.entries.frame_entry`: ``"clip.txt @12.400s frame 372 q87"``), so
-the one PDQ index serves
-both directions: a still image matches a known video's frame through the image path (the match's
-entry says which video and when), and a scanned video's frames are looked up here.
+Known video frames are ordinary ``pdq`` hash entries whose columns name the video (``item``)
+and the moment (``seconds``, ``frame``, ``quality``; see
+:func:`hashsieve.hashsets.entries.frame_record`), so the one PDQ index serves both directions: a
+still image matches a known video's frame through the image path (the match's entry says which
+video and when), and a scanned video's frames are looked up here.
 
 For each scanned video (its unique frame hashes of quality >= 50):
 
@@ -26,13 +26,12 @@ For each scanned video (its unique frame hashes of quality >= 50):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hashsieve.hashing.video import FrameHash
-from hashsieve.hashsets.entries import parse_frame_entry
 from hashsieve.matching.hits import PDQ_TABLES
 
 if TYPE_CHECKING:
@@ -63,26 +62,45 @@ def match_videos(
 ) -> None:
     """The video part of :func:`~hashsieve.matching.rules.match`, after the digest and picture
     hits are in."""
+    videos = _videos_of(known, hits)
     for file_hits in hits:
         # Frames' candidate regions are for known pictures only: a known video is matched by
         # the vPDQ rules below, from frame hashes alone.
-        file_hits[:] = [h for h in file_hits if not _region_on_video_frame(h)]
+        file_hits[:] = [h for h in file_hits if not _region_on_video_frame(h, videos)]
         if len(file_hits) > 1:
-            file_hits[:] = best_frame_per_video(file_hits)
+            file_hits[:] = best_frame_per_video(file_hits, videos)
     if any(r.frames for r in results):
         match_video_frames(known, results, hits)
 
 
-def best_frame_per_video(file_hits: list[MatchHit]) -> list[MatchHit]:
-    """One hit per known video for an image that matched several of its frames: the closest."""
+def _videos_of(known: KnownHashes, hits: list[list[MatchHit]]) -> dict[int, str]:
+    """Entry id -> known video, for the plain PDQ hits that are a known video's frames (only
+    those that :func:`best_frame_per_video` or the region filter will ask about)."""
+    ids = {
+        h.entry_id
+        for file_hits in hits
+        for h in file_hits
+        if h.entry_id is not None
+        and h.algorithm == "pdq"
+        and (len(file_hits) > 1 or h.candidate is not None)
+    }
+    if not ids:
+        return {}
+    entries = known.entries(sorted(ids))
+    return {i: e.video for i, e in entries.items() if e.video is not None}
+
+
+def best_frame_per_video(file_hits: list[MatchHit], videos: Mapping[int, str]) -> list[MatchHit]:
+    """One hit per known video for an image that matched several of its frames: the closest.
+    ``videos`` maps a frame's entry id to its known video."""
     out: list[MatchHit] = []
     best: dict[tuple[int, str], int] = {}
     for hit in file_hits:
-        parsed = parse_frame_entry(hit.entry) if hit.algorithm == "pdq" else None
-        if parsed is None:
+        video = videos.get(hit.entry_id) if hit.entry_id is not None else None
+        if video is None or hit.algorithm != "pdq":
             out.append(hit)
             continue
-        key = (hit.hashset_id, parsed.video)
+        key = (hit.hashset_id, video)
         if key not in best:
             best[key] = len(out)
             out.append(hit)
@@ -100,8 +118,8 @@ def match_video_frames(
 ) -> None:
     """Add the image and video hits of every result that carries frames to ``hits``.
 
-    Known videos are told by their frames' entry texts; where those are not at hand (a sensor's
-    list copy) every listed frame counts as a picture.
+    Known videos are told by their frames' ``video`` (the store's ``item`` column); where that
+    is not at hand (a sensor's list copy) every listed frame counts as a picture.
     """
     owners: list[tuple[int, FrameHash]] = []  # query row -> (result, frame)
     per_result: dict[int, int] = {}
@@ -126,16 +144,16 @@ def match_video_frames(
         if entry is None:
             continue
         i, frame = owners[row]
-        parsed = parse_frame_entry(entry.entry)
-        if parsed is None:
+        if entry.video is None or entry.seconds is None:
             key = (i, entry_id)
             best = images.get(key)
             if best is None or (dist, frame.seconds) < best:
                 images[key] = (dist, frame.seconds)
             continue
-        vkey = (i, entry.hashset_id, parsed.video)
-        if parsed.quality >= known.pdq_min_quality:
-            known_found.setdefault(vkey, set()).add(parsed.seconds)
+        vkey = (i, entry.hashset_id, entry.video)
+        # A frame stored without its quality counts: imports keep frames of quality >= 50 only.
+        if entry.quality is None or entry.quality >= known.pdq_min_quality:
+            known_found.setdefault(vkey, set()).add(entry.seconds)
         matched = videos.setdefault(vkey, {})
         video_entry.setdefault(vkey, (entry_id, entry))
         old = matched.get(row)
@@ -169,12 +187,13 @@ def match_video_frames(
         )
 
 
-def _region_on_video_frame(hit: MatchHit) -> bool:
+def _region_on_video_frame(hit: MatchHit, videos: Mapping[int, str]) -> bool:
     """A frame's candidate region (it has a moment) that found a known video's frame."""
     return (
         hit.seconds is not None
         and hit.candidate is not None
-        and parse_frame_entry(hit.entry) is not None
+        and hit.entry_id is not None
+        and hit.entry_id in videos
     )
 
 
@@ -221,17 +240,17 @@ def known_video_lengths(store: Store, hashset_id: int) -> dict[str, float]:
 
     times: dict[str, list[float]] = {}
     with store.session() as s:
-        entries = s.scalars(
-            select(HashEntry.entry).where(
+        frames = s.execute(
+            select(HashEntry.item, HashEntry.seconds).where(
                 (HashEntry.hashset_id == hashset_id)
                 & (HashEntry.algorithm == "pdq")
-                & HashEntry.entry.like("% @%s frame %")
+                & HashEntry.item.is_not(None)
+                & HashEntry.seconds.is_not(None)
             )
         )
-        for entry in entries:
-            parsed = parse_frame_entry(entry)
-            if parsed is not None:
-                times.setdefault(parsed.video, []).append(parsed.seconds)
+        for video, seconds in frames:
+            if video is not None and seconds is not None:  # as the query asks; for the types
+                times.setdefault(video, []).append(seconds)
     lengths = {}
     for name, found in times.items():
         found.sort()

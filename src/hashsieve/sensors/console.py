@@ -20,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 
 from hashsieve.errors import HashsieveError
 from hashsieve.hashing.algorithms import CRYPTO_ALGORITHMS, PART_ALGORITHMS
-from hashsieve.hashing.reference import original_entry
 from hashsieve.hashsets.catalogue import KNOWN
 from hashsieve.hashsets.categories import NON_PERTINENT
 from hashsieve.matching.rules import category_rank
@@ -347,12 +346,12 @@ def hashlist(
             # A part travels with the id of its original's plain PDQ entry, so that a sensor
             # reports one original once (not once per part); the names themselves stay here.
             # An original without a plain PDQ entry is named by its first part's id.
-            part_rows = select(HashEntry.id, HashEntry.hashset_id, HashEntry.entry).where(
-                HashEntry.hashset_id.in_(new) & HashEntry.algorithm.in_(PART_ALGORITHMS)
-            )
+            part_rows = select(
+                HashEntry.id, HashEntry.hashset_id, HashEntry.entry, HashEntry.item
+            ).where(HashEntry.hashset_id.in_(new) & HashEntry.algorithm.in_(PART_ALGORITHMS))
             originals: dict[tuple[int, str], int] = {}
-            for entry_id, hs, entry in s.execute(part_rows):
-                group = (hs, original_entry(entry))
+            for entry_id, hs, entry, of in s.execute(part_rows):
+                group = (hs, of if of is not None else entry)
                 originals[group] = min(entry_id, originals.get(group, entry_id))
             if originals and pdq:
                 plain = select(HashEntry.id, HashEntry.hashset_id, HashEntry.entry).where(
@@ -372,6 +371,7 @@ def hashlist(
                     HashEntry.value,
                     HashEntry.category,
                     HashEntry.entry,
+                    HashEntry.item,
                 )
                 .where(shipped)
                 .order_by(HashEntry.id)
@@ -391,7 +391,7 @@ def hashlist(
                     continue
                 item = [row.id, row.hashset_id, row.algorithm, value, row.category]
                 if row.algorithm in PART_ALGORITHMS:
-                    group = (row.hashset_id, original_entry(row.entry))
+                    group = (row.hashset_id, row.item if row.item is not None else row.entry)
                     item.append(originals.get(group, row.id))
                 entries.append(item)
     return {

@@ -67,6 +67,14 @@ class HashEntry(Base):
     category: Mapped[int | None] = mapped_column(Integer, nullable=True)
     series: Mapped[str | None] = mapped_column(Text, nullable=True)
     victim_identified: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Provenance in columns (``entry`` is display text only): the known item an entry is part
+    # of (a frame's video, a reference part's original entry), a frame's time, number and PDQ
+    # quality, a part's label ("crop 4%").
+    item: Mapped[str | None] = mapped_column(Text, nullable=True)
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    frame: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    part: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Case(Base):
