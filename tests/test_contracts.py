@@ -355,9 +355,12 @@ def test_algorithm_figures_are_the_measured_ones() -> None:
             reference.PART_THRESHOLD,
             reference.PART_MIN_QUALITY,
         )
-    assert set(reference.PART_ALGORITHMS) == {
+    assert set(PART_ALGORITHMS) == {
         n for n, a in ALGORITHMS if a.kind == "perceptual" and not a.listed
     }
+    assert {part.algorithm for part in reference.reference_parts(photo_like(3, (96, 96)))} == set(
+        PART_ALGORITHMS
+    )
 
 
 def test_plain_export_covers_every_listed_algorithm() -> None:
