@@ -214,5 +214,8 @@ def test_hex_round_trip_and_distance() -> None:
         pdq.hex_to_code("z" * 64)
 
 
-def test_warm_up_runs() -> None:
+def test_warm_up_leaves_the_kernels_giving_the_reference_hash() -> None:
     pdq.warm_up()
+    rgb = np.asarray(photo_like(5, 160, 120).convert("RGB"))
+    ours, reference = pdq.pdq_hash(rgb), pdq.pdq_hash(rgb, impl="pdqhash")
+    assert (ours.code, ours.quality) == (reference.code, reference.quality)

@@ -25,10 +25,6 @@ SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 8
 
 
-class UnknownUserError(HashsieveError):
-    """A user name the store does not hold."""
-
-
 class UserError(HashsieveError):
     """A user that cannot be created as asked (role, name or password refused)."""
 

@@ -38,7 +38,6 @@ def _dct_matrix() -> np.ndarray:
 
 
 DCT16X64 = _dct_matrix()
-DCT16X64_T = np.ascontiguousarray(DCT16X64.T)
 
 
 def window_size(old_dim: int) -> int:

@@ -376,17 +376,6 @@ def _chrome_bands(lum: np.ndarray, box: Box, share: float = 0.08) -> tuple[int, 
     return nt, nb
 
 
-def _longest_run(mask: np.ndarray) -> tuple[int, int]:
-    """(length, start) of the longest run of True in a 1-D mask."""
-    padded = np.concatenate(([0], mask.astype(np.int8), [0]))
-    d = np.diff(padded)
-    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    if not len(starts):
-        return 0, 0
-    k = int((ends - starts).argmax())
-    return int(ends[k] - starts[k]), int(starts[k])
-
-
 def _edge_rows(g: np.ndarray, min_run: float) -> list[tuple[int, int, int]]:
     """Rows of a signed edge mask with a long run: (row, start, end), one per cluster of rows.
 

@@ -37,7 +37,6 @@ DIHEDRAL_NAMES = ("r0", "r90", "r180", "r270", "fv", "fh", "r90fv", "r90fh")
 MIN_HASHABLE_DIM = 5
 
 Implementation = Literal["numba", "pdqhash"]
-IMPLEMENTATIONS: tuple[Implementation, ...] = ("numba", "pdqhash")
 DEFAULT_IMPLEMENTATION: Implementation = (
     "pdqhash" if os.environ.get("HASHSIEVE_PDQ_IMPL") == "pdqhash" else "numba"
 )

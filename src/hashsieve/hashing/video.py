@@ -35,7 +35,7 @@ from typing import IO, Any
 import numpy as np
 
 from hashsieve.hashing.candidates import candidate_hashes
-from hashsieve.hashing.pdq import PdqHash, pdq_hash
+from hashsieve.hashing.pdq import pdq_hash
 
 #: Frames with more pixels than this are refused by the stream header (and per frame).
 MAX_FRAME_PIXELS = 8192 * 8192
@@ -212,10 +212,6 @@ def frame_rgb(frame: Any, max_side: int | None = None) -> np.ndarray:
     if (width, height) == (frame.width, frame.height):
         return frame.to_ndarray(format="rgb24")
     return frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-
-
-def hash_frame(frame: Any, max_side: int | None = None) -> PdqHash:
-    return pdq_hash(frame_rgb(frame, max_side))
 
 
 class FrameRegions:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 MAX_HEAD = 64 * 1024
 MAX_HEADERS = 100
 MAX_CHUNK_LINE = 1024
-_HEX = frozenset(b"0123456789abcdefABCDEF")
 ENCAPSULATED_NAMES = ("req-hdr", "res-hdr", "req-body", "res-body", "null-body", "opt-body")
 BODY_NAMES = ("req-body", "res-body", "null-body", "opt-body")
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
