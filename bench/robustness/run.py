@@ -47,6 +47,7 @@ from styles import HOLDOUT, STYLES, apply  # noqa: E402
 
 from hashsieve.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY  # noqa: E402
 from hashsieve.hashing.candidates import THRESHOLDS, candidate_hashes  # noqa: E402
+from hashsieve.hashing.content import FileResult  # noqa: E402
 from hashsieve.hashing.decode import open_image  # noqa: E402
 from hashsieve.hashing.pdq import pdq_with_dihedral, warm_up  # noqa: E402
 from hashsieve.hashing.reference import (  # noqa: E402
@@ -54,7 +55,8 @@ from hashsieve.hashing.reference import (  # noqa: E402
     PART_THRESHOLD,
     reference_parts,
 )
-from hashsieve.matching.rules import regions_by_table  # noqa: E402
+from hashsieve.matching.rules import match, regions_by_table  # noqa: E402
+from hashsieve.sensors.listcopy import ListCopy  # noqa: E402
 from sources import fetch  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "robustness.json"
@@ -235,6 +237,43 @@ class Known:
         self.owner_crop = np.array([o for o, _ in crop], dtype=np.int64)
         self.top = _as_u64(b"".join(c for _, c in top)) if top else np.zeros((0, 4), np.uint64)
         self.owner_top = np.array([o for o, _ in top], dtype=np.int64)
+
+
+class RuleLists:
+    """The known set as an in-memory list (the sensors' ``ListCopy``), so whether a copy matches
+    is decided by the one matching rule (``hashsieve.matching.rules.match``: routing, thresholds,
+    ranking, one original told once), not by this benchmark. Per mode: "plain" (the whole image
+    against plain PDQ), "robust" (plus candidate regions), "parts" (plus reference parts)."""
+
+    def __init__(
+        self, plain: list[bytes], crop: list[tuple[int, bytes]], top: list[tuple[int, bytes]]
+    ) -> None:
+        records = [(k + 1, 1, "pdq", code, 1) for k, code in enumerate(plain)]
+        self.owner = {k + 1: k for k in range(len(plain))}
+        parts, original = [], {}
+        for algo, items in (("pdq-crop", crop), ("pdq-top", top)):
+            for k, code in items:
+                entry_id = len(records) + len(parts) + 1
+                parts.append((entry_id, 1, algo, code, 1))
+                original[entry_id], self.owner[entry_id] = k + 1, k
+        names = {1: "known"}
+        without_parts = ListCopy.from_records(records, names)
+        self.lists = {
+            "plain": without_parts,
+            "robust": without_parts,
+            "parts": ListCopy.from_records(records + parts, names, original=original),
+        }
+
+    def owners(self, result: dict, mode: str) -> set[int]:
+        """The originals the rule says ``result`` (a hashed copy) is."""
+        query = FileResult(
+            path="copy",
+            dihedral=result["codes"],
+            quality=result["quality"],
+            candidates=[] if mode == "plain" else list(result["candidates"]),
+        )
+        [hits] = match(self.lists[mode], [query])
+        return {self.owner[h.entry_id] for h in hits if h.entry_id is not None}
 
 
 def _distances(codes: np.ndarray, table: np.ndarray, owners: np.ndarray, own: int | None) -> dict:
@@ -436,6 +475,11 @@ def main() -> None:
         for algo in ("pdq-crop", "pdq-top")
     }
     known = Known(np.stack([codes0[i] for i in kept]), parts_of["pdq-crop"], parts_of["pdq-top"])
+    rule = RuleLists(
+        [results[f"orig/{i}"]["codes"][:32] for i in kept],
+        parts_of["pdq-crop"],
+        parts_of["pdq-top"],
+    )
 
     modes = ("plain", "robust", "parts")
     recall: dict[str, dict[str, float]] = {}
@@ -450,10 +494,11 @@ def main() -> None:
             tally = by_style[style_of[f"q/{i}/{t}"]]
             tally["n"] += 1
             for mode in modes:
-                hit = _matched(per, mode, "own")
+                found = rule.owners(results[f"q/{i}/{t}"], mode)
+                hit = position[i] in found
                 got[mode] += hit
                 tally[mode] += hit
-                wrong[mode] += _matched(per, mode, "other")
+                wrong[mode] += bool(found - {position[i]})
             if _matched(per, "parts", "own") and not _matched(per, "plain", "own"):
                 name = min(
                     (e["own"], n) for n, e in per.items() if n != "image" and e["own"] <= e["limit"]
@@ -472,7 +517,7 @@ def main() -> None:
         tally = false_by_style[style_of[f"d/{i}"]]
         tally["n"] += 1
         for mode in modes:
-            hit = _matched(per, mode, "any")
+            hit = bool(rule.owners(results[f"d/{i}"], mode))
             false[mode] += hit
             tally[mode] += hit
         for name, e in per.items():
