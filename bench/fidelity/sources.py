@@ -69,10 +69,9 @@ def fetch() -> list[Path]:
     packages = sorted({p for p, _, _ in PACKAGES})
     names: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        got = subprocess.run(["apt-get", "download", *packages], cwd=tmp, capture_output=True)
-        if got.returncode != 0:
-            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
-            subprocess.run(["apt-get", "download", *packages], cwd=tmp, check=True)
+        problem = wallpapers.apt_download(packages, tmp)
+        if problem:
+            raise RuntimeError(f"fidelity: {problem}")
         root = Path(tmp) / "x"
         for deb in sorted(Path(tmp).glob("*.deb")):
             subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)

@@ -43,6 +43,19 @@ def _picture_key(name: str) -> str:
     return name
 
 
+def apt_download(packages: list[str], folder: str) -> str | None:
+    """``apt-get download`` the packages into ``folder`` (once more after an ``apt-get update``
+    when the lists are stale); None when done, else apt's complaint."""
+    got = subprocess.run(["apt-get", "download", *packages], cwd=folder, capture_output=True)
+    if got.returncode == 0:
+        return None
+    subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+    got = subprocess.run(
+        ["apt-get", "download", *packages], cwd=folder, capture_output=True, text=True
+    )
+    return None if got.returncode == 0 else f"apt-get download failed: {got.stderr!r:.300}"
+
+
 def fetch() -> list[Path]:
     """Paths of the source photographs, downloaded once; [] when apt cannot fetch them."""
     manifest = CACHE / "sources.json"
@@ -53,15 +66,10 @@ def fetch() -> list[Path]:
     CACHE.mkdir(parents=True, exist_ok=True)
     packages = sorted({p for p, _, _ in PACKAGES})
     with tempfile.TemporaryDirectory() as tmp:
-        got = subprocess.run(["apt-get", "download", *packages], cwd=tmp, capture_output=True)
-        if got.returncode != 0:
-            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
-            got = subprocess.run(
-                ["apt-get", "download", *packages], cwd=tmp, capture_output=True, text=True
-            )
-            if got.returncode != 0:
-                print(f"robustness: apt-get download failed: {got.stderr!r:.300}", file=sys.stderr)
-                return []
+        problem = apt_download(packages, tmp)
+        if problem:
+            print(f"robustness: {problem}", file=sys.stderr)
+            return []
         chosen: dict[str, tuple[int, str, bytes]] = {}
         for deb in sorted(Path(tmp).glob("*.deb")):
             package = deb.name.split("_", 1)[0]
