@@ -396,3 +396,43 @@ def test_report_has_counts_series_blurred_thumbnails_and_the_audit_log(
     assert plain != blurred
     lines = alice.client.get(f"/api/cases/{CASE}/audit.jsonl").text.splitlines()
     assert {json.loads(line)["action"] for line in lines} >= {"set", "report", "thumbnail"}
+
+
+def _mark_recovered(store: Store, name: str, how: str = "deleted", offset: int = 4096) -> int:
+    fid = _file_id(store, name)
+    with store.session() as s:
+        row = s.get(FileRecord, fid)
+        assert row is not None
+        row.recovered, row.offset = how, offset
+    return fid
+
+
+def test_recovered_files_are_marked_and_can_be_listed_alone(
+    alice: Api, review_store: Store
+) -> None:
+    fid = _mark_recovered(review_store, "series-2.jpg")
+    tiles = {t["file_id"]: t for g in _groups(alice)["groups"] for t in g["tiles"]}
+    assert tiles[fid]["recovered"] == "deleted" and tiles[fid]["offset"] == 4096
+    assert all(t["recovered"] is None for i, t in tiles.items() if i != fid)
+
+    for value in ("deleted", "any"):
+        only = _groups(alice, recovered=value)
+        assert only["recovered"] == value and only["total_groups"] == 1
+        assert [t["file_id"] for g in only["groups"] for t in g["tiles"]] == [fid]
+    assert _groups(alice, recovered="carved")["total_groups"] == 0
+    r = alice.client.get(f"/api/cases/{CASE}/groups", params={"recovered": "lost"})
+    assert r.status_code == 422
+
+    detail = alice.client.get(f"/api/cases/{CASE}/files/{fid}").json()
+    assert detail["recovered"] == "deleted" and detail["offset"] == 4096
+
+
+def test_pages_show_the_recovered_badge(alice: Api, review_store: Store) -> None:
+    fid = _mark_recovered(review_store, "series-2.jpg")
+    page = alice.client.get(f"/cases/{CASE}/groups", params={"recovered": "deleted"}).text
+    assert page.count('class="badge recovered"') == 1 and "recovered: deleted" in page
+    assert f'data-file="{fid}"' in page and "series-1.jpg" not in page
+    everything = alice.client.get(f"/cases/{CASE}/groups").text
+    assert everything.count('class="badge recovered"') == 1
+    detail = alice.client.get(f"/cases/{CASE}/files/{fid}").text
+    assert "recovered: deleted" in detail and "at byte 4096" in detail

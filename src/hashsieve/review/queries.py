@@ -107,8 +107,22 @@ def dashboard(store: Store, case: Case) -> dict[str, Any]:
     }
 
 
-def _verdict_filter(case_id: int, verdict: str, category: int | None, uncategorised: bool) -> Any:
+#: The ``recovered`` values a listing can be narrowed to (``any``: every recovered file).
+RECOVERED_KINDS = ("deleted", "carved", "thumbnail", "embedded")
+
+
+def _verdict_filter(
+    case_id: int,
+    verdict: str,
+    category: int | None,
+    uncategorised: bool,
+    recovered: str | None = None,
+) -> Any:
     cond = (FileRecord.case_id == case_id) & (FileRecord.verdict == verdict)
+    if recovered == "any":
+        cond = cond & FileRecord.recovered.is_not(None)
+    elif recovered is not None:
+        cond = cond & (FileRecord.recovered == recovered)
     if uncategorised:
         cond = cond & FileRecord.category.is_(None)
     elif category is not None:
@@ -144,15 +158,17 @@ def groups(
     verdict: str = Verdict.NEW.value,
     category: int | None = None,
     uncategorised: bool = False,
+    recovered: str | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> dict[str, Any]:
     """Groups of a case, largest first; each group's tiles are its distinct contents.
 
     A tile stacks byte-identical copies (``copies``); a group is a near-duplicate series (new
-    material within the PDQ group threshold) or one content and its copies.
+    material within the PDQ group threshold) or one content and its copies. ``recovered``
+    keeps only files recovered that way (``deleted``, ``carved``, ...; ``any``: all of them).
     """
-    cond = _verdict_filter(case.id, verdict, category, uncategorised)
+    cond = _verdict_filter(case.id, verdict, category, uncategorised, recovered)
     with store.session() as s:
         total = s.scalar(select(func.count(func.distinct(GROUP_KEY))).where(cond)) or 0
         page = s.execute(
@@ -188,6 +204,7 @@ def groups(
         "verdict": verdict,
         "category": category,
         "uncategorised": uncategorised,
+        "recovered": recovered,
         "offset": offset,
         "limit": limit,
         "total_groups": total,
@@ -207,6 +224,8 @@ def _tile(f: FileRecord, decision: Decision | None) -> dict[str, Any]:
         "category": f.category,
         "width": f.width,
         "height": f.height,
+        "recovered": f.recovered,
+        "offset": f.offset,
         "review": decision_dict(decision),
     }
 

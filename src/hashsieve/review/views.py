@@ -111,16 +111,24 @@ def groups(
     case: CaseDep,
     verdict: Annotated[str, Query(pattern="^(new|known|known-good|other|unreadable)$")] = "new",
     category: Annotated[str | None, Query(pattern="^([0-9]+|none)$")] = None,
+    recovered: Annotated[
+        str | None, Query(pattern="^(deleted|carved|thumbnail|embedded|any)$")
+    ] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    """Groups largest first: copies stacked in a tile, near-duplicates in one series."""
+    """Groups largest first: copies stacked in a tile, near-duplicates in one series.
+
+    ``recovered`` keeps only recovered files (``deleted``, ``carved``, ``thumbnail``,
+    ``embedded``; ``any``: every recovered file).
+    """
     return queries.groups(
         get_store(request),
         case,
         verdict=verdict,
         category=int(category) if category and category != "none" else None,
         uncategorised=category == "none",
+        recovered=recovered,
         offset=offset,
         limit=limit,
     )
