@@ -228,3 +228,36 @@ def test_kill_9_inside_an_image_then_resume(tmp_path: Path) -> None:
         ).fetchone()[0]
     assert rows == (total + 1, total + 1)  # the image and each of its files once
     assert rehashed <= total + 1 - done_before  # finished work was not redone
+
+
+def test_the_vics_report_carries_file_times_and_the_deleted_flag(
+    store: Store, images: dict[str, Path], tmp_path: Path
+) -> None:
+    from hashsieve.report.writers import REPORTS
+
+    image = images["raw"]
+    jsonl = tmp_path / "scan.jsonl"
+    run_scan(store, "disk", [str(image)], jsonl_path=jsonl)
+    rows = _rows(jsonl, image)
+    times = rows["p1/DCIM/deleted picture.jpg"]["metadata"]["filesystem"]
+    out = io.StringIO()
+    REPORTS.get("vics")(store, store.get_case("disk").id, "disk", out)
+    media = json.loads(out.getvalue())["value"][0]["Media"]
+    copies = {
+        f"{f['FilePath']}/{f['FileName']}".removeprefix(f"{image}!/"): f
+        for m in media
+        for f in m["MediaFiles"]
+    }
+    deleted = copies["p1/DCIM/deleted picture.jpg"]
+    assert deleted["MD5"] == hashlib.md5(DELETED).hexdigest().upper()
+    assert deleted["Deleted"] == "true" and deleted["Unallocated"] == "false"
+    assert deleted["Created"] == times["created"] and deleted["Written"] == times["modified"]
+    assert ("Accessed" in deleted) == ("accessed" in times)
+    live = copies["p2/Users/x/Pictures/a.jpg"]
+    assert live["Deleted"] == "false" and live["Written"].startswith("20")
+    # The same picture carved from unallocated space: one Media, two copies, one unallocated.
+    (carved,) = [f for p, f in copies.items() if p.startswith("$Unallocated/")]
+    assert carved["MD5"] == deleted["MD5"] and carved["Unallocated"] == "true"
+    assert "Created" not in carved and carved["Deleted"] == "false"
+    # The evidence file itself is no file system's copy: no flags.
+    assert "Deleted" not in copies[str(image)] and "Created" not in copies[str(image)]

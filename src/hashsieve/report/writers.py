@@ -133,21 +133,45 @@ def write_vics(store: Store, case_id: int, case_name: str, out: TextIO) -> int:
                         out.write(("" if media_id == 1 else ",\n") + json.dumps(current))
                     media_id += 1
                     current = _media(file, media_id, by_file[file.id])
-                path = os.fsdecode(file.path_key)
                 files = current["MediaFiles"]
                 assert isinstance(files, list)
-                files.append(
-                    {
-                        "MD5": current["MD5"],
-                        "FileName": os.path.basename(path),
-                        "FilePath": os.path.dirname(path),
-                    }
-                )
+                files.append(_media_file(file, str(current["MD5"])))
         if current is not None:
             out.write(("" if media_id == 1 else ",\n") + json.dumps(current))
     total = {"TotalMediaFiles": media_id}
     out.write("\n], " + json.dumps(total)[1:-1] + "}]}\n")
     return media_id
+
+
+#: VICS 2.0 ``MediaFiles[]`` time fields and the file-system time each is taken from
+#: (``metadata["filesystem"]``, written for a disk image's files by sources/disk.py).
+_FILE_TIMES = (("Created", "created"), ("Written", "modified"), ("Accessed", "accessed"))
+
+
+def _media_file(file: FileRecord, md5: str) -> dict[str, object]:
+    """One physical copy: its name and folder, its file system's times, deleted/unallocated.
+
+    Field names as in the VICS 2.0 ``MediaFiles`` record (Griffeye / X-Ways ``VICS.h``):
+    ``Created``, ``Written``, ``Accessed`` (ISO-8601, UTC), ``Deleted`` and ``Unallocated``
+    (``"true"``/``"false"`` strings, as the flags of the format usually are).
+    """
+    path = os.fsdecode(file.path_key)
+    entry: dict[str, object] = {
+        "MD5": md5,
+        "FileName": os.path.basename(path),
+        "FilePath": os.path.dirname(path),
+    }
+    meta = json.loads(file.metadata_json) if file.metadata_json else {}
+    fs = meta.get("filesystem") if isinstance(meta, dict) else None
+    if isinstance(fs, dict):
+        for field, key in _FILE_TIMES:
+            if isinstance(fs.get(key), str):
+                entry[field] = fs[key]
+    if isinstance(fs, dict) or file.recovered is not None:  # a file system's (or carved) copy
+        entry["Deleted"] = "true" if file.recovered == "deleted" else "false"
+        unallocated = file.recovered == "carved" and "!/$Unallocated/" in file.path_text
+        entry["Unallocated"] = "true" if unallocated else "false"
+    return entry
 
 
 def _media(file: FileRecord, media_id: int, matches: list[Match]) -> dict[str, object]:
