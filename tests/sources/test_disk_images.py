@@ -5,6 +5,7 @@ image's own integrity (stored acquisition hashes, verification)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -16,6 +17,7 @@ from hashsieve.cli import main
 from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.sources import archive, disk, magic
 from hashsieve.sources.archive import Member, SourceProblem
+from hashsieve.store import Store
 from tests.conftest import REPO, needs_conformance
 from tests.sources.disk_builders import ewf, ext4_fs, fat_fs, needs_tools, ntfs_fs, partitioned
 
@@ -252,3 +254,58 @@ def test_a_directory_loop_is_recorded_and_the_walk_ends(tmp_path: Path) -> None:
     members, problems = _listing(image)
     assert set(members) == {"a/b/f.txt"}
     assert {p: x.reason for p, x in problems.items()} == {"a/b/up/": "loop"}
+
+
+def _losetup(image: Path) -> str:
+    """A read-only loop device over ``image`` (root and losetup needed, else the test skips)."""
+    import subprocess
+
+    if shutil.which("losetup") is None or os.geteuid() != 0:
+        pytest.skip("block devices: needs losetup and root to attach a loop device")
+    proc = subprocess.run(
+        ["losetup", "--find", "--show", "--read-only", str(image)], capture_output=True, text=True
+    )
+    if proc.returncode != 0 or not proc.stdout.strip():
+        pytest.skip(f"block devices: losetup could not attach a loop device: {proc.stderr}")
+    return proc.stdout.strip()
+
+
+@needs_tools
+def test_a_block_device_named_on_the_command_line_is_scanned_as_a_disk(
+    tmp_path: Path, store: Store
+) -> None:
+    import stat
+    import subprocess
+
+    from hashsieve import run_scan
+    from hashsieve.hashsets.catalogue import import_hashset
+    from hashsieve.sources import FolderSource, SourceFile
+
+    image = fat_fs(tmp_path / "card.img", {"DCIM/kept.jpg": KEPT}, {"DCIM/gone.jpg": GONE})
+    before = hashlib.sha256(image.read_bytes()).hexdigest()
+    listing = tmp_path / "known.txt"
+    listing.write_text(f"md5 {hashlib.md5(KEPT).hexdigest()}\n")
+    import_hashset(store, listing, "known", category=1)
+    device = _losetup(image)
+    try:
+        (item,) = FolderSource(device).files()
+        assert isinstance(item, SourceFile) and item.size == image.stat().st_size
+        jsonl = tmp_path / "scan.jsonl"
+        run_scan(store, "dev", [device], jsonl_path=jsonl)
+        rows = {r["path"]: r for r in map(json.loads, jsonl.read_text().splitlines())}
+        whole = rows[device]
+        assert whole["error"] is None and whole["size"] == image.stat().st_size
+        assert whole["md5"] == hashlib.md5(image.read_bytes()).hexdigest()
+        kept = rows[f"{device}!/DCIM/kept.jpg"]
+        assert kept["verdict"] == "known" and kept["md5"] == hashlib.md5(KEPT).hexdigest()
+        gone = [r for p, r in rows.items() if r["recovered"] == "deleted"]
+        assert [r["md5"] for r in gone] == [hashlib.md5(GONE).hexdigest()]
+        # The same device met in a folder walk (as in /dev) is never opened: a special file.
+        walked = tmp_path / "walked"
+        walked.mkdir()
+        os.mknod(walked / "node", 0o600 | stat.S_IFBLK, os.stat(device).st_rdev)
+        (problem,) = FolderSource(str(walked)).files()
+        assert isinstance(problem, SourceProblem) and problem.reason == "special-file"
+    finally:
+        subprocess.run(["losetup", "-d", device], check=False)
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == before

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import stat
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -124,6 +125,9 @@ def hash_content(source: Source, options: HashOptions, *, path: str = "") -> Fil
             try:
                 st = os.fstat(stream.fileno())
                 result.size, result.mtime_ns = st.st_size, st.st_mtime_ns
+                if stat.S_ISBLK(st.st_mode):  # a device's fstat says 0: its size is its end
+                    result.size = os.lseek(stream.fileno(), 0, os.SEEK_END)
+                    os.lseek(stream.fileno(), 0, os.SEEK_SET)
             except (OSError, AttributeError, io.UnsupportedOperation):
                 pass  # not a file: the size comes from the read
             digests, size, data, head = hash_stream(

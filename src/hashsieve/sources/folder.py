@@ -1,4 +1,9 @@
-"""A folder (or a single file) on a mounted filesystem, walked without ever following a link."""
+"""A folder (or a single file) on a mounted filesystem, walked without ever following a link.
+
+A block device named as the root itself (``hashsieve scan /dev/loop0``) is evidence like a raw
+disk image, its size read from the device; one met while walking a folder (``/dev``) is a
+special file and never opened.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ class FolderSource:
             st = os.lstat(self.root)
         except OSError as exc:
             yield SourceProblem(self.root, "unreadable", exc.strerror or str(exc))
+            return
+        if stat.S_ISBLK(st.st_mode):
+            yield _block_device(self.root, st)
             return
         if not stat.S_ISDIR(st.st_mode):
             yield from _classify(self.root, st)
@@ -53,6 +61,24 @@ class FolderSource:
                 else:
                     yield from _classify(entry.path, est)
             stack.extend(reversed(subfolders))  # depth-first, in name order
+
+
+def _block_device(path: str, st: os.stat_result) -> SourceFile | SourceProblem:
+    """A block device given as the root: opened read-only for its size (``fstat`` says 0)."""
+    from hashsieve.sources.readonly import open_readonly
+
+    try:
+        fd = open_readonly(path)
+    except OSError as exc:
+        reason = "permission" if isinstance(exc, PermissionError) else "unreadable"
+        return SourceProblem(path, reason, exc.strerror or str(exc))
+    try:
+        size = os.lseek(fd, 0, os.SEEK_END)
+    except OSError as exc:
+        return SourceProblem(path, "unreadable", exc.strerror or str(exc))
+    finally:
+        os.close(fd)
+    return SourceFile(path, size, st.st_mtime_ns)
 
 
 def _classify(path: str, st: os.stat_result) -> Iterator[SourceFile | SourceProblem]:
