@@ -60,11 +60,9 @@ MAX_TILES = 40
 
 def fetch() -> list[Path]:
     """Paths of the package photographs (not the wallpapers), downloaded once."""
+    if (paths := wallpapers.cached(CACHE)) is not None:
+        return paths
     manifest = CACHE / "sources.json"
-    if manifest.exists():
-        paths = [CACHE / n for n in json.loads(manifest.read_text())]
-        if paths and all(p.exists() for p in paths):
-            return paths
     CACHE.mkdir(parents=True, exist_ok=True)
     packages = sorted({p for p, _, _ in PACKAGES})
     names: list[str] = []

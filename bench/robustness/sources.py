@@ -43,6 +43,16 @@ def _picture_key(name: str) -> str:
     return name
 
 
+def cached(cache: Path) -> list[Path] | None:
+    """The files a cache folder's manifest (``sources.json``) names, when all are still there."""
+    manifest = cache / "sources.json"
+    if manifest.exists():
+        paths = [cache / n for n in json.loads(manifest.read_text())]
+        if paths and all(p.exists() for p in paths):
+            return paths
+    return None
+
+
 def apt_download(packages: list[str], folder: str) -> str | None:
     """``apt-get download`` the packages into ``folder`` (once more after an ``apt-get update``
     when the lists are stale); None when done, else apt's complaint."""
@@ -58,11 +68,9 @@ def apt_download(packages: list[str], folder: str) -> str | None:
 
 def fetch() -> list[Path]:
     """Paths of the source photographs, downloaded once; [] when apt cannot fetch them."""
+    if (paths := cached(CACHE)) is not None:
+        return paths
     manifest = CACHE / "sources.json"
-    if manifest.exists():
-        paths = [CACHE / n for n in json.loads(manifest.read_text())]
-        if paths and all(p.exists() for p in paths):
-            return paths
     CACHE.mkdir(parents=True, exist_ok=True)
     packages = sorted({p for p, _, _ in PACKAGES})
     with tempfile.TemporaryDirectory() as tmp:
