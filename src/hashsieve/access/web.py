@@ -18,6 +18,10 @@ SESSION_COOKIE = "hashsieve_session"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 
+#: The largest integer SQLite and PostgreSQL store (signed 64 bits): every integer a route takes
+#: (ids, offsets, limits, cursors) is bounded by it in the schema, so a bigger one is a 422.
+DB_INT_MAX = 2**63 - 1
+
 
 class NotAuthenticated(Exception):
     """No valid session: 401 for the API, a redirect to the login page for HTML pages."""
