@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,17 @@ MAX_IMAGE_PIXELS = 200_000_000
 
 def default_home() -> Path:
     return Path(os.environ.get("HASHSIEVE_HOME") or Path.home() / ".hashsieve")
+
+
+def default_examiner() -> str:
+    """Who runs the scans: ``HASHSIEVE_EXAMINER``, else the login name."""
+    name = os.environ.get("HASHSIEVE_EXAMINER")
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (OSError, KeyError):  # no login name (a container without a passwd entry)
+            name = "unknown"
+    return name[:100]
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,9 @@ class Settings:
     #: Disk images found among the files (E01, raw, VMDK, VHD, QCOW2) are opened and their file
     #: systems' files scanned (``scan --no-images``: hashed as files only).
     disk_images: bool = True
+    #: Who runs the scans, recorded with each scan: a picture met again in another case names
+    #: them (``scan --examiner``, ``HASHSIEVE_EXAMINER``; default the login name).
+    examiner: str = field(default_factory=default_examiner)
 
     @property
     def database_url(self) -> str:

@@ -176,6 +176,8 @@ def file_line(file: FileRecord, matches: list[Match]) -> dict[str, object]:
         "group": file.group_id,
         "group_size": file.group_size,
         "metadata": json.loads(file.metadata_json) if file.metadata_json else None,
+        # Other cases of the store holding it already (matching/crosscase.py).
+        **({"crosscase": json.loads(file.crosscase_json)} if file.crosscase_json else {}),
     }
 
 

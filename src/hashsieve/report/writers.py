@@ -12,6 +12,7 @@ from typing import TextIO
 from sqlalchemy import select
 
 from hashsieve.config import VERSION
+from hashsieve.matching.crosscase import links_of
 from hashsieve.registry import Registry
 from hashsieve.report.ordering import file_line, iter_review, matches_by_file
 from hashsieve.store import Store
@@ -45,6 +46,7 @@ CSV_COLUMNS = [
     "gps_longitude",
     "error",
     "recovered",
+    "crosscase",
 ]
 
 
@@ -61,6 +63,16 @@ def _matches_cell(matches: list[Match]) -> str:
         f"{m.hashset}:{m.entry}:{m.algorithm}:{m.distance}"
         + (f":cat{m.category}" if m.category is not None else "")
         for m in matches
+    )
+
+
+def _crosscase_cell(crosscase_json: str | None) -> str:
+    """Other cases holding the file: ``case (examiner, time, cat N, algorithm distance)``."""
+    return "; ".join(
+        f"{link['case']} ({link.get('examiner') or '?'}, {link.get('at') or '?'}"
+        + (f", cat{link['category']}" if link.get("category") is not None else "")
+        + f", {link['algorithm']} {link['distance']})"
+        for link in links_of(crosscase_json)
     )
 
 
@@ -97,6 +109,7 @@ def write_csv(store: Store, case_id: int, case_name: str, out: TextIO) -> int:
                 meta.get("GPSLongitude"),
                 file.error,
                 file.recovered,
+                _crosscase_cell(file.crosscase_json),
             ]
         )
     return n

@@ -23,6 +23,7 @@ from sqlalchemy import Table, delete, insert, select, update
 
 from hashsieve.config import Settings
 from hashsieve.matching import Matcher, MatchHit
+from hashsieve.matching.crosscase import CrossCaseIndex
 from hashsieve.matching.verdict import Verdict, decide
 from hashsieve.scan.worker import (
     EMBEDDED_KEY,
@@ -105,12 +106,22 @@ def _count(roots: list[str], progress: ScanProgress, stop: threading.Event) -> N
 class _Writer:
     """Batches results into the store and the JSON Lines file, one transaction per batch."""
 
-    def __init__(self, store: Store, case_id: int, scan_id: int, jsonl: TextIO | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        case_id: int,
+        scan_id: int,
+        jsonl: TextIO | None,
+        crosscase: CrossCaseIndex | None = None,
+    ) -> None:
         self.store, self.case_id, self.scan_id, self.jsonl = store, case_id, scan_id, jsonl
+        self.crosscase = crosscase  # other cases' new files (matching/crosscase.py)
 
     def write(self, rows: list[tuple[FileResult, Verdict, int | None, list[MatchHit]]]) -> None:
         if not rows:
             return
+        # New files already in other cases: one index lookup per batch (matching/crosscase.py).
+        links = self.crosscase.row_links(self.case_id, rows) if self.crosscase else {}
         with self.store.session() as s:
             keys = [os.fsencode(r.path) for r, *_ in rows]
             # A file re-hashed because it changed replaces its old record (matches cascade).
@@ -124,8 +135,8 @@ class _Writer:
             s.execute(
                 insert(cast(Table, FileRecord.__table__)),
                 [
-                    self._file_row(r, v, c, key)
-                    for (r, v, c, _), key in zip(rows, keys, strict=True)
+                    self._file_row(r, v, c, key, links.get(n))
+                    for n, ((r, v, c, _), key) in enumerate(zip(rows, keys, strict=True))
                 ],
             )
             matched_keys = [key for (_, _, _, hits), key in zip(rows, keys, strict=True) if hits]
@@ -169,7 +180,12 @@ class _Writer:
             self.jsonl.flush()
 
     def _file_row(
-        self, r: FileResult, verdict: Verdict, category: int | None, key: bytes
+        self,
+        r: FileResult,
+        verdict: Verdict,
+        category: int | None,
+        key: bytes,
+        crosscase: str | None = None,
     ) -> dict[str, Any]:
         return {
             "case_id": self.case_id,
@@ -194,6 +210,7 @@ class _Writer:
             "metadata_json": json.dumps(r.metadata, default=str) if r.metadata else None,
             "recovered": r.recovered,
             "offset": r.offset,
+            "crosscase_json": crosscase,
         }
 
 
@@ -279,12 +296,15 @@ def run_scan(
             .where((Scan.case_id == case.id) & (Scan.status == "running"))
             .values(status="interrupted")
         )
-        scan = Scan(case_id=case.id, root=json.dumps(roots), status="running")
+        scan = Scan(
+            case_id=case.id, root=json.dumps(roots), status="running", examiner=settings.examiner
+        )
         s.add(scan)
         s.flush()
         scan_id = scan.id
     summary = ScanSummary(case=case_name, scan_id=scan_id)
     matcher = Matcher(store, settings)
+    crosscase = CrossCaseIndex.open(store, settings)
     # Read by the workers' forkserver preload (workers/preload.py) when it starts.
     os.environ.setdefault("HASHSIEVE_WORKER_MEMORY_MB", str(settings.worker_memory_mb))
     stop = threading.Event()
@@ -293,7 +313,7 @@ def run_scan(
         counter = threading.Thread(target=_count, args=(roots, progress, stop), daemon=True)
         counter.start()
     jsonl = open(jsonl_path, "a", encoding="utf-8") if jsonl_path else None  # noqa: SIM115
-    writer = _Writer(store, case.id, scan_id, jsonl)
+    writer = _Writer(store, case.id, scan_id, jsonl, crosscase)
     executor: LocalProcessExecutor[str, FileResult] = LocalProcessExecutor(
         settings.workers, on_crash=_crash_result, preload=WORKER_PRELOAD
     )
@@ -342,6 +362,7 @@ def run_scan(
                 seconds=summary.seconds,
             )
         )
+    crosscase.update()  # this scan's new files, for the next case's scans
     if jsonl_path is not None:
         write_review_jsonl(store, case.id, jsonl_path)
     return summary

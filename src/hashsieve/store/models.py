@@ -98,6 +98,8 @@ class Scan(Base):
     files: Mapped[int] = mapped_column(Integer, default=0)
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     seconds: Mapped[float | None] = mapped_column(nullable=True)
+    #: Who ran the scan (``Settings.examiner``): what another case's cross-case link names.
+    examiner: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class FileRecord(Base):
@@ -137,6 +139,9 @@ class FileRecord(Base):
     recovered: Mapped[str | None] = mapped_column(String(16), nullable=True)
     #: Where recovered content starts in its container (bytes), when known.
     offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: A new picture already in other cases of the store: JSON list, one link per other case
+    #: (hashsieve.matching.crosscase); NULL where there is none.
+    crosscase_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Match(Base):
