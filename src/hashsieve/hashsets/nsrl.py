@@ -13,6 +13,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import ClassVar
 
+from hashsieve.errors import HashSetFormatError
 from hashsieve.hashsets.base import HEX_LENGTHS, HashRecord, ParseProblem
 from hashsieve.hashsets.categories import NON_PERTINENT
 from hashsieve.hashsets.lists import head_lines, parse_hex
@@ -70,6 +71,16 @@ class NsrlRds3Format:
             return False
 
     def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
+        # A file named as this format that is no RDSv3 database (or a damaged one): one clear
+        # error, never sqlite3's own (found by fuzz/hashsets.py).
+        try:
+            yield from self._read(path)
+        except sqlite3.Error as exc:
+            raise HashSetFormatError(
+                f"{path.name} is not a readable NSRL RDSv3 database: {exc}"
+            ) from exc
+
+    def _read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
         db = path.name
         with closing(_connect(path)) as conn:
             objects = _objects(conn)

@@ -229,7 +229,12 @@ class HttpHead:
     @property
     def status(self) -> int | None:
         parts = self.start.split(" ", 2)
-        if len(parts) >= 2 and parts[0].startswith("HTTP/") and parts[1].isdigit():
+        if (
+            len(parts) >= 2
+            and parts[0].startswith("HTTP/")
+            and parts[1].isascii()
+            and parts[1].isdigit()
+        ):
             return int(parts[1])
         return None
 

@@ -291,7 +291,7 @@ class IcapService:
         http = parse_http_head(res_raw)
         ctype = http.headers.get("content-type", "").split(";")[0].strip().lower()
         length = http.headers.get("content-length", "")
-        too_big = length.isdigit() and int(length) > self.options.max_body
+        too_big = length.isascii() and length.isdigit() and int(length) > self.options.max_body
         candidate = ctype.startswith(MEDIA_TYPES) or ctype in SNIFF_TYPES
         candidate = candidate and http.status in (200, 203, 206) and not too_big
         if preview is not None:
@@ -403,7 +403,7 @@ class IcapService:
         """
         if self.options.hold_large or request.allow_204:
             return False
-        if length.isdigit() and int(length) <= EARLY_LIMIT:
+        if length.isascii() and length.isdigit() and int(length) <= EARLY_LIMIT:
             return False
         writer.write(
             response(

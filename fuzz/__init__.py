@@ -1,0 +1,1 @@
+"""Coverage-guided fuzzers for hashsieve's input boundaries (fuzz/README.md)."""
