@@ -21,6 +21,7 @@ from hashsieve.access.preferences import (
     update_preferences,
 )
 from hashsieve.access.web import (
+    DB_INT_MAX,
     CaseDep,
     FileDep,
     User,
@@ -34,7 +35,7 @@ from hashsieve.access.web import (
 from hashsieve.config import PDQ_MATCH_THRESHOLD
 from hashsieve.hashsets.categories import category_label
 from hashsieve.matching.verdict import Verdict
-from hashsieve.review import export, geo, queries, thumbs
+from hashsieve.review import export, geo, grid, queries, thumbs
 from hashsieve.review.decisions import DecisionError, NothingToUndo, apply_changes, undo_last
 from hashsieve.review.decisions import group_members as members_of_group
 from hashsieve.store.models import Case
@@ -131,6 +132,35 @@ def groups(
         recovered=recovered,
         offset=offset,
         limit=limit,
+    )
+
+
+@twin("/cases/{case}/grid", "grid.html", tags=["review"])
+def grid_window(
+    request: Request,
+    user: User,
+    case: CaseDep,
+    flt: Annotated[grid.GridFilter, Query()],
+    after: Annotated[str | None, Query(max_length=400)] = None,
+    offset: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
+    limit: Annotated[int, Query(ge=1, le=grid.MAX_WINDOW)] = 200,
+    count: bool = False,
+) -> dict[str, Any]:
+    """The dense grid: one window of tiles in the filter's order (one per group when collapsed).
+
+    Every filter is a parameter (verdict, category, review, kind, size, width, height, path
+    prefix or glob, make, model, serial, taken and file times, gps, recovered, group size;
+    ``sort`` and ``order``). ``next`` is the cursor of the following window (``after``);
+    ``offset`` jumps; ``count`` adds the number of tiles the filter selects.
+    """
+    return grid.window(
+        get_store(request),
+        case,
+        flt,
+        after=after,
+        offset=offset,
+        limit=limit,
+        count=count or request.url.path.startswith("/cases/"),
     )
 
 
@@ -315,12 +345,20 @@ def image(request: Request, user: User, file: FileDep) -> Response:
 # --- decisions -----------------------------------------------------------------------------------
 
 
-class DecisionRequest(BaseModel):
-    """What to change (``set``) on which contents: SHA-256 values, file ids, or a whole group."""
+Id = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
 
-    sha256: list[str] = Field(default_factory=list, max_length=10_000)
-    file_ids: list[int] = Field(default_factory=list, max_length=10_000)
-    group: int | None = None
+
+class DecisionRequest(BaseModel):
+    """What to change (``set``) on which contents: SHA-256 values, file ids, whole groups, or
+    every file a grid filter selects (``filter``: "select all in the filter")."""
+
+    sha256: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=10_000
+    )
+    file_ids: list[Id] = Field(default_factory=list, max_length=10_000)
+    group: Id | None = None
+    groups: list[Id] = Field(default_factory=list, max_length=10_000)
+    filter: grid.GridFilter | None = None
     changes: dict[str, Any] = Field(alias="set")
 
 
@@ -329,6 +367,11 @@ def _targets(request: Request, case: Case, body: DecisionRequest) -> list[str]:
     targets = list(body.sha256)
     if body.group is not None:
         targets += members_of_group(store, case.id, body.group)
+    if body.groups:
+        with store.session() as s:
+            targets += grid.group_contents(s, case.id, body.groups)
+    if body.filter is not None:
+        targets += grid.selection(store, case, body.filter)
     if body.file_ids:
         from sqlalchemy import select
 
@@ -348,6 +391,10 @@ def _targets(request: Request, case: Case, body: DecisionRequest) -> list[str]:
     return targets
 
 
+#: A change's answer lists the decisions it made up to this many.
+MAX_ECHO = 5000
+
+
 @router.post("/api/cases/{case}/decisions", tags=["review"])
 def decide(
     request: Request, _writer: Writer, user: Csrf, case: CaseDep, body: DecisionRequest
@@ -364,7 +411,13 @@ def decide(
         )
     except DecisionError as exc:
         raise HTTPException(422, str(exc)) from None
-    return {"batch": result.batch, "decisions": result.decisions}
+    decisions = result.decisions
+    return {
+        "batch": result.batch,
+        "files": len(decisions),
+        # a big "all in the filter" change: the count only (the grid reloads its windows)
+        "decisions": decisions if len(decisions) <= MAX_ECHO else [],
+    }
 
 
 @router.post("/api/cases/{case}/undo", tags=["review"])
@@ -374,7 +427,13 @@ def undo(request: Request, _writer: Writer, user: Csrf, case: CaseDep) -> dict[s
         result = undo_last(get_store(request), case.id, user.username, client=client_of(request))
     except NothingToUndo as exc:
         raise HTTPException(409, str(exc)) from None
-    return {"batch": result.batch, "undoes": result.undoes, "decisions": result.decisions}
+    decisions = result.decisions
+    return {
+        "batch": result.batch,
+        "undoes": result.undoes,
+        "files": len(decisions),
+        "decisions": decisions if len(decisions) <= MAX_ECHO else [],
+    }
 
 
 # --- sharing -------------------------------------------------------------------------------------

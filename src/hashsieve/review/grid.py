@@ -1,0 +1,488 @@
+"""The review grid at case scale: filters, sorts and windows over a case's files.
+
+A grid lists files, one per near-duplicate group when series are collapsed (the group's first
+file, ``group_id = id``; its tile shows the group's size), in windows of up to 1,000. A window
+follows the last one by a keyset cursor (``next``), so scrolling a million files costs an index
+seek per window; ``offset`` jumps (the scroll bar dragged far) at the price of skipping rows.
+Every filter and sort is a column with an index (migration ``0009_review``): the tests read
+the query plans. Camera, serial, picture time and GPS come from :mod:`hashsieve.review.facets`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.orm import Session
+
+from hashsieve.access.web import DB_INT_MAX
+from hashsieve.errors import HashsieveError
+from hashsieve.review import facets
+from hashsieve.review.decisions import decision_dict, decisions_for
+from hashsieve.review.models import Decision, Facet
+from hashsieve.store import Store
+from hashsieve.store.models import Case, FileRecord
+
+Verdicts = Literal["new", "known", "known-good", "other", "unreadable", "all"]
+Sort = Literal["group", "taken", "mtime", "path", "size", "id"]
+#: The direction each sort takes unless ``order`` says otherwise.
+DEFAULT_ORDER: dict[str, Literal["asc", "desc"]] = {
+    "group": "desc",
+    "size": "desc",
+    "taken": "asc",
+    "mtime": "asc",
+    "path": "asc",
+    "id": "asc",
+}
+MAX_WINDOW = 1000
+#: "All in the filter" acts on at most this many files in one request.
+MAX_SELECTION = 100_000
+Count = Annotated[int | None, Field(ge=0, le=DB_INT_MAX)]
+Text = Annotated[str | None, Field(max_length=200)]
+
+
+class GridError(HashsieveError):
+    """A grid request that cannot be answered (a cursor from another query, a selection too big)."""
+
+
+class GridFilter(BaseModel):
+    """What the grid shows and in which order: every field is a URL parameter of the same name."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    verdict: Verdicts = "new"
+    #: The hash sets' category (``none``: known without one).
+    category: Annotated[str | None, Field(pattern="^([0-9]{1,4}|none)$")] = None
+    #: The reviewers' category (``none``: not categorised yet; ``any``: categorised).
+    review: Literal["none", "any", "0", "1", "2", "3", "4"] | None = None
+    kind: Literal["image", "video", "other"] | None = None
+    size_min: Count = None
+    size_max: Count = None
+    width_min: Count = None
+    width_max: Count = None
+    height_min: Count = None
+    height_max: Count = None
+    #: A path prefix, or a glob (``*`` any text, ``/`` included; ``?`` one character).
+    path: Annotated[str | None, Field(max_length=1000)] = None
+    make: Text = None
+    model: Text = None
+    serial: Text = None
+    taken_from: datetime | None = None
+    taken_to: datetime | None = None
+    mtime_from: datetime | None = None
+    mtime_to: datetime | None = None
+    gps: bool | None = None
+    recovered: Literal["deleted", "carved", "thumbnail", "embedded", "any", "none"] | None = None
+    group_min: Count = None
+    group_max: Count = None
+    sort: Sort = "group"
+    order: Literal["asc", "desc"] | None = None
+    #: One tile per near-duplicate group (its first file); false: every file.
+    collapse: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        """An empty form field (``?review=&kind=``) means no filter, as if left out."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v != ""}
+        return data
+
+    @property
+    def direction(self) -> Literal["asc", "desc"]:
+        return self.order or DEFAULT_ORDER[self.sort]
+
+    def uses_facets(self) -> bool:
+        return self.sort == "taken" or any(
+            v is not None
+            for v in (self.make, self.model, self.serial, self.taken_from, self.taken_to, self.gps)
+        )
+
+    def query(self) -> dict[str, Any]:
+        """The filter as URL parameters (defaults left out)."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump(exclude_defaults=True).items():
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            out[name] = value
+        return out
+
+
+# --- conditions ----------------------------------------------------------------------------------
+
+
+def _ns(when: datetime) -> int:
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(-DB_INT_MAX, min(DB_INT_MAX, int(aware.timestamp() * 1e9)))
+
+
+def _exif(when: datetime) -> str:
+    return when.replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def _upper(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string starting with ``prefix``."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+def _path_condition(path: str, dialect: str) -> ColumnElement[bool]:
+    star, query = path.find("*"), path.find("?")
+    cut = min(i for i in (star, query, len(path)) if i >= 0)
+    literal_prefix = os.fsencode(path[:cut])
+    cond: ColumnElement[bool] = true()
+    if literal_prefix:  # an index range on path_key for the literal part
+        cond = FileRecord.path_key >= literal_prefix
+        upper = _upper(literal_prefix)
+        if upper is not None:
+            cond = cond & (FileRecord.path_key < upper)
+    if cut == len(path):
+        return cond
+    if dialect == "sqlite":
+        pattern = path.replace("[", "[[]")
+        return cond & FileRecord.path_text.op("GLOB")(pattern)
+    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = escaped.replace("*", "%").replace("?", "_")
+    return cond & FileRecord.path_text.like(like, escape="\\")
+
+
+def _decided(case_id: int, category: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(
+        (Decision.case_id == case_id) & (Decision.sha256 == FileRecord.sha256) & category
+    )
+
+
+def conditions(case_id: int, flt: GridFilter, dialect: str) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of the filter (without the sort's facet join)."""
+    f = FileRecord
+    conds: list[ColumnElement[bool]] = [f.case_id == case_id]
+    if flt.verdict != "all":
+        conds.append(f.verdict == flt.verdict)
+    if flt.collapse:
+        conds.append(or_(f.group_id.is_(None), f.group_id == f.id))
+    if flt.category == "none":
+        conds.append(f.category.is_(None))
+    elif flt.category is not None:
+        conds.append(f.category == int(flt.category))
+    if flt.review == "none":
+        conds.append(~_decided(case_id, Decision.category.is_not(None)))
+    elif flt.review == "any":
+        conds.append(_decided(case_id, Decision.category.is_not(None)))
+    elif flt.review is not None:
+        conds.append(_decided(case_id, Decision.category == int(flt.review)))
+    if flt.kind is not None:
+        conds.append(f.media_kind == flt.kind)
+    for column, low, high in (
+        (f.size, flt.size_min, flt.size_max),
+        (f.width, flt.width_min, flt.width_max),
+        (f.height, flt.height_min, flt.height_max),
+        (func.coalesce(f.group_size, 1), flt.group_min, flt.group_max),
+    ):
+        if low is not None:
+            conds.append(column >= low)
+        if high is not None:
+            conds.append(column <= high)
+    if flt.mtime_from is not None:
+        conds.append(f.mtime_ns >= _ns(flt.mtime_from))
+    if flt.mtime_to is not None:
+        conds.append(f.mtime_ns <= _ns(flt.mtime_to))
+    if flt.recovered == "any":
+        conds.append(f.recovered.is_not(None))
+    elif flt.recovered == "none":
+        conds.append(f.recovered.is_(None))
+    elif flt.recovered is not None:
+        conds.append(f.recovered == flt.recovered)
+    if flt.path:
+        conds.append(_path_condition(flt.path, dialect))
+    facet: list[ColumnElement[bool]] = []
+    if flt.make is not None:
+        facet.append(Facet.make == flt.make)
+    if flt.model is not None:
+        facet.append(Facet.model == flt.model)
+    if flt.serial is not None:
+        facet.append(Facet.serial == flt.serial)
+    if flt.taken_from is not None:
+        facet.append(Facet.taken_at >= _exif(flt.taken_from))
+    if flt.taken_to is not None:
+        facet.append(Facet.taken_at <= _exif(flt.taken_to))
+    if flt.gps is not None:
+        facet.append(Facet.gps.is_(true()) if flt.gps else Facet.gps.is_(false()))
+    if facet:
+        if flt.sort == "taken":  # the facet table is joined already
+            conds.extend(facet)
+        else:
+            conds.append(
+                f.id.in_(select(Facet.file_id).where(and_(Facet.case_id == case_id, *facet)))
+            )
+    return conds
+
+
+# --- windows -------------------------------------------------------------------------------------
+
+COLUMNS = (
+    FileRecord.id,
+    FileRecord.sha256,
+    FileRecord.path_key,
+    FileRecord.media_kind,
+    FileRecord.verdict,
+    FileRecord.category,
+    FileRecord.width,
+    FileRecord.height,
+    FileRecord.size,
+    FileRecord.mtime_ns,
+    FileRecord.group_id,
+    FileRecord.group_size,
+    FileRecord.recovered,
+)
+
+
+def _sort_column(flt: GridFilter) -> Any:
+    return {
+        "group": FileRecord.group_size,
+        "size": FileRecord.size,
+        "mtime": FileRecord.mtime_ns,
+        "path": FileRecord.path_key,
+        "taken": Facet.taken_at,
+        "id": FileRecord.id,
+    }[flt.sort]
+
+
+def _tie(flt: GridFilter) -> Any:
+    """The column that breaks ties (the file id, read from the facets' index for ``taken``)."""
+    return Facet.file_id if flt.sort == "taken" else FileRecord.id
+
+
+def _base(case_id: int, flt: GridFilter, dialect: str, *columns: Any) -> Select[Any]:
+    if flt.sort == "taken":  # driven by the facets' (case, taken_at, file) index
+        query = (
+            select(*columns)
+            .select_from(Facet)
+            .join(FileRecord, FileRecord.id == Facet.file_id)
+            .where(Facet.case_id == case_id)
+        )
+    else:
+        query = select(*columns).select_from(FileRecord)
+    return query.where(and_(*conditions(case_id, flt, dialect)))
+
+
+def _ordered(query: Select[Any], flt: GridFilter, dialect: str) -> Select[Any]:
+    key, tie = _sort_column(flt), _tie(flt)
+    desc = flt.direction == "desc"
+    if key is FileRecord.id:
+        return query.order_by(FileRecord.id.desc() if desc else FileRecord.id)
+    if desc:
+        primary = key.desc().nulls_last() if dialect == "postgresql" else key.desc()
+        return query.order_by(primary, tie.desc())
+    primary = key.asc().nulls_first() if dialect == "postgresql" else key.asc()
+    return query.order_by(primary, tie)
+
+
+def _encode(segment: str, value: Any, file_id: int) -> str:
+    if isinstance(value, bytes):
+        value = {"b": base64.b64encode(value).decode()}
+    raw = json.dumps([segment, value, file_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[str, Any, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        segment, value, file_id = json.loads(raw)
+        if isinstance(value, dict):
+            value = base64.b64decode(value["b"])
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise GridError("the cursor is not one this grid gave") from None
+    if segment not in ("null", "value") or not isinstance(file_id, int):
+        raise GridError("the cursor is not one this grid gave")
+    if not -DB_INT_MAX <= file_id <= DB_INT_MAX or (
+        isinstance(value, int) and not -DB_INT_MAX <= value <= DB_INT_MAX
+    ):
+        raise GridError("the cursor is out of range")
+    return segment, value, file_id
+
+
+def _segments(
+    flt: GridFilter, cursor: tuple[str, Any, int] | None
+) -> list[tuple[str, ColumnElement[bool]]]:
+    """The keyset pieces still to read, in order: NULL keys first ascending, last descending."""
+    key = _sort_column(flt)
+    desc = flt.direction == "desc"
+    fid = _tie(flt)
+    if key is FileRecord.id:
+        if cursor is None:
+            return [("value", true())]
+        return [("value", fid < cursor[2] if desc else fid > cursor[2])]
+    null_all: tuple[str, ColumnElement[bool]] = ("null", key.is_(None))
+    value_all: tuple[str, ColumnElement[bool]] = ("value", key.is_not(None))
+    if cursor is None:
+        return [value_all, null_all] if desc else [null_all, value_all]
+    segment, value, last = cursor
+    if segment == "null":
+        after_null = ("null", key.is_(None) & (fid < last if desc else fid > last))
+        return [after_null] if desc else [after_null, value_all]
+    pair = tuple_(key, fid)
+    bound = tuple_(literal(value), literal(last))
+    after_value = ("value", pair < bound if desc else pair > bound)
+    return [after_value, null_all] if desc else [after_value]
+
+
+def _rows(
+    s: Session, case: Case, flt: GridFilter, after: str | None, offset: int, limit: int
+) -> tuple[list[Any], str | None]:
+    dialect = s.get_bind().dialect.name
+    key = _sort_column(flt)
+    columns = (*COLUMNS, key) if flt.sort == "taken" else COLUMNS
+    if offset:  # a jump: one query, rows skipped
+        query = _ordered(_base(case.id, flt, dialect, *columns), flt, dialect)
+        rows = list(s.execute(query.offset(offset).limit(limit + 1)).all())
+    else:
+        rows = []
+        for _, cond in _segments(flt, _decode(after) if after else None):
+            query = _ordered(_base(case.id, flt, dialect, *columns).where(cond), flt, dialect)
+            rows.extend(s.execute(query.limit(limit + 1 - len(rows))).all())
+            if len(rows) > limit:
+                break
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not more or not rows:
+        return rows, None
+    last = rows[-1]
+    value = last[-1] if flt.sort == "taken" else getattr(last, key.key)
+    return rows, _encode("null" if value is None else "value", value, last.id)
+
+
+def window(
+    store: Store,
+    case: Case,
+    flt: GridFilter,
+    *,
+    after: str | None = None,
+    offset: int = 0,
+    limit: int = 200,
+    count: bool = False,
+) -> dict[str, Any]:
+    """One window of the grid: up to ``limit`` tiles after the cursor ``after`` (or ``offset``).
+
+    ``next`` is the cursor of the window that follows (None at the end); ``total`` is the number
+    of tiles the filter selects, counted when ``count`` is asked for (the first window).
+    """
+    limit = max(1, min(int(limit), MAX_WINDOW))
+    if flt.uses_facets():
+        facets.refresh(store, case.id)
+    with store.session() as s:
+        rows, cursor = _rows(s, case, flt, after, offset, limit)
+        total = None
+        if count:
+            dialect = s.get_bind().dialect.name
+            counted = _base(case.id, flt, dialect, FileRecord.id).subquery()
+            total = s.scalar(select(func.count()).select_from(counted))
+        decided = decisions_for(s, case.id, [r.sha256 for r in rows if r.sha256])
+        items = [_item(r, decided.get(r.sha256 or "")) for r in rows]
+    return {
+        "case": case.name,
+        "filter": flt.query(),
+        "offset": offset,
+        "limit": limit,
+        "total": total,
+        "items": items,
+        "next": cursor,
+    }
+
+
+def _item(r: Any, decision: Decision | None) -> dict[str, Any]:
+    return {
+        "file_id": r.id,
+        "sha256": r.sha256,
+        "name": os.path.basename(os.fsdecode(r.path_key)),
+        "media_kind": r.media_kind,
+        "verdict": r.verdict,
+        "category": r.category,
+        "width": r.width,
+        "height": r.height,
+        "size": r.size,
+        "group": r.group_id if r.group_id is not None else r.id,
+        "group_size": r.group_size or 1,
+        "recovered": r.recovered,
+        "review": decision_dict(decision),
+    }
+
+
+def selection(
+    store: Store, case: Case, flt: GridFilter, *, limit: int = MAX_SELECTION
+) -> list[str]:
+    """The contents (SHA-256) of every file the filter selects, whole groups when collapsed.
+
+    "Select all in the filter" acts on these; more than ``limit`` is refused (narrow the filter).
+    """
+    if flt.uses_facets():
+        facets.refresh(store, case.id)
+    with store.session() as s:
+        dialect = s.get_bind().dialect.name
+        query = _base(case.id, flt, dialect, FileRecord.id, FileRecord.group_id, FileRecord.sha256)
+        rows = s.execute(query.limit(limit + 1)).all()
+        if len(rows) > limit:
+            raise GridError(f"the filter selects more than {limit} files: narrow it first")
+        shas = {sha for _, _, sha in rows if sha}
+        if flt.collapse:
+            groups = sorted({gid for _, gid, _ in rows if gid is not None})
+            shas |= set(group_contents(s, case.id, groups))
+    if len(shas) > limit:
+        raise GridError(f"the filter selects more than {limit} files: narrow it first")
+    return sorted(shas)
+
+
+def group_contents(s: Session, case_id: int, groups: Sequence[int]) -> list[str]:
+    """The distinct contents of these groups of a case."""
+    out: set[str] = set()
+    for i in range(0, len(groups), 500):
+        out.update(
+            sha
+            for sha in s.scalars(
+                select(FileRecord.sha256).where(
+                    (FileRecord.case_id == case_id)
+                    & FileRecord.group_id.in_(groups[i : i + 500])
+                    & FileRecord.sha256.is_not(None)
+                )
+            )
+            if sha
+        )
+    return sorted(out)
+
+
+def query_plan(store: Store, case: Case, flt: GridFilter, *, after: str | None = None) -> list[str]:
+    """SQLite's EXPLAIN QUERY PLAN of the grid's first window query (for the tests and bench)."""
+    with store.session() as s:
+        dialect = s.get_bind().dialect.name
+        segment = _segments(flt, _decode(after) if after else None)[0][1]
+        query = _ordered(_base(case.id, flt, dialect, *COLUMNS).where(segment), flt, dialect)
+        compiled = query.limit(200).compile(s.get_bind())
+        conn = s.connection()
+        if dialect == "sqlite":
+            params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", params).all()
+            return [str(r[-1]) for r in rows]
+        rows = conn.exec_driver_sql(f"EXPLAIN {compiled.string}", compiled.params).all()
+        return [str(r[0]) for r in rows]
