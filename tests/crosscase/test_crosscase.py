@@ -195,3 +195,33 @@ def test_links_cost_one_query_per_batch_not_one_per_file(
     assert linked == [True, True, False] * copies
     # Case B's copies were new there too: each linked picture names both earlier cases.
     assert all({link.case for link in ls} == {"case-a", "case-b"} for ls in links if ls)
+
+
+def test_the_review_shows_the_link_with_the_category_decided_since(
+    two_cases: tuple[Store, dict[str, FileRecord]],
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from hashsieve.access.auth import add_user
+    from hashsieve.web.app import create_app
+
+    store, rows = two_cases
+    # Case A's reviewers categorise the near-duplicate's original after case B was scanned.
+    apply_changes(
+        store, store.get_case("case-a").id, [str(rows["near.jpg"].sha256)], {"category": 3}, "x"
+    )
+    add_user(store, "viewer", "correct horse battery", "read-only")
+    with TestClient(create_app(store)) as client:
+        r = client.post(
+            "/api/login", json={"username": "viewer", "password": "correct horse battery"}
+        )
+        assert r.status_code == 200
+        file_id = rows["near-small.jpg"].id
+        data = client.get(f"/api/cases/case-b/files/{file_id}").json()
+        [link] = data["crosscase"]
+        assert (link["case"], link["examiner"], link["category"]) == ("case-a", "ann", 3)
+        page = client.get(f"/cases/case-b/files/{file_id}").text
+        assert "also in case <strong>case-a</strong>: scanned by ann" in page
+        assert "category 3" in page
+        other = client.get(f"/api/cases/case-b/files/{rows['only-b.jpg'].id}").json()
+        assert "crosscase" not in other

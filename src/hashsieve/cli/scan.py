@@ -77,6 +77,11 @@ class _RichScanProgress:
 )
 @click.option("--workers", type=int, help="Worker processes (default: all cores).")
 @click.option(
+    "--examiner",
+    help="Who runs this scan, recorded with it (default: HASHSIEVE_EXAMINER, else the login "
+    "name); another case meeting the same pictures names them.",
+)
+@click.option(
     "--full-decode",
     is_flag=True,
     help="Decode JPEGs to RGB, not straight to luma (bit-identical to pdqhash; slower). Both "
@@ -102,6 +107,7 @@ def scan(
     case_name: str,
     jsonl: Path | None,
     workers: int | None,
+    examiner: str | None,
     full_decode: bool,
     robust: bool | None,
     images: bool,
@@ -123,6 +129,8 @@ def scan(
 
     if workers:
         settings = dataclasses.replace(settings, workers=workers)
+    if examiner:
+        settings = dataclasses.replace(settings, examiner=examiner[:100])
     if robust is not None:
         settings = dataclasses.replace(settings, robust=robust)
     if not images:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import column, func, select, table
+from sqlalchemy.orm import Session
 
 from hashsieve.config import Settings
 from hashsieve.hashing.content import FileResult
@@ -98,6 +99,35 @@ class Link:
 def links_of(crosscase_json: str | None) -> list[dict[str, Any]]:
     """The links a stored row holds (``files.crosscase_json``), as the report writes them."""
     return list(json.loads(crosscase_json)) if crosscase_json else []
+
+
+def current_links(session: Session, links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored links with the category and series the other cases' reviewers give the copies
+    now (they may have decided since the scan); one query, for a file's page."""
+    ids = [int(link["file_id"]) for link in links if isinstance(link.get("file_id"), int)]
+    if not ids:
+        return links
+    now = {
+        file_id: (category, series)
+        for file_id, category, series in session.execute(
+            select(FileRecord.id, _decisions.c.category, _decisions.c.series)
+            .join(
+                _decisions,
+                (_decisions.c.case_id == FileRecord.case_id)
+                & (_decisions.c.sha256 == FileRecord.sha256),
+            )
+            .where(FileRecord.id.in_(ids[:_CHUNK]))
+        )
+    }
+    out = []
+    for link in links:
+        decided = now.get(link.get("file_id"))
+        if decided is not None:
+            link = {**link, "category": decided[0], "series": decided[1]}
+            if not link["series"]:
+                link.pop("series")
+        out.append(link)
+    return out
 
 
 class CrossCaseIndex:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from hashsieve.config import PDQ_MATCH_THRESHOLD
 from hashsieve.hashsets.categories import US_CATEGORIES, category_label
+from hashsieve.matching.crosscase import current_links
 from hashsieve.matching.verdict import Verdict
 from hashsieve.report.ordering import file_line
 from hashsieve.report.summary import case_summary
@@ -259,7 +260,9 @@ def file_detail(store: Store, case: Case, file: FileRecord) -> dict[str, Any]:
             or 1
         )
         decision = decisions_for(s, case.id, [file.sha256 or ""]).get(file.sha256 or "")
-    line = file_line(file, matches)
+        line = file_line(file, matches)
+        if line.get("crosscase"):  # other cases' categories as their reviewers have them now
+            line["crosscase"] = current_links(s, line["crosscase"])  # type: ignore[arg-type]
     metadata = line.get("metadata") or {}
     assert isinstance(metadata, dict)
     return {
