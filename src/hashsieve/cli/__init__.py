@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from hashsieve.cli import cases, hashsets, image, report, review, scan, sensors, stream
+from hashsieve.cli import cases, exchange, hashsets, image, report, review, scan, sensors, stream
 from hashsieve.config import VERSION, Settings
 
 
@@ -40,6 +40,7 @@ for _command in (
     sensors.icap_command,
     sensors.agent_command,
     image.image_group,
+    exchange.exchange_group,
 ):
     main.add_command(_command)
 

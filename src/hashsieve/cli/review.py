@@ -54,6 +54,13 @@ def user_list(ctx: click.Context) -> None:
 @click.option("--webhook", help="POST each sensor alert as JSON to this URL (retried).")
 @click.option("--cef-syslog", help="Send each sensor alert as CEF over syslog to HOST:PORT.")
 @click.option("--cef-tcp", is_flag=True, help="Use TCP for --cef-syslog (default UDP).")
+@click.option(
+    "--exchange-sync",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Sync the exchange subscriptions every this many seconds (0: never).",
+)
 @click.pass_context
 @friendly
 def serve(
@@ -64,6 +71,7 @@ def serve(
     webhook: str | None = None,
     cef_syslog: str | None = None,
     cef_tcp: bool = False,
+    exchange_sync: float = 300.0,
 ) -> None:
     """Serve the review workspace (log in with a user made by 'hashsieve user add')."""
     import uvicorn
@@ -79,4 +87,13 @@ def serve(
     app.state.alert_forwarder = forwarder(webhook_url=webhook, cef=cef_syslog, cef_tcp=cef_tcp)
     where = f"http://{host}:{port}" + (f"/cases/{case_name}" if case_name else "")
     console.print(f"review workspace on {where}")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    timer = None
+    if exchange_sync > 0:
+        from hashsieve.exchange.subscriber import SyncTimer
+
+        timer = SyncTimer(store, exchange_sync).start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if timer is not None:
+            timer.stop()

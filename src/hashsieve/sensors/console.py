@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -118,7 +119,13 @@ def _resolve_entries(store: Store, matches: list[dict[str, Any]]) -> None:
         rows = {
             r.id: r
             for r in s.execute(
-                select(HashEntry.id, HashEntry.entry, HashEntry.category, HashSet.name)
+                select(
+                    HashEntry.id,
+                    HashEntry.entry,
+                    HashEntry.category,
+                    HashEntry.origin,
+                    HashSet.name,
+                )
                 .join(HashSet, HashSet.id == HashEntry.hashset_id)
                 .where(HashEntry.id.in_(ids))
             )
@@ -129,6 +136,8 @@ def _resolve_entries(store: Store, matches: list[dict[str, Any]]) -> None:
             m["hashset"], m["entry"] = row.name, row.entry
             if row.category is not None:  # the console's own record wins
                 m["category"] = row.category
+            if row.origin:  # a peer's entry: who else holds it (deconfliction)
+                m["seen_by"] = json.loads(row.origin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,10 +277,10 @@ def keyed_digest(key: bytes, algorithm: str, digest: bytes) -> bytes:
     return hmac.new(key, algorithm.encode() + b":" + digest, hashlib.sha256).digest()[:KEYED_BYTES]
 
 
-def _sets(store: Store) -> list[tuple[int, str]]:
+def _sets(store: Store) -> list[tuple[int, str, int]]:
     with store.session() as s:
         return [
-            (hs.id, hs.name)
+            (hs.id, hs.name, hs.revision)
             for hs in s.scalars(
                 select(HashSet)
                 .where(HashSet.complete.is_(True) & (HashSet.kind == KNOWN))
@@ -280,22 +289,26 @@ def _sets(store: Store) -> list[tuple[int, str]]:
         ]
 
 
-def version_of(set_ids: list[int] | set[int]) -> str:
-    """A list version names the hash sets in it (sets are immutable once imported)."""
-    return ".".join(str(i) for i in sorted(set_ids)) or "0"
+def version_of(sets: Iterable[tuple[int, int]]) -> str:
+    """A list version names the hash sets in it and their revisions: an imported set never
+    changes (``5``); one that an exchange feed changes counts its changes (``5r2``)."""
+    return ".".join(f"{i}r{r}" if r else str(i) for i, r in sorted(sets)) or "0"
 
 
-def parse_version(version: str | None) -> set[int]:
+def parse_version(version: str | None) -> set[tuple[int, int]]:
+    """(hash set id, revision) of each set a version names."""
     if not version or version == "0":
         return set()
     try:
-        return {int(p) for p in version.split(".") if p}
+        return {
+            (int(i), int(r or 0)) for i, _, r in (p.partition("r") for p in version.split(".") if p)
+        }
     except ValueError:
         raise SensorError(f"not a list version: {version[:40]!r}") from None
 
 
 def list_version(store: Store) -> str:
-    return version_of([i for i, _ in _sets(store)])
+    return version_of([(i, r) for i, _, r in _sets(store)])
 
 
 def istag(version: str) -> str:
@@ -329,14 +342,15 @@ def hashlist(
     """
     have = parse_version(since)
     sets = _sets(store)
-    now = {i for i, _ in sets}
+    now = {(i, r) for i, _, r in sets}
     if version is not None:
         wanted = parse_version(version)
         if not wanted <= now:
             raise SensorError("the list changed while it was being fetched: start over")
         now = wanted
-        sets = [(i, name) for i, name in sets if i in now]
-    new = sorted(now - have)
+        sets = [(i, name, r) for i, name, r in sets if (i, r) in now]
+    # A set whose revision moved is sent again whole: removed, then its entries anew.
+    new = sorted(i for i, _ in now - have)
     key = list_key(store)
     entries: list[list[Any]] = []
     rows_seen: list[int] = []
@@ -398,8 +412,8 @@ def hashlist(
         "version": version_of(now),
         "since": version_of(have),
         "key": key.hex(),
-        "hashsets": {str(i): name for i, name in sets},
-        "remove": sorted(have - now),
+        "hashsets": {str(i): name for i, name, _ in sets},
+        "remove": sorted(i for i, _ in have - now),
         "entries": entries,
         "after": after,
         "next": rows_seen[-1] if more else None,

@@ -50,6 +50,9 @@ class HashSet(Base):
     refused: Mapped[int] = mapped_column(Integer, default=0)
     #: True once every row is in; an interrupted import is visible and can be deleted.
     complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Changes made to the set after its import (a subscribed feed's sync): the sensors' list
+    #: version names it, so their copies refetch a set that changed.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class HashEntry(Base):
@@ -75,6 +78,9 @@ class HashEntry(Base):
     frame: Mapped[int | None] = mapped_column(Integer, nullable=True)
     quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
     part: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: Where a shared entry comes from, as JSON ``{"agency", "case_ref", "contact"}`` (an
+    #: exchange feed's deconfliction provenance); None for an imported set's entries.
+    origin: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Case(Base):
@@ -169,3 +175,5 @@ class Match(Base):
     coverage: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: The candidate region of the file that matched (robust matching); NULL = the whole image.
     candidate: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: The matched entry's origin (JSON, see ``HashEntry.origin``): "seen by agency B, case X".
+    origin: Mapped[str | None] = mapped_column(Text, nullable=True)

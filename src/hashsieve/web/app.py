@@ -31,8 +31,10 @@ from hashsieve.access.web import (
 )
 from hashsieve.config import VERSION
 from hashsieve.errors import HashsieveError
+from hashsieve.exchange.api import router as exchange_router
 from hashsieve.review import geo, views
 from hashsieve.sensors.api import router as sensors_router
+from hashsieve.sensors.hma import router as hma_router
 from hashsieve.store import Store
 
 HERE = Path(__file__).parent
@@ -104,6 +106,8 @@ def create_app(
     _auth_routes(app)
     app.include_router(views.router)
     app.include_router(sensors_router)  # sensor API + alerts page (docs/sensors.md)
+    app.include_router(hma_router)  # HMA-shaped match API for sensor tokens (docs/sensors.md)
+    app.include_router(exchange_router)  # signed feeds for peers (docs/exchange.md)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_user: User) -> dict[str, Any]:
