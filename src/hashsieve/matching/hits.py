@@ -4,6 +4,7 @@ indexes and the sensors' list copy implement). The rule over them is :mod:`.rule
 
 from __future__ import annotations
 
+import json
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -47,6 +48,9 @@ class MatchHit:
     candidate: str | None = None
     #: The listed entry's id (the store's, which the console's list carries too).
     entry_id: int | None = None
+    #: Who else holds the entry (an exchange feed's deconfliction provenance), as JSON
+    #: ``{"agency", "case_ref", "contact"}``; None for the store's own sets.
+    origin: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -66,6 +70,8 @@ class MatchHit:
             out["coverage"] = round(self.coverage, 1)
         if self.candidate:
             out["candidate"] = self.candidate
+        if self.origin:
+            out["seen_by"] = json.loads(self.origin)
         return out
 
 
@@ -87,12 +93,15 @@ class Entry:
     video: str | None = None
     seconds: float | None = None
     quality: int | None = None
+    #: Who else holds it (MatchHit.origin).
+    origin: str | None = None
 
     def hit(self, entry_id: int, distance: int, **extra: object) -> MatchHit:
         fields: dict[str, object] = {
             "entry": self.entry,
             "algorithm": self.algorithm,
             "series": self.series,
+            "origin": self.origin,
             **extra,
         }
         return MatchHit(

@@ -87,7 +87,7 @@ class Matcher:
         for start in range(0, len(entry_ids), _LOOKUP_CHUNK):
             chunk = list(entry_ids[start : start + _LOOKUP_CHUNK])
             for row in self._rows(chunk):
-                entry_id, hs_id, algo, entry, category, series, item, seconds, quality = row
+                entry_id, hs_id, algo, entry, category, series, item, seconds, quality, origin = row
                 if hs_id not in self.hashsets:
                     continue  # an import still in progress
                 name, kind = self.hashsets[hs_id]
@@ -106,6 +106,7 @@ class Matcher:
                     video,
                     seconds if video is not None else None,
                     quality if video is not None else None,
+                    origin,
                 )
         return out
 
@@ -120,11 +121,22 @@ class Matcher:
     def _rows(
         self, entry_ids: list[int]
     ) -> list[
-        tuple[int, int, str, str, int | None, str | None, str | None, float | None, int | None]
+        tuple[
+            int,
+            int,
+            str,
+            str,
+            int | None,
+            str | None,
+            str | None,
+            float | None,
+            int | None,
+            str | None,
+        ]
     ]:
         with self.store.session() as s:
             return [
-                tuple(row)  # type: ignore[misc]
+                tuple(row)
                 for row in s.execute(
                     select(
                         HashEntry.id,
@@ -136,6 +148,7 @@ class Matcher:
                         HashEntry.item,
                         HashEntry.seconds,
                         HashEntry.quality,
+                        HashEntry.origin,
                     ).where(HashEntry.id.in_(entry_ids))
                 )
             ]

@@ -165,6 +165,7 @@ def file_line(file: FileRecord, matches: list[Match]) -> dict[str, object]:
                 **({"seconds": round(m.seconds, 3)} if m.seconds is not None else {}),
                 **({"coverage": round(m.coverage, 1)} if m.coverage is not None else {}),
                 **({"candidate": m.candidate} if m.candidate else {}),
+                **({"seen_by": json.loads(m.origin)} if m.origin else {}),
             }
             for m in matches
         ],

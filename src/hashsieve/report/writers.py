@@ -62,7 +62,18 @@ def _matches_cell(matches: list[Match]) -> str:
     return "; ".join(
         f"{m.hashset}:{m.entry}:{m.algorithm}:{m.distance}"
         + (f":cat{m.category}" if m.category is not None else "")
+        + (f" ({seen_by_text(m.origin)})" if m.origin else "")
         for m in matches
+    )
+
+
+def seen_by_text(origin: str) -> str:
+    """An exchange entry's origin in words: "seen by Agency B, case ref X, contact Y"."""
+    o = json.loads(origin)
+    return ", ".join(
+        [f"seen by {o.get('agency') or 'a peer'}"]
+        + ([f"case ref {o['case_ref']}"] if o.get("case_ref") else [])
+        + ([f"contact {o['contact']}"] if o.get("contact") else [])
     )
 
 

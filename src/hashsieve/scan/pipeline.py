@@ -168,6 +168,7 @@ class _Writer:
                     "seconds": m.seconds,
                     "coverage": m.coverage,
                     "candidate": m.candidate,
+                    "origin": m.origin,
                 }
                 for file_id, (_, _, _, hits) in zip(ids, rows, strict=True)
                 for m in hits
