@@ -82,6 +82,13 @@ class _RichScanProgress:
     "name); another case meeting the same pictures names them.",
 )
 @click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    help="Hash and match on a Dask cluster: its scheduler (tcp://HOST:8786), or local:N for a "
+    "cluster of N processes on this machine. Workers read the evidence and the index by the "
+    "same paths (docs/deploy.md). Default: local worker processes.",
+)
+@click.option(
     "--full-decode",
     is_flag=True,
     help="Decode JPEGs to RGB, not straight to luma (bit-identical to pdqhash; slower). Both "
@@ -108,6 +115,7 @@ def scan(
     jsonl: Path | None,
     workers: int | None,
     examiner: str | None,
+    cluster: str | None,
     full_decode: bool,
     robust: bool | None,
     images: bool,
@@ -124,7 +132,8 @@ def scan(
     settings: Settings = ctx.obj
     # The workers' start-up overlaps this process's imports (the preload reads the limit).
     os.environ.setdefault("HASHSIEVE_WORKER_MEMORY_MB", str(settings.worker_memory_mb))
-    start_forkserver()
+    if cluster is None:
+        start_forkserver()
     from hashsieve.scan.pipeline import run_scan
 
     if workers:
@@ -147,6 +156,7 @@ def scan(
             jsonl_path=jsonl,
             progress=progress,
             fast_decode=not full_decode,
+            cluster=cluster,
         )
     _print_case_summary(store, case_name)
     rate = summary.files_per_second

@@ -7,7 +7,6 @@ the last commit left off, without re-hashing and without duplicates.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import threading
@@ -17,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar, cast
 
 from sqlalchemy import Table, delete, insert, select, update
 
@@ -25,13 +24,9 @@ from hashsieve.config import Settings
 from hashsieve.matching import Matcher, MatchHit
 from hashsieve.matching.crosscase import CrossCaseIndex
 from hashsieve.matching.verdict import Verdict, decide
-from hashsieve.scan.worker import (
-    EMBEDDED_KEY,
-    FileResult,
-    HashOptions,
-    hash_archive_job,
-    hash_evidence_file,
-)
+from hashsieve.scan.answers import Hashed, match_answered
+from hashsieve.scan.stage import HashingStage, hashing_stage
+from hashsieve.scan.worker import EMBEDDED_KEY, FileResult, HashOptions
 from hashsieve.sources import SourceFile, SourceProblem, disk, magic, open_source
 from hashsieve.sources.archive import (
     ARCHIVE_TYPES,
@@ -45,7 +40,11 @@ from hashsieve.sources.archive import (
 )
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord, Match, Scan
-from hashsieve.workers.executor import WORKER_PRELOAD, LocalProcessExecutor
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from hashsieve.workers.cluster import Cluster
 
 #: Content the sniffer did not recognise: a raw disk image may still be one (looked at further).
 _UNKNOWN = "application/octet-stream"
@@ -82,10 +81,6 @@ class ScanProgress(Protocol):
     def more(self, files: int, size: int) -> None:
         """Work found after the walk (the members of archives): the totals grow."""
         ...
-
-
-def _crash_result(path: str, message: str) -> FileResult:
-    return FileResult(path=path, error=f"crash: {message}")
 
 
 def _count(roots: list[str], progress: ScanProgress, stop: threading.Event) -> None:
@@ -284,8 +279,14 @@ def run_scan(
     jsonl_path: Path | None = None,
     progress: ScanProgress | None = None,
     fast_decode: bool = True,
+    cluster: str | Cluster | Client | None = None,
 ) -> ScanSummary:
-    """Scan ``roots`` into ``case_name``; resumes an interrupted scan of the same case."""
+    """Scan ``roots`` into ``case_name``; resumes an interrupted scan of the same case.
+
+    ``cluster``: hash and match on a Dask cluster instead of the local pool: a scheduler's
+    address (``tcp://HOST:8786``), ``local:N`` (a LocalCluster of N processes, started and
+    stopped here), or a connected :class:`distributed.Client` / :class:`Cluster` (the caller
+    closes it). Its workers read the evidence by the same paths (docs/deploy.md)."""
     from hashsieve.report.ordering import assign_groups, write_review_jsonl
 
     settings = settings or store.settings
@@ -315,18 +316,18 @@ def run_scan(
         counter.start()
     jsonl = open(jsonl_path, "a", encoding="utf-8") if jsonl_path else None  # noqa: SIM115
     writer = _Writer(store, case.id, scan_id, jsonl, crosscase)
-    executor: LocalProcessExecutor[str, FileResult] = LocalProcessExecutor(
-        settings.workers, on_crash=_crash_result, preload=WORKER_PRELOAD
-    )
-    archives: LocalProcessExecutor[ArchiveJob, list[FileResult]] = LocalProcessExecutor(
-        settings.workers, on_crash=_crashed_job, chunk_size=1, preload=WORKER_PRELOAD
-    )
     options = HashOptions(
         max_image_pixels=settings.max_image_pixels,
         fast_decode=fast_decode,
         robust=settings.robust,
         parts=settings.robust and matcher.wants_parts,
     )
+    own_cluster = None
+    if isinstance(cluster, str):
+        from hashsieve.workers.cluster import connect
+
+        cluster = own_cluster = connect(cluster)
+    stage = hashing_stage(settings.workers, options, matcher, cluster)
     try:
         walked = (item for root in roots for item in open_source(root).files())
         problems: list[SourceProblem] = []
@@ -338,15 +339,14 @@ def run_scan(
                 else:
                     yield item.path
 
-        results = executor.map_unordered(
-            functools.partial(hash_evidence_file, options=options), files_only()
-        )
+        results = stage.files(files_only())
         _consume(results, problems, matcher, writer, summary, settings, progress)
-        _scan_archives(store, case.id, archives, options, matcher, writer, summary, progress)
+        _scan_archives(store, case.id, stage, matcher, writer, summary, progress)
     finally:
         stop.set()
-        executor.close()
-        archives.close()
+        stage.close()
+        if own_cluster is not None:
+            own_cluster.close()
         if jsonl is not None:
             jsonl.close()
     assign_groups(store, case.id, settings)
@@ -369,15 +369,10 @@ def run_scan(
     return summary
 
 
-def _crashed_job(job: ArchiveJob, message: str) -> list[FileResult]:
-    return [_crash_result(m.path, message) for m in job.members]
-
-
 def _scan_archives(
     store: Store,
     case_id: int,
-    executor: LocalProcessExecutor[ArchiveJob, list[FileResult]],
-    options: HashOptions,
+    stage: HashingStage,
     matcher: Matcher,
     writer: _Writer,
     summary: ScanSummary,
@@ -416,9 +411,7 @@ def _scan_archives(
                 else:
                     members.append(item)
             jobs += plan_jobs(members)
-        batches = executor.map_unordered(functools.partial(hash_archive_job, options=options), jobs)
-        results = (result for batch in batches for result in batch)
-        _consume(results, problems, matcher, writer, summary, settings, progress)
+        _consume(stage.jobs(jobs), problems, matcher, writer, summary, settings, progress)
 
 
 def _archives_in_case(
@@ -474,7 +467,7 @@ def _problem_result(p: SourceProblem) -> FileResult:
 
 
 def _consume(
-    results: Iterator[FileResult],
+    results: Iterator[Hashed],
     problems: list[SourceProblem],
     matcher: Matcher,
     writer: _Writer,
@@ -482,13 +475,13 @@ def _consume(
     settings: Settings,
     progress: ScanProgress | None,
 ) -> None:
-    batch: list[FileResult] = []
+    batch: list[Hashed] = []
     last_commit = time.monotonic()
 
     def commit() -> None:
         nonlocal last_commit
         rows = []
-        for r, hits in zip(batch, matcher.match(batch), strict=True):
+        for (r, _), hits in zip(batch, _match(matcher, batch), strict=True):
             verdict, category = decide(r.media_kind, r.error, hits)
             rows.append((r, verdict, category, hits))
         for p in problems:
@@ -503,8 +496,9 @@ def _consume(
         batch.clear()
         last_commit = time.monotonic()
 
-    for result in results:
-        batch.append(result)
+    for hashed in results:
+        batch.append(hashed)
+        result = hashed[0]
         summary.files += 1
         summary.bytes += result.size or 0
         if progress:
@@ -512,3 +506,13 @@ def _consume(
         if len(batch) >= settings.commit_every or time.monotonic() - last_commit > 2.0:
             commit()
     commit()
+
+
+def _match(matcher: Matcher, batch: list[Hashed]) -> list[list[MatchHit]]:
+    """Every result's hits: by the matcher here, or over the index answers that came with it
+    from a cluster worker (:mod:`hashsieve.scan.answers`); the one rule either way."""
+    if all(hits is not None for _, hits in batch):
+        return match_answered(matcher, batch)
+    if all(hits is None for _, hits in batch):
+        return matcher.match([r for r, _ in batch])
+    raise ValueError("a batch mixes locally and remotely matched results")

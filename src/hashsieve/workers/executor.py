@@ -1,4 +1,5 @@
-"""Where the hashing stage runs: local worker processes today, a cluster (Dask) later.
+"""Where the hashing stage runs: local worker processes (here), or a Dask cluster
+(:mod:`hashsieve.workers.cluster`, behind the same interface).
 
 An executor maps a picklable function over items and yields results as they complete, with a
 bounded number of items in flight (memory stays flat whatever the case size). A worker that
@@ -24,6 +25,9 @@ class Executor(Protocol):
 
     def close(self) -> None: ...
 
+
+#: The error a file gets when the worker hashing it died (locally or on a cluster).
+CRASH_MESSAGE = "worker process crashed while reading this file"
 
 #: What the workers' forkserver imports once (hashing code, warm numba kernels, memory limit).
 WORKER_PRELOAD = ["hashsieve.workers.preload"]
@@ -103,7 +107,7 @@ class LocalProcessExecutor(Generic[T, R]):
             return pool.submit(fn, item).result()
         except BrokenProcessPool:
             self._new_pool()
-            return self.on_crash(item, "worker process crashed while reading this file")
+            return self.on_crash(item, CRASH_MESSAGE)
 
     def close(self) -> None:
         if self._pool is not None:

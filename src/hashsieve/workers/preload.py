@@ -14,32 +14,11 @@ whose allocator had already adapted (`bench/icap.py`'s pictures, measured 2026-1
 to 64 MB of freed memory stays with each worker for the next file; the memory limit bounds it.
 """
 
-import ctypes
 import os
-import resource
 
 from hashsieve.hashing import content  # noqa: F401  (imported for its side effect: loaded modules)
-from hashsieve.hashing.pdq import warm_up
+from hashsieve.workers.process import limit_memory, prepare_worker
 
-_limit_mb = int(os.environ.get("HASHSIEVE_WORKER_MEMORY_MB") or 0)
-if _limit_mb > 0:
-    _soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
-    _bytes = _limit_mb * 1024 * 1024
-    if _hard == resource.RLIM_INFINITY or _bytes < _hard:
-        resource.setrlimit(resource.RLIMIT_AS, (_bytes, _hard))
-
-
-def _keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 64 << 20) -> None:
-    """glibc mallopt: serve allocations below ``mmap_threshold`` from the heap and give memory
-    back only when ``trim_threshold`` lies free (no-op where the C library lacks mallopt)."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    mallopt(m_mmap_threshold, mmap_threshold)
-    mallopt(m_trim_threshold, trim_threshold)
-
-
-_keep_freed_memory()
-warm_up()
+# The local pool's forkserver imports this module: set up every worker it forks.
+limit_memory(int(os.environ.get("HASHSIEVE_WORKER_MEMORY_MB") or 0))
+prepare_worker()

@@ -1,0 +1,64 @@
+"""The Dask executor on a real LocalCluster (2 single-threaded worker processes): every item
+comes back once, and an item that kills its worker every time is reported through ``on_crash``
+while the others of its chunk are redone one by one."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import dask
+import pytest
+from distributed import Client, LocalCluster
+
+from hashsieve.workers.cluster import DaskExecutor
+from hashsieve.workers.executor import CRASH_MESSAGE
+
+POISON = 13
+
+
+def squares_or_die(chunk: list[int]) -> list[int]:
+    if POISON in chunk:
+        os._exit(1)  # what a decoder segfault looks like to the nanny
+    return [n * n for n in chunk]
+
+
+def crashed(chunk: list[int], message: str) -> list[int]:
+    assert message == CRASH_MESSAGE
+    return [-n for n in chunk]
+
+
+def singles(chunk: list[int]) -> list[list[int]]:
+    return [[n] for n in chunk] if len(chunk) > 1 else []
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    # A task is given up after the first worker it kills (default: after 4): a quicker test.
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster, set_as_default=False) as c,
+    ):
+        yield c
+
+
+def test_every_item_comes_back_once(client: Client) -> None:
+    ex: DaskExecutor[list[int], list[int]] = DaskExecutor(client, on_crash=crashed, in_flight=3)
+    chunks = [[n, n + 100] for n in range(12)]
+    got = sorted(v for batch in ex.map_unordered(squares_or_die, chunks) for v in batch)
+    assert got == sorted(v * v for chunk in chunks for v in chunk)
+    assert ex.killed == 0
+
+
+def test_a_worker_killer_is_reported_and_its_chunk_mates_are_redone(client: Client) -> None:
+    ex: DaskExecutor[list[int], list[int]] = DaskExecutor(
+        client, on_crash=crashed, split=singles, in_flight=4
+    )
+    chunks = [list(range(start, start + 5)) for start in range(0, 30, 5)]
+    got = sorted(v for batch in ex.map_unordered(squares_or_die, chunks) for v in batch)
+    assert got == sorted([-POISON] + [n * n for n in range(30) if n != POISON])
+    # The chunk [10..14], then the single [13], each killed a worker once.
+    assert ex.killed == 2
