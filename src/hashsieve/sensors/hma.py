@@ -1,0 +1,411 @@
+"""A match API in the shape of Meta's Hasher-Matcher-Actioner (OpenMediaMatch's ``/m`` routes).
+
+A platform that calls HMA can call hashsieve: ``GET /m/raw_lookup`` and ``GET /m/lookup`` take
+the same query parameters (``signal``, ``signal_type``, ``banks``, ``include_distance``,
+``seed``, ``bypass_coinflip``) and answer the same JSON (``{"matches": [id, ...]}``,
+``{"matches": [{"bank_content_id", "distance"}]}``, ``{"BANK": [{"bank_content_id",
+"distance"}]}``). A bank is a hash set, a bank content id a hash entry's id, a distance a string
+as HMA writes it. Signal types keep HMA's names: ``pdq`` and ``video_md5`` (python-threatexchange's
+name for a file's MD5, for any file here), plus ``md5``, ``sha1`` and ``sha256``.
+
+Differences, on purpose: callers present a sensor token (``Authorization: Bearer``, made by
+``hashsieve sensor add``), as the sensors do; a malformed signal or an unknown signal type is a
+422 with the reason (HMA: 400); ``url`` lookups (HMA fetches and hashes the content) are refused
+with 403, as HMA does without its hasher role: hashsieve never fetches content for a caller.
+
+Matching goes through the one rule (:func:`hashsieve.matching.rules.match`) over the store's
+indexes (:class:`~hashsieve.matching.Matcher`): digests exactly; a PDQ code at the store's
+threshold against known pictures and, within PART_THRESHOLD, the crop parts of known originals.
+A bare hash has no dihedral variants, candidate regions or quality: it is matched as the picture
+itself, its quality vouched for by the caller. The hot path touches no database: the indexes are
+memory-mapped, listed entries are cached, a token is verified against the database at most once
+per ``TOKEN_TTL`` seconds (a revoked token stops working within that time), and every lookup is
+written to the audit log (``hma-lookup``: the sensor, the signal type and value, how many
+matched) by a background writer, in batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from hashsieve.access import audit
+from hashsieve.access.web import client_of, get_store
+from hashsieve.hashing.content import FileResult
+from hashsieve.hashing.pdq import DIHEDRAL_NAMES
+from hashsieve.matching import Matcher, rules
+from hashsieve.matching.hits import Entry, Found, MatchHit
+from hashsieve.sensors import console
+from hashsieve.store import Store
+from hashsieve.store.models import HashSet
+
+#: Seconds a verified token is trusted without asking the database again.
+TOKEN_TTL = 5.0
+#: Seconds between checks that the hash sets changed (an import, a deletion, a feed's sync).
+REFRESH_EVERY = 5.0
+#: Listed entries kept in memory (bank names of the hits).
+ENTRY_CACHE = 200_000
+#: Lookups written to the audit log per transaction, and the most seconds one waits.
+AUDIT_BATCH = 500
+AUDIT_EVERY = 0.5
+#: Quality a bare PDQ code is taken to have (it carries none; the caller vouches for it).
+BARE_QUALITY = 100
+
+#: HMA's signal type names (python-threatexchange's), and hashsieve's own digests.
+SIGNAL_TYPES: dict[str, str] = {
+    "pdq": "pdq",
+    "video_md5": "md5",
+    "md5": "md5",
+    "sha1": "sha1",
+    "sha256": "sha256",
+}
+_HEX_LENGTH = {"pdq": 64, "md5": 32, "sha1": 40, "sha256": 64}
+_HEX = re.compile(r"^[0-9a-fA-F]*$")
+
+router = APIRouter(prefix="/m", tags=["hma"])
+
+
+# --- the lookup service ----------------------------------------------------------------------
+
+
+class _BareHashes:
+    """The store's known hashes for bare hashes: the Matcher, with listed entries cached and a
+    query's repeated rows (a bare code stands for all 8 dihedral variants) asked once."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+        self._entries: dict[int, Entry | None] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def pdq_threshold(self) -> int:
+        return self.matcher.pdq_threshold
+
+    @property
+    def pdq_min_quality(self) -> int:
+        return self.matcher.pdq_min_quality
+
+    def lookup(self, algorithm: str, digests: Sequence[bytes]) -> list[tuple[int, int]]:
+        return self.matcher.lookup(algorithm, digests)
+
+    def query(self, table: str, codes: np.ndarray, radius: int) -> Found:
+        unique, first = np.unique(codes, axis=0, return_index=True)
+        if len(unique) == len(codes):
+            return self.matcher.query(table, codes, radius)
+        rows, ids, dists = self.matcher.query(table, unique, radius)
+        return first[rows].astype(np.int64), ids, dists
+
+    def entries(self, entry_ids: Sequence[int]) -> Mapping[int, Entry]:
+        with self._lock:
+            missing = [i for i in entry_ids if i not in self._entries]
+        if missing:
+            found = self.matcher.entries(missing)
+            with self._lock:
+                if len(self._entries) + len(missing) > ENTRY_CACHE:
+                    self._entries.clear()
+                for i in missing:
+                    self._entries[i] = found.get(i)
+        with self._lock:
+            return {i: e for i in entry_ids if (e := self._entries.get(i)) is not None}
+
+    def video_length(self, hashset_id: int, video: str) -> float:
+        return self.matcher.video_length(hashset_id, video)
+
+
+@dataclass
+class _Token:
+    sensor: str
+    verified_at: float
+
+
+class LookupService:
+    """What the ``/m`` routes share: the store's indexes in memory, verified tokens, the audit
+    writer. One per app (``app.state.hma``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._known: _BareHashes | None = None
+        self._version: tuple[tuple[Any, ...], ...] | None = None
+        self._checked = 0.0
+        self._tokens: dict[str, _Token] = {}
+        self._audit: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+
+    # --- tokens ----------------------------------------------------------------------------
+
+    def sensor_of(self, token: str) -> str | None:
+        """The live sensor holding ``token`` (cached for TOKEN_TTL seconds), or None."""
+        if not token:
+            return None
+        key = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        held = self._tokens.get(key)
+        if held is not None and now - held.verified_at < TOKEN_TTL:
+            return held.sensor
+        sensor = console.authenticate(self.store, token)
+        if sensor is None:
+            self._tokens.pop(key, None)
+            return None
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[key] = _Token(sensor.name, now)
+        return sensor.name
+
+    # --- the indexes -----------------------------------------------------------------------
+
+    def known(self) -> _BareHashes:
+        """The store's known hashes, reopened when the hash sets changed (checked every
+        REFRESH_EVERY seconds)."""
+        now = time.monotonic()
+        known = self._known
+        if known is not None and now - self._checked < REFRESH_EVERY:
+            return known
+        with self._lock:
+            if self._known is not None and now - self._checked < REFRESH_EVERY:
+                return self._known
+            version = self._sets_version()
+            if self._known is None or version != self._version:
+                matcher = Matcher(self.store)
+                for index in (matcher.index, *matcher.parts.values()):
+                    if hasattr(index, "threads"):
+                        index.threads = 1  # one small query per request: no thread hand-off
+                self._known, self._version = _BareHashes(matcher), version
+            self._checked = now
+            return self._known
+
+    def _sets_version(self) -> tuple[tuple[Any, ...], ...]:
+        with self.store.session() as s:
+            return tuple(
+                tuple(row)
+                for row in s.execute(
+                    select(HashSet.id, HashSet.entries, HashSet.imported_at)
+                    .where(HashSet.complete.is_(True))
+                    .order_by(HashSet.id)
+                )
+            )
+
+    def match(self, algorithm: str, value: str) -> list[MatchHit]:
+        """What a bare hash matches, by the one rule."""
+        if algorithm == "pdq":
+            code = bytes.fromhex(value)
+            result = FileResult(
+                path="",
+                media_kind="image",
+                pdq=value.lower(),
+                quality=BARE_QUALITY,
+                dihedral=code * len(DIHEDRAL_NAMES),
+            )
+        else:
+            digests: dict[str, str | None] = {"md5": None, "sha1": None, "sha256": None}
+            digests[algorithm] = value.lower()
+            result = FileResult(
+                path="", md5=digests["md5"], sha1=digests["sha1"], sha256=digests["sha256"]
+            )
+        known = self.known()
+        if not known.matcher.hashsets:
+            return []
+        [hits] = rules.match(known, [result])
+        return hits
+
+    # --- the audit log ---------------------------------------------------------------------
+
+    def audited(self, sensor: str, client: str, signal_type: str, signal: str, n: int) -> None:
+        """Queue one lookup for the audit log (written in batches by a background thread)."""
+        self._audit.put(
+            {
+                "username": f"sensor:{sensor}"[:100],
+                "client": client[:64],
+                "field": signal_type[:32],
+                "new": {"signal": signal, "matches": n},
+            }
+        )
+        if self._writer is None or not self._writer.is_alive():
+            with self._lock:
+                if self._writer is None or not self._writer.is_alive():
+                    self._writer = threading.Thread(
+                        target=self._write_audit, name="hma-audit", daemon=True
+                    )
+                    self._writer.start()
+
+    def flush(self) -> int:
+        """Write what is queued now (the writer does so every AUDIT_EVERY seconds)."""
+        events = []
+        while True:
+            try:
+                events.append(self._audit.get_nowait())
+            except queue.Empty:
+                break
+        if events:
+            with self.store.session() as s:
+                for e in events:
+                    audit.record(
+                        s,
+                        e["username"],
+                        "hma-lookup",
+                        field=e["field"],
+                        new=e["new"],
+                        client=e["client"],
+                    )
+        return len(events)
+
+    def _write_audit(self) -> None:
+        while True:
+            first = self._audit.get()
+            self._audit.put(first)  # back in line: flush takes it with the rest
+            time.sleep(AUDIT_EVERY)
+            try:
+                self.flush()
+            except Exception:  # a lost batch must not end the writer
+                time.sleep(AUDIT_EVERY)
+
+
+async def service(request: Request) -> LookupService:
+    state = request.app.state
+    svc: LookupService | None = getattr(state, "hma", None)
+    if svc is None:
+        svc = state.hma = LookupService(get_store(request))
+    return svc
+
+
+Service = Annotated[LookupService, Depends(service)]
+
+
+async def lookup_sensor(request: Request, svc: Service) -> str:
+    """The sensor named by the bearer token; 401 for a missing, unknown or revoked token."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    sensor = svc.sensor_of(token.strip()) if scheme.lower() == "bearer" else None
+    if sensor is None:
+        raise HTTPException(401, "a valid sensor token is needed", {"WWW-Authenticate": "Bearer"})
+    return sensor
+
+
+SensorName = Annotated[str, Depends(lookup_sensor)]
+
+
+# --- the routes --------------------------------------------------------------------------------
+
+
+class MatchWithDistance(BaseModel):
+    bank_content_id: int = Field(description="The hash entry matched")
+    distance: str = Field(description="Hamming distance for PDQ, 0 for a digest (HMA: a string)")
+
+
+class RawLookupResponse(BaseModel):
+    matches: list[int | MatchWithDistance] = Field(
+        description="Entry ids, or with include_distance entry ids and distances"
+    )
+
+
+SignalParam = Annotated[
+    str, Query(min_length=1, max_length=128, description="The hash, in hex (PDQ: 64 digits)")
+]
+SignalTypeParam = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=32,
+        description="pdq, video_md5 (HMA's names), md5, sha1 or sha256",
+    ),
+]
+BanksParam = Annotated[
+    str | None,
+    Query(max_length=10_000, description="Comma-separated hash set names to search"),
+]
+
+
+def _checked(signal: str, signal_type: str) -> tuple[str, str]:
+    """(hashsieve's algorithm, the signal) or a 422 that says what is wrong."""
+    algorithm = SIGNAL_TYPES.get(signal_type)
+    if algorithm is None:
+        raise HTTPException(
+            422, f"No such SignalType {signal_type[:32]!r} (known: {', '.join(SIGNAL_TYPES)})"
+        )
+    signal = signal.strip()
+    want = _HEX_LENGTH[algorithm]
+    if len(signal) != want or not _HEX.match(signal):
+        raise HTTPException(422, f"invalid signal: a {signal_type} is {want} hexadecimal digits")
+    return algorithm, signal
+
+
+def _hits(
+    request: Request,
+    svc: LookupService,
+    sensor: str,
+    signal: str,
+    signal_type: str,
+    banks: str | None,
+) -> list[MatchHit]:
+    algorithm, value = _checked(signal, signal_type)
+    hits = svc.match(algorithm, value)
+    if banks is not None:
+        wanted = {b.strip() for b in banks.split(",")}
+        hits = [h for h in hits if h.hashset in wanted]
+    svc.audited(sensor, client_of(request), signal_type, value, len(hits))
+    return hits
+
+
+@router.get("/raw_lookup", response_model=RawLookupResponse)
+async def raw_lookup(
+    request: Request,
+    svc: Service,
+    sensor: SensorName,
+    signal: SignalParam,
+    signal_type: SignalTypeParam,
+    banks: BanksParam = None,
+    include_distance: bool = False,
+) -> dict[str, Any]:
+    """Look up a hash in the index (HMA's ``/m/raw_lookup``): the matching entry ids, or with
+    ``include_distance`` the ids and distances."""
+    hits = _hits(request, svc, sensor, signal, signal_type, banks)
+    if include_distance:
+        return {
+            "matches": [{"bank_content_id": h.entry_id, "distance": str(h.distance)} for h in hits]
+        }
+    return {"matches": [h.entry_id for h in hits]}
+
+
+@router.get("/lookup", response_model=dict[str, list[MatchWithDistance]])
+async def lookup(
+    request: Request,
+    svc: Service,
+    sensor: SensorName,
+    signal: Annotated[str | None, Query(max_length=128, description="The hash, in hex")] = None,
+    signal_type: Annotated[
+        str | None, Query(max_length=32, description="pdq, video_md5, md5, sha1 or sha256")
+    ] = None,
+    banks: BanksParam = None,
+    url: Annotated[
+        str | None, Query(max_length=4096, description="Refused: no content is fetched")
+    ] = None,
+    content_type: Annotated[str | None, Query(max_length=100)] = None,
+    types: Annotated[str | None, Query(max_length=1000)] = None,
+    seed: Annotated[
+        str | None, Query(max_length=200, description="Accepted; every bank matches")
+    ] = None,
+    bypass_coinflip: bool = False,
+) -> dict[str, list[dict[str, Any]]]:
+    """Look up a hash (HMA's ``GET /m/lookup``): the matching banks (hash sets), each with the
+    entries matched and their distances. Every bank is fully enabled (HMA's coin flip always
+    passes); a ``url`` is refused (403), since hashsieve fetches no content for a caller."""
+    if url:
+        raise HTTPException(403, "Hashing is disabled, missing role")
+    if not signal or not signal_type:
+        raise HTTPException(422, "Either url or both signal and signal_type are required")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for h in _hits(request, svc, sensor, signal, signal_type, banks):
+        out.setdefault(h.hashset, []).append(
+            {"bank_content_id": h.entry_id, "distance": str(h.distance)}
+        )
+    return out
