@@ -87,9 +87,22 @@ def hashset_import(
     UTF-8 (with or without BOM) and UTF-16 (with BOM) text are read. An import that takes
     nothing exits with status 2 and keeps no set.
     """
-    from hashsieve.hashsets.catalogue import NothingImportedError, import_hashset
+    from hashsieve.hashsets.catalogue import (
+        NothingImportedError,
+        delete_hashset,
+        import_hashset,
+        list_hashsets,
+    )
 
     store = open_store(ctx)
+    # A set left incomplete by an interrupted import (killed, or its store's disk full) is
+    # never matched; rerunning the import replaces it (docs/reliability.md).
+    if any(i.name == name and not i.complete for i in list_hashsets(store)):
+        removed = delete_hashset(store, name)
+        console.print(
+            f"replacing the incomplete set {name!r} left by an interrupted import "
+            f"({removed:,} rows)"
+        )
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
