@@ -97,3 +97,38 @@ def rita(app) -> Iterator[Api]:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def root(app) -> Iterator[Api]:  # type: ignore[no-untyped-def]
     yield from _client(app, "root")
+
+
+GRID_CASE = "op-grid"
+#: The generated case of the grid tests: files, of which the first GRID_REAL are real pictures.
+GRID_FILES = 1500
+GRID_REAL = 300
+
+
+@pytest.fixture(scope="session")
+def grid_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with a generated case of 1,500 files (rows written directly, 300 real JPEGs)."""
+    from tests.review.synthetic import add_case
+
+    root = tmp_path_factory.mktemp("grid-home")
+    store = Store(Settings(home=root / "home", workers=1))
+    add_case(store, GRID_CASE, GRID_FILES, pictures=root / "evidence", real=GRID_REAL)
+    for name, role in USERS.items():
+        add_user(store, name, PASSWORD, role)
+    store.close()
+    return root / "home"
+
+
+@pytest.fixture
+def grid_store(grid_home: Path, tmp_path: Path) -> Iterator[Store]:
+    home = tmp_path / "home"
+    shutil.copytree(grid_home, home)
+    store = Store(Settings(home=home, workers=1))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def grid_alice(grid_store: Store) -> Iterator[Api]:
+    with TestClient(create_app(grid_store, case=GRID_CASE)) as client:
+        yield Api(client).login("alice")
