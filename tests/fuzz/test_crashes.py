@@ -21,3 +21,34 @@ def test_crash_input_is_handled(case: Path) -> None:
     target = importlib.import_module(f"fuzz.{case.parent.name}")
     target.load()
     target.one_input(case.read_bytes())  # raises if the contract is broken
+
+
+def test_corrupt_7z_member_ends_the_listing_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 7z whose LZMA stream breaks inside a member: that member and the rest get their
+    'corrupt' reasons; the reader never waits on py7zr's ended thread (it waited 900 s)."""
+    from hashsieve.hashing.content import HashOptions
+    from hashsieve.scan.worker import hash_archive_job
+    from hashsieve.sources import sevenzip
+    from hashsieve.sources.archive import Member, list_members, plan_jobs
+
+    monkeypatch.setattr(sevenzip, "WAIT_SECONDS", 5.0)  # a regression: a 'timeout' reason
+    path = tmp_path / "broken.7z"
+    path.write_bytes((CRASHES / "archive" / "7z-corrupt-lzma-hang.7z").read_bytes())
+    members = [m for m in list_members(str(path)) if isinstance(m, Member)]
+    assert [m.names[-1] for m in members] == ["a/photo.jpg", "notes.txt"]
+    (job,) = plan_jobs(members)
+    results = hash_archive_job(job, HashOptions(max_image_pixels=1_000_000, robust=False))
+    assert [r.path for r in results] == [m.path for m in members]
+    assert all(r.error and r.error.startswith("corrupt") for r in results), results
+    assert not any("timeout" in (r.error or "") for r in results)
+
+
+def test_damaged_avif_is_a_recorded_corrupt_picture() -> None:
+    from hashsieve.hashing.content import HashOptions, hash_content
+
+    data = (CRASHES / "content" / "avif-frame-decode-runtimeerror.avif").read_bytes()
+    result = hash_content(data, HashOptions(max_image_pixels=1_000_000))
+    assert result.md5 is not None and result.pdq is None
+    assert result.error == "corrupt: Failed to decode frame 0: Decoding of color planes failed"

@@ -104,6 +104,9 @@ class _MemberStream:
                 self.ended = True
             elif kind == _FAILED:
                 self.ended = True
+                # Given back for the listing too: py7zr's thread has ended, and without it the
+                # reader would wait WAIT_SECONDS for a block (found by fuzz/archive.py).
+                self.hand.pushed = (kind, value)
                 raise ArchiveError("corrupt", str(value))
             else:  # the next member (or the end) came: py7zr did not close this one
                 self.hand.pushed = (kind, value)
