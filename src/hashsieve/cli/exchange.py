@@ -31,7 +31,7 @@ def init(ctx: click.Context) -> None:
 
 
 @exchange_group.command("publish")
-@click.argument("hashset", required=False)
+@click.argument("hashsets", nargs=-1)
 @click.option("--feed", "feed", required=True, help="Feed name (letters, digits, _ . -).")
 @click.option("--agency", help='Who publishes, as peers see it ("Agency B").')
 @click.option("--case", "case_name", help="With --series: the case whose reviewed series it is.")
@@ -42,7 +42,7 @@ def init(ctx: click.Context) -> None:
 @friendly
 def publish(
     ctx: click.Context,
-    hashset: str | None,
+    hashsets: tuple[str, ...],
     feed: str,
     agency: str | None,
     case_name: str | None,
@@ -50,21 +50,21 @@ def publish(
     case_ref: str | None,
     contact: str | None,
 ) -> None:
-    """Make feed FEED hold the hash set HASHSET (or a case's reviewed --series): appends the
+    """Make feed FEED hold the hash sets HASHSETS (or a case's reviewed --series): appends the
     additions and removals that differ from what the feed held."""
     from hashsieve.exchange import feeds
 
     store = open_store(ctx)
     if series:
-        if hashset or not (case_name and case_ref and contact):
+        if hashsets or not (case_name and case_ref and contact):
             raise click.UsageError("--series takes --case, --case-ref and --contact, no HASHSET")
         done = feeds.publish_series(
             store, case_name, series, feed, case_ref=case_ref, contact=contact, agency=agency
         )
-    elif hashset:
-        done = feeds.publish_hashset(store, hashset, feed, agency=agency)
+    elif hashsets:
+        done = feeds.publish_hashset(store, hashsets, feed, agency=agency)
     else:
-        raise click.UsageError("name a HASHSET, or --series with --case")
+        raise click.UsageError("name the HASHSETS, or --series with --case")
     click.echo(f"feed {done.feed}: +{done.added} -{done.removed}, at sequence {done.seq}")
 
 

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -288,17 +288,21 @@ def sync_feed(
 
 
 def publish_hashset(
-    store: Store, set_name: str, feed_name: str, *, agency: str | None = None
+    store: Store, set_names: str | Sequence[str], feed_name: str, *, agency: str | None = None
 ) -> Published:
-    """Publish a stored hash set as ``feed_name`` (its reference parts too: peers match crops)."""
+    """Publish stored hash sets as ``feed_name``: the feed holds their union from now on (their
+    reference parts too: peers match crops)."""
+    ids = []
     with store.session() as s:
-        hs = s.scalar(select(HashSet).where(HashSet.name == set_name))
-        if hs is None:
-            raise FeedError(f"no hash set named {set_name!r}")
-        if not hs.complete:
-            raise FeedError(f"hash set {set_name!r} is not completely imported")
-        hashset_id = hs.id
-    return sync_feed(store, feed_name, _set_records(store, hashset_id), agency=agency)
+        for set_name in [set_names] if isinstance(set_names, str) else set_names:
+            hs = s.scalar(select(HashSet).where(HashSet.name == set_name))
+            if hs is None:
+                raise FeedError(f"no hash set named {set_name!r}")
+            if not hs.complete:
+                raise FeedError(f"hash set {set_name!r} is not completely imported")
+            ids.append(hs.id)
+    records = (r for hashset_id in ids for r in _set_records(store, hashset_id))
+    return sync_feed(store, feed_name, records, agency=agency)
 
 
 def _set_records(store: Store, hashset_id: int) -> Iterator[dict[str, Any]]:

@@ -67,6 +67,10 @@ class SyncError(HashsieveError):
     """A subscription that cannot be made, or a publisher that did not answer with a page."""
 
 
+class _Overtaken(SyncError):
+    """Another sync of the same subscription applied first (serve's timer and the CLI)."""
+
+
 # --- subscriptions -----------------------------------------------------------------------------
 
 
@@ -192,6 +196,17 @@ def sync(
 
 
 def sync_one(store: Store, sub: Subscription, fetch: Fetch) -> SyncResult:
+    """Sync one subscription; when another sync of it applied first, start again from there."""
+    for _ in range(5):
+        try:
+            return _sync_one(store, sub, fetch)
+        except _Overtaken:
+            with store.session() as s:
+                sub = s.get_one(Subscription, sub.id)
+    return _sync_one(store, sub, fetch)
+
+
+def _sync_one(store: Store, sub: Subscription, fetch: Fetch) -> SyncResult:
     added = removed = 0
     at = Position(sub.seq, sub.chain, sub.issued_at)
     try:
@@ -214,6 +229,8 @@ def sync_one(store: Store, sub: Subscription, fetch: Fetch) -> SyncResult:
             added, removed = added + a, removed + r
             if at.seq >= head or not pending:
                 break
+    except _Overtaken:
+        raise
     except (FeedRefused, SyncError) as exc:
         _record_error(store, sub, str(exc))
         return SyncResult(sub.name, added, removed, at.seq, str(exc))
@@ -284,7 +301,7 @@ def apply(
             },
         )
         if moved.rowcount != 1:
-            raise SyncError(f"subscription {sub.name!r} was synced meanwhile: run sync again")
+            raise _Overtaken(f"subscription {sub.name!r} was synced meanwhile")
         gone = _matching_rows(conn, hs, removes)
         for i in range(0, len(gone), _CHUNK):
             conn.execute(
