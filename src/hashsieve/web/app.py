@@ -33,8 +33,8 @@ from hashsieve.config import VERSION
 from hashsieve.errors import HashsieveError
 from hashsieve.exchange.api import router as exchange_router
 from hashsieve.review import geo, views
+from hashsieve.sensors import hma
 from hashsieve.sensors.api import router as sensors_router
-from hashsieve.sensors.hma import router as hma_router
 from hashsieve.store import Store
 
 HERE = Path(__file__).parent
@@ -106,7 +106,7 @@ def create_app(
     _auth_routes(app)
     app.include_router(views.router)
     app.include_router(sensors_router)  # sensor API + alerts page (docs/sensors.md)
-    app.include_router(hma_router)  # HMA-shaped match API for sensor tokens (docs/sensors.md)
+    hma.install(app)  # HMA-shaped match API for sensor tokens, and its fast path (docs/sensors.md)
     app.include_router(exchange_router)  # signed feeds for peers (docs/exchange.md)
 
     @app.get("/openapi.json", include_in_schema=False)
