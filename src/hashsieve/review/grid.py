@@ -430,13 +430,13 @@ def _item(r: Any, decision: Decision | None) -> dict[str, Any]:
     }
 
 
-def selection(
-    store: Store, case: Case, flt: GridFilter, *, limit: int = MAX_SELECTION
-) -> list[str]:
+def selection(store: Store, case: Case, flt: GridFilter, *, limit: int | None = None) -> list[str]:
     """The contents (SHA-256) of every file the filter selects, whole groups when collapsed.
 
-    "Select all in the filter" acts on these; more than ``limit`` is refused (narrow the filter).
+    "Select all in the filter" acts on these; more than ``limit`` (default
+    :data:`MAX_SELECTION`) is refused: narrow the filter.
     """
+    limit = MAX_SELECTION if limit is None else limit
     if flt.uses_facets():
         facets.refresh(store, case.id)
     with store.session() as s:
