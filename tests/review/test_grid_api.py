@@ -384,3 +384,27 @@ def test_page_and_json_twin_carry_the_same_filter(reader: tuple[Api, Store]) -> 
     )
     assert data["items"] == twin["items"] and data["total"] == twin["total"]
     assert 'value="Canon"' in page.text  # the form shows the filter
+
+
+def test_case_list_and_dashboard_show_counts_reviewers_and_scans(
+    grid_alice: Api, grid_store: Store
+) -> None:
+    tiles = _all(grid_alice, verdict="all", collapse="false", sort="id")[:12]
+    r = _post(grid_alice, {"sha256": [t["sha256"] for t in tiles], "set": {"category": 1}})
+    assert r.status_code == 200
+    with grid_store.session() as s:
+        counts = dict(
+            s.execute(select(FileRecord.verdict, func.count()).group_by(FileRecord.verdict)).all()
+        )
+    listed = grid_alice.client.get("/api/cases").json()["cases"]
+    assert [c["name"] for c in listed] == [GRID_CASE]
+    case = listed[0]
+    assert case["files"] == sum(counts.values())
+    assert case["verdicts"]["new"] == counts["new"] and case["verdicts"]["known"] == counts["known"]
+    assert case["reviewed"] == len({t["sha256"] for t in tiles})
+    assert case["reviewers"] == [{"username": "alice", "categorised": case["reviewed"]}]
+    assert case["scans"] == 1 and case["last_scan"]["status"] == "completed"
+    page = grid_alice.client.get("/cases").text
+    assert f"alice ({case['reviewed']})" in page and str(counts["new"]) in page
+    dashboard = grid_alice.client.get(f"/api/cases/{GRID_CASE}").json()
+    assert dashboard["reviewers"] == case["reviewers"]

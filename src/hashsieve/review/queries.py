@@ -102,10 +102,75 @@ def dashboard(store: Store, case: Case) -> dict[str, Any]:
         "reviewed": {
             f"{code} {category_label(code)}": reviewed.get(code, 0) for code in US_CATEGORIES
         },
+        "reviewers": reviewers(store, case.id).get(case.id, []),
         "scans": scans,
         "scanning": any(sc["status"] == "running" for sc in scans),
         "hashsets": hashsets,
     }
+
+
+def reviewers(store: Store, case_id: int | None = None) -> dict[int, list[dict[str, Any]]]:
+    """Per case: who categorised how many contents (the last reviewer of each decision)."""
+    cond = Decision.category.is_not(None)
+    if case_id is not None:
+        cond = cond & (Decision.case_id == case_id)
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    with store.session() as s:
+        for cid, who, n in s.execute(
+            select(Decision.case_id, Decision.updated_by, func.count())
+            .where(cond)
+            .group_by(Decision.case_id, Decision.updated_by)
+            .order_by(Decision.case_id, func.count().desc())
+        ):
+            out[cid].append({"username": who, "categorised": n})
+    return out
+
+
+def case_list(store: Store, served: str | None = None) -> list[dict[str, Any]]:
+    """Every case with its counts: files per verdict, reviewed so far (by whom), its scans."""
+    with store.session() as s:
+        cases = list(s.scalars(select(Case).order_by(Case.name)))
+        if served is not None:
+            cases = [c for c in cases if c.name == served]
+        ids = [c.id for c in cases]
+        verdicts: dict[int, dict[str, int]] = defaultdict(dict)
+        for cid, verdict, n in s.execute(
+            select(FileRecord.case_id, FileRecord.verdict, func.count())
+            .where(FileRecord.case_id.in_(ids))
+            .group_by(FileRecord.case_id, FileRecord.verdict)
+        ):
+            verdicts[cid][verdict] = n
+        scans: dict[int, list[Scan]] = defaultdict(list)
+        for scan in s.scalars(select(Scan).where(Scan.case_id.in_(ids)).order_by(Scan.id)):
+            scans[scan.case_id].append(scan)
+    by_whom = reviewers(store)
+    out = []
+    for c in cases:
+        counts = verdicts[c.id]
+        last = scans[c.id][-1] if scans[c.id] else None
+        out.append(
+            {
+                "name": c.name,
+                "created_at": c.created_at.isoformat(timespec="seconds"),
+                "files": sum(counts.values()),
+                "verdicts": {v.value: counts.get(v.value, 0) for v in Verdict},
+                "reviewed": sum(r["categorised"] for r in by_whom.get(c.id, [])),
+                "reviewers": by_whom.get(c.id, []),
+                "scans": len(scans[c.id]),
+                "scanning": any(sc.status == "running" for sc in scans[c.id]),
+                "last_scan": None
+                if last is None
+                else {
+                    "id": last.id,
+                    "status": last.status,
+                    "started_at": last.started_at.isoformat(timespec="seconds"),
+                    "finished_at": last.finished_at.isoformat(timespec="seconds")
+                    if last.finished_at
+                    else None,
+                },
+            }
+        )
+    return out
 
 
 #: The ``recovered`` values a listing can be narrowed to (``any``: every recovered file).

@@ -89,10 +89,8 @@ def home(request: Request, _user: User) -> Response:
 
 @twin("/cases", "cases.html", tags=["cases"])
 def cases(request: Request, _user: User) -> dict[str, Any]:
-    """The cases this server reviews."""
-    served = request.app.state.case
-    names = [c.name for c in get_store(request).list_cases() if served in (None, c.name)]
-    return {"cases": names}
+    """The cases this server reviews: files per verdict, reviewed so far and by whom, scans."""
+    return {"cases": queries.case_list(get_store(request), request.app.state.case)}
 
 
 @twin("/cases/{case}", "dashboard.html", tags=["cases"])
@@ -115,7 +113,7 @@ def groups(
     recovered: Annotated[
         str | None, Query(pattern="^(deleted|carved|thumbnail|embedded|any)$")
     ] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """Groups largest first: copies stacked in a tile, near-duplicates in one series.
@@ -210,7 +208,7 @@ def audit_log(
     request: Request,
     user: Auditor,
     case: CaseDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> dict[str, Any]:
     """The case's audit log (append-only): views, changes, exports."""
@@ -218,7 +216,12 @@ def audit_log(
     return {"case": case.name, "after": after, "events": events}
 
 
-@router.get("/api/cases/{case}/audit.jsonl", tags=["share"])
+@router.get(
+    "/api/cases/{case}/audit.jsonl",
+    tags=["share"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
+)
 def audit_export(request: Request, user: Auditor, case: CaseDep) -> StreamingResponse:
     """The whole audit log of a case as JSON Lines."""
     store = get_store(request)
@@ -320,7 +323,18 @@ def _media(rendered: thumbs.Rendered) -> Response:
     )
 
 
-@router.get("/api/cases/{case}/files/{file_id}/thumb", tags=["media"])
+#: What a media route answers: a JPEG, an SVG placeholder, or a video as it was found.
+MEDIA: dict[int | str, dict[str, Any]] = {
+    200: {"content": {t: {} for t in ("image/jpeg", "image/svg+xml", "video/*")}}
+}
+
+
+@router.get(
+    "/api/cases/{case}/files/{file_id}/thumb",
+    tags=["media"],
+    response_class=Response,
+    responses=MEDIA,
+)
 def thumbnail(
     request: Request,
     user: User,
@@ -334,7 +348,12 @@ def thumbnail(
     return _media(thumbs.thumbnail(store, file, size, report=report))
 
 
-@router.get("/api/cases/{case}/files/{file_id}/image", tags=["media"])
+@router.get(
+    "/api/cases/{case}/files/{file_id}/image",
+    tags=["media"],
+    response_class=Response,
+    responses=MEDIA,
+)
 def image(request: Request, user: User, file: FileDep) -> Response:
     """The picture itself, re-encoded for display (audited)."""
     store = get_store(request)
@@ -420,7 +439,7 @@ def decide(
     }
 
 
-@router.post("/api/cases/{case}/undo", tags=["review"])
+@router.post("/api/cases/{case}/undo", tags=["review"], responses={409: {"description": "Nothing"}})
 def undo(request: Request, _writer: Writer, user: Csrf, case: CaseDep) -> dict[str, Any]:
     """Undo the user's last change in this case."""
     try:
