@@ -111,7 +111,7 @@ def dashboard(store: Store, case: Case) -> dict[str, Any]:
 
 def reviewers(store: Store, case_id: int | None = None) -> dict[int, list[dict[str, Any]]]:
     """Per case: who categorised how many contents (the last reviewer of each decision)."""
-    cond = Decision.category.is_not(None)
+    cond: Any = Decision.category.is_not(None)
     if case_id is not None:
         cond = cond & (Decision.case_id == case_id)
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
