@@ -176,8 +176,11 @@ def _case_with_series(home: Path, folder: Path) -> bytes:
 def agencies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agencies]:
     root = tmp_path_factory.mktemp("agencies")
     a_home, b_home = root / "a", root / "b"
-    a_key = last_line(run_cli(a_home, "exchange", "init"))
-    b_key = last_line(run_cli(b_home, "exchange", "init"))
+    from hashsieve.exchange import feeds
+    from hashsieve.exchange.identity import init_identity
+
+    a_key = last_line(run_cli(a_home, "exchange", "init"))  # the command scripts read
+    b_key = init_identity(Settings(home=b_home))  # the library: one command start less
 
     # Agency A's known set: MD5s of three files, and one PDQ code.
     files = [secrets.token_bytes(200) for _ in range(3)]
@@ -206,19 +209,20 @@ def agencies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agencies]:
         "--agency",
         "Agency A",
     )
-    run_cli(
-        a_home,
-        *("exchange", "publish", "--feed", "series-a", "--agency", "Agency A"),
-        *("--case", "op-a", "--series", SERIES, "--case-ref", CASE_REF, "--contact", CONTACT),
-    )
     token = last_line(
         run_cli(
             a_home,
             *("exchange", "peer", "add", "agency-b", "--key", b_key),
-            *("--feed", "shared", "--feed", "series-a"),
+            *("--feed", "shared"),
         )
     )
-    nosy_token = last_line(run_cli(a_home, "exchange", "peer", "add", "nosy", "--key", a_key))
+    store = Store(Settings(home=a_home))
+    feeds.publish_series(
+        store, "op-a", SERIES, "series-a", case_ref=CASE_REF, contact=CONTACT, agency="Agency A"
+    )
+    feeds.grant(store, "agency-b", "series-a")
+    nosy_token = feeds.add_peer(store, "nosy", a_key)
+    store.close()
 
     a_proc, a_url = serve(a_home, "--exchange-sync", "0")
     b_proc, b_url = serve(b_home, "--exchange-sync", "1")

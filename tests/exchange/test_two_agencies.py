@@ -46,11 +46,13 @@ def _set_values(agencies: Agencies, name: str) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def subscribed(agencies: Agencies) -> subprocess.CompletedProcess[str]:
-    for feed, name in (("shared", "from-a"), ("series-a", "a-series")):
-        agencies.cli_b(
-            *("exchange", "subscribe", agencies.a_url, "--feed", feed),
-            *("--key", agencies.a_key, "--token", agencies.token, "--as", name),
-        )
+    agencies.cli_b(
+        *("exchange", "subscribe", agencies.a_url, "--feed", "shared"),
+        *("--key", agencies.a_key, "--token", agencies.token, "--as", "from-a"),
+    )
+    store = agencies.b_store()
+    subscribe(store, agencies.a_url, "series-a", agencies.a_key, agencies.token, "a-series")
+    store.close()
     return agencies.cli_b("exchange", "sync", "from-a", "a-series")
 
 
@@ -129,7 +131,9 @@ def test_a_removal_upstream_is_gone_downstream_after_sync(
 ) -> None:
     gone = agencies.md5s[2]
     assert ("md5", gone) in _set_values(agencies, "from-a")
-    agencies.cli_a("exchange", "withdraw", "md5", gone, "--feed", "shared")
+    store = agencies.a_store()
+    feeds.withdraw(store, "shared", "md5", gone)  # = hashsieve exchange withdraw md5 ...
+    store.close()
     result = agencies.cli_b("exchange", "sync", "from-a")
     assert result.returncode == 0
     values = _set_values(agencies, "from-a")
@@ -261,5 +265,5 @@ def test_threatexchange_cli_fetches_a_feed(agencies: Agencies, subscribed: Any) 
         *("--url", agencies.a_url, "--feed", "shared", "--publisher-key", agencies.a_key),
     )
     run("fetch")
-    signals = run("dataset", "-S")
+    signals = run("dataset", "-P")
     assert agencies.pdq in signals

@@ -9,15 +9,15 @@ sequence), and a refused page stops the fetch with the reason::
     threatexchange config collab edit hashsieve_feed agency-a --create \\
         --url https://agency-a:8642 --feed shared --publisher-key PUBKEY
     HASHSIEVE_EXCHANGE_TOKEN=TOKEN threatexchange fetch
-    threatexchange dataset -S            # the fetched PDQ hashes
+    threatexchange dataset -P            # the fetched PDQ hashes
 
 Signals are keyed by (signal type, value): hashsieve's ``pdq`` is threatexchange's ``pdq``;
 digests keep hashsieve's names (``md5``, ``sha1``, ``sha256``), which threatexchange's file
 matching does not use (its ``video_md5`` means a video's MD5 only).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: threatexchange's CLI reads the config dataclass's
+# field types at run time to build its options.
 import json
 import typing as t
 import urllib.error
@@ -95,7 +95,7 @@ class HashsieveCredentials(auth.CredentialHelper):
         self.token = token
 
     @classmethod
-    def _from_str(cls, s: str) -> HashsieveCredentials:
+    def _from_str(cls, s: str) -> "HashsieveCredentials":
         return cls(s.strip())
 
     def _are_valid(self) -> bool:
@@ -142,7 +142,7 @@ class HashsieveFeedSignalExchangeAPI(
         cls,
         collab: HashsieveFeedConfig,
         credentials: HashsieveCredentials | None = None,
-    ) -> HashsieveFeedSignalExchangeAPI:
+    ) -> "HashsieveFeedSignalExchangeAPI":
         return cls(collab, credentials or HashsieveCredentials.get(cls))
 
     def _get(self, after: int) -> bytes:
