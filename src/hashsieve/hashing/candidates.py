@@ -42,10 +42,16 @@ from hashsieve.hashing._candidate_kernels import (
     LIGHT,
     SMOOTH,
     best_box,
-    longest_runs_closed,
+    edge_runs,
     summed_areas,
 )
-from hashsieve.hashing.pdq import ImageLike, pdq_with_dihedral, reduced, rgb_array
+from hashsieve.hashing.pdq import (
+    ImageLike,
+    is_grey_view,
+    pdq_with_dihedral,
+    reduced,
+    rgb_array,
+)
 from hashsieve.hashing.reference import top_part
 
 #: Candidate names, in the order :func:`find_candidates` returns them.
@@ -133,11 +139,28 @@ class CandidateHash:
         return (self.name, self.quality, self.codes)
 
 
-def _analysis(rgb: np.ndarray) -> tuple[np.ndarray, int]:
-    """A reduced luma copy (long side about ANALYSIS_SIDE, float32) and its reduction factor."""
-    h, w = rgb.shape[:2]
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _lum(lines: np.ndarray) -> np.ndarray:
+    """Luma (float32) of a block of pixels: a luma plane as it is, RGB weighted (ITU-R 601)."""
+    return lines.astype(np.float32) if lines.ndim == 2 else lines.astype(np.float32) @ _LUMA
+
+
+def _as_rgb(px: np.ndarray) -> np.ndarray:
+    """A region's pixels as :func:`rgb_array` takes them: a luma plane as an R = G = B view (no
+    copy), RGB as it is."""
+    return np.broadcast_to(px[:, :, None], (*px.shape, 3)) if px.ndim == 2 else px
+
+
+def _analysis(px: np.ndarray) -> tuple[np.ndarray, int]:
+    """A reduced luma copy (long side about ANALYSIS_SIDE, float32) and its reduction factor.
+
+    ``px`` is a luma plane (a colour JPEG's decode: reduced as it is, a third of the work of
+    three equal channels and none of the copy into them) or RGB pixels."""
+    h, w = px.shape[:2]
     factor = max(1, -(-max(h, w) // ANALYSIS_SIDE))
-    small = Image.fromarray(rgb)
+    small = Image.fromarray(np.ascontiguousarray(px))
     if factor > 1:
         small = small.reduce(factor)
     # Pillow's "L" is the same ITU-R 601 luma (rounded to whole levels), in C.
@@ -276,19 +299,18 @@ def _sharpen(rgb: np.ndarray, box: Box, factor: int) -> Box:
     if factor < 2:
         return box
     h, w = rgb.shape[:2]
-    luma = np.array([0.299, 0.587, 0.114], np.float32)
     t, b, l, r = box  # noqa: E741
 
     def step(lines: np.ndarray, centre: int) -> int:  # lines: the strip around ``centre``
         lo = max(1, centre - 2 * factor)
-        strip = lines[lo - 1 : centre + 2 * factor].astype(np.float32) @ luma
+        strip = _lum(lines[lo - 1 : centre + 2 * factor])
         diffs = np.abs(np.diff(strip, axis=0)).mean(axis=1)
         return lo + int(diffs.argmax()) if len(diffs) else centre
 
     if t > 0:
         t, b = step(rgb[:, l:r], t), step(rgb[:, l:r], b)
     if l > 0:
-        cols = rgb[t:b].transpose(1, 0, 2)
+        cols = rgb[t:b].swapaxes(0, 1)
         l, r = step(cols, l), step(cols, r)  # noqa: E741
     return (t, min(b, h), l, min(r, w))
 
@@ -376,13 +398,15 @@ def _chrome_bands(lum: np.ndarray, box: Box, share: float = 0.08) -> tuple[int, 
     return nt, nb
 
 
-def _edge_rows(g: np.ndarray, min_run: float) -> list[tuple[int, int, int]]:
-    """Rows of a signed edge mask with a long run: (row, start, end), one per cluster of rows.
+def _edge_rows(
+    lengths: np.ndarray, starts: np.ndarray, min_len: float
+) -> list[tuple[int, int, int]]:
+    """Rows of an edge mask with a long run (from :func:`edge_runs`): (row, start, end), one
+    per cluster of rows.
 
     Gaps of a pixel are closed: an edge under text or a rounded corner is still one edge.
     """
-    lengths, starts = longest_runs_closed(np.ascontiguousarray(g))
-    rows = np.flatnonzero(lengths >= min_run * g.shape[1])
+    rows = np.flatnonzero(lengths >= min_len)
     out: list[tuple[int, int, int]] = []
     for row, length, start in zip(
         rows.tolist(), lengths[rows].tolist(), starts[rows].tolist(), strict=True
@@ -409,14 +433,12 @@ def _find_overlays(lum: np.ndarray, box: Box) -> list[Box]:
     h, w = lum.shape
     if h < 24 or w < 24:
         return []
-    gy = np.zeros_like(lum)
-    gy[1:-1] = lum[2:] - lum[:-2]  # central difference: a blurred edge still counts
-    texture = np.zeros_like(lum)
-    texture[:, 1:] = np.abs(np.diff(lum, axis=1))
-    sums = summed_areas(lum, texture)
-    # Top edges of a dark box go dark (gy < 0), of a light box light; bottom edges the reverse.
-    falls, rises = _edge_rows(gy < -8, _SMALL_BOX), _edge_rows(gy > 8, _SMALL_BOX)
-    edges = _edge_rows(np.abs(gy) > 8, 0.25)
+    # Edges from the central difference down the columns (a blurred edge still counts). Top
+    # edges of a dark box go dark (falls), of a light box light (rises); bottom edges the reverse.
+    lengths, starts = edge_runs(np.ascontiguousarray(lum), 8.0)
+    falls = _edge_rows(lengths[0], starts[0], _SMALL_BOX * w)
+    rises = _edge_rows(lengths[1], starts[1], _SMALL_BOX * w)
+    edges = _edge_rows(lengths[2], starts[2], 0.25 * w)
 
     def wide(rows: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         return [e for e in rows if e[2] - e[1] >= 0.25 * w]
@@ -432,12 +454,19 @@ def _find_overlays(lum: np.ndarray, box: Box) -> list[Box]:
             if (e[0] <= near or e[0] >= h - near) and (e[1] <= side or e[2] >= w - side)
         ]
 
-    found = [
-        _best_box(sums, wide(falls), wide(rises), DARK),
-        _best_box(sums, edges, edges, SMOOTH),
-        _best_box(sums, cornered(falls), cornered(rises), DARK, small=True),
-        _best_box(sums, cornered(rises), cornered(falls), LIGHT, small=True),
+    searches = [
+        (wide(falls), wide(rises), DARK, False),
+        (edges, edges, SMOOTH, False),
+        (cornered(falls), cornered(rises), DARK, True),
+        (cornered(rises), cornered(falls), LIGHT, True),
     ]
+    searches = [s for s in searches if s[0] and s[1]]
+    if not searches:  # most photographs: no top and bottom edge that could bound a box
+        return []
+    texture = np.zeros_like(lum)
+    texture[:, 1:] = np.abs(np.diff(lum, axis=1))
+    sums = summed_areas(lum, texture)
+    found = [_best_box(sums, *search) for search in searches]
     out: list[Box] = []
     for y1, y2, x1, x2 in found:  # one box found by two rules is filled once
         near = any(
@@ -472,9 +501,8 @@ def _best_box(
 
 
 def _line_flat(lines: np.ndarray) -> np.ndarray:
-    """Per line of RGB pixels (lines x length x 3): one flat level (the backdrop's)?"""
-    luma = lines.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    return _flat_share(luma, _BORDER_TOL)[0] >= _FLAT
+    """Per line of pixels (lines x length, luma or RGB): one flat level (the backdrop's)?"""
+    return _flat_share(_lum(lines), _BORDER_TOL)[0] >= _FLAT
 
 
 def _refine(rgb: np.ndarray, box: Box, factor: int) -> Box:
@@ -498,9 +526,9 @@ def _refine(rgb: np.ndarray, box: Box, factor: int) -> Box:
         t = t0 + k
     if (k := inward(rgb[max(b0 - span, 0) : b0, l:r][::-1])) is not None:
         b = b0 - k
-    if (k := inward(rgb[t:b, l0 : l0 + span].transpose(1, 0, 2))) is not None:
+    if (k := inward(rgb[t:b, l0 : l0 + span].swapaxes(0, 1))) is not None:
         l = l0 + k  # noqa: E741
-    if (k := inward(rgb[t:b, max(r0 - span, 0) : r0].transpose(1, 0, 2)[::-1])) is not None:
+    if (k := inward(rgb[t:b, max(r0 - span, 0) : r0].swapaxes(0, 1)[::-1])) is not None:
         r = r0 - k
     return (t, b, l, r)
 
@@ -529,7 +557,8 @@ def _fill_rows(pixels: np.ndarray, box: Box, margin: int = 0) -> np.ndarray:
     if b >= h:
         bottom = top
     span = max(below - above, 1)
-    weight = ((np.arange(above, below + 1) - above) / span).astype(np.float32)[:, None, None]
+    weight = ((np.arange(above, below + 1) - above) / span).astype(np.float32)
+    weight = weight.reshape(-1, *(1,) * (pixels.ndim - 1))  # per row, over a plane or RGB
     out[above : below + 1, l:r] = np.clip(top * (1 - weight) + bottom * weight, 0, 255)
     return out
 
@@ -557,11 +586,14 @@ def find_candidates(
 ) -> list[Candidate]:
     """The candidate regions of an image (the whole image itself is not among them)."""
     rgb = rgb_array(image)
-    height, width = rgb.shape[:2]
+    # A colour JPEG's luma comes as an R = G = B view: every step below works on its one plane
+    # (no copy into three channels), and regions go out as views of it again.
+    px = rgb[:, :, 0] if is_grey_view(rgb) else rgb
+    height, width = px.shape[:2]
     full: Box = (0, height, 0, width)
     out: list[Candidate] = []
     if min(height, width) >= 32:
-        lum, factor = _analysis(rgb)
+        lum, factor = _analysis(px)
         small_full: Box = (0, lum.shape[0], 0, lum.shape[1])
         # 1. Flat borders (only when an outer line is flat: the gate), then bars of the
         # picture blurred behind it (phone videos).
@@ -571,16 +603,16 @@ def find_candidates(
         if edge_flat:
             trim = _peel(lum, small_full, one_colour=True, tol=_BORDER_TOL, min_run=0.02)
             if trim is not None:
-                box = _scale(trim, factor, rgb.shape)
-                if not _same(box, full, rgb.shape):
+                box = _scale(trim, factor, px.shape)
+                if not _same(box, full, px.shape):
                     small_base, base = trim, box
                     if "trim" in names:
-                        out.append(Candidate("trim", box, _crop(rgb, box)))
+                        out.append(Candidate("trim", box, _as_rgb(_crop(px, box))))
         for bars in _blur_bars(lum) if "blur-trim" in names else ():
-            box = _sharpen(rgb, _scale(bars, factor, rgb.shape), factor)
-            if not _same(box, base, rgb.shape):  # flat bars are trim's
-                out.append(Candidate("blur-trim", box, _crop(rgb, box)))
-        base_px = _crop(rgb, base)
+            box = _sharpen(px, _scale(bars, factor, px.shape), factor)
+            if not _same(box, base, px.shape):  # flat bars are trim's
+                out.append(Candidate("blur-trim", box, _as_rgb(_crop(px, box))))
+        base_px = _crop(px, base)
         # 2. Chrome bands (a title bar over or above the picture): filled from the content.
         nt, nb = _chrome_bands(lum, small_base)
         filled = base_px
@@ -593,7 +625,7 @@ def find_candidates(
             if cb:
                 filled[h - cb :] = base_px[h - cb - 1]
             if "chrome" in names:
-                out.append(Candidate("chrome", base, filled))
+                out.append(Candidate("chrome", base, _as_rgb(filled)))
         # 3. The picture inside a window: every flat band inside the chrome peeled.
         pictures_found: list[tuple[Box, Box]] = []  # (analysis box, full-size box)
         # (A flat outer line alone, with no border or bar found, is how a phone's screen looks
@@ -625,39 +657,41 @@ def find_candidates(
                 pictures.append(app)
             kept: list[Box] = []
             for small in dict.fromkeys(pictures):
-                box = _scale(small, factor, rgb.shape)
-                if _same(box, base, rgb.shape) or _same(box, full, rgb.shape):
+                box = _scale(small, factor, px.shape)
+                if _same(box, base, px.shape) or _same(box, full, px.shape):
                     continue
-                if any(_same(box, other, rgb.shape) for other in kept):
+                if any(_same(box, other, px.shape) for other in kept):
                     continue
                 kept.append(box)
-                box = _refine(rgb, box, factor)
+                box = _refine(px, box, factor)
                 pictures_found.append((small, box))
                 if "picture" in names:
-                    out.append(Candidate("picture", box, _crop(rgb, box)))
+                    out.append(Candidate("picture", box, _as_rgb(_crop(px, box))))
         # 4. A dark box laid over the picture (controls, a watermark): filled by interpolation.
         if "overlay" in names:
             # In the trimmed image, and in the whole one when a "border" was peeled: a flat sky
             # at the top of a photograph peels like a letterbox band.
             regions = [(small_base, base, filled)]
             if base != full:
-                regions.append((small_full, full, rgb))
+                regions.append((small_full, full, px))
             for small, region, pixels in regions:
                 for found in _find_overlays(lum, small):
-                    ob = _scale(found, factor, rgb.shape)
+                    ob = _scale(found, factor, px.shape)
                     local = (
                         ob[0] - region[0],
                         ob[1] - region[0],
                         ob[2] - region[2],
                         ob[3] - region[2],
                     )
-                    out.append(Candidate("overlay", region, _fill_rows(pixels, local, factor)))
+                    out.append(
+                        Candidate("overlay", region, _as_rgb(_fill_rows(pixels, local, factor)))
+                    )
         for small, pic in pictures_found if "picture-overlay" in names else ():
             for found in _find_overlays(lum, small):
-                ob = _scale(found, factor, rgb.shape)
+                ob = _scale(found, factor, px.shape)
                 local = (ob[0] - pic[0], ob[1] - pic[0], ob[2] - pic[2], ob[3] - pic[2])
-                filled_pic = _fill_rows(_crop(rgb, pic), local, factor)
-                out.append(Candidate("picture-overlay", pic, filled_pic))
+                filled_pic = _fill_rows(_crop(px, pic), local, factor)
+                out.append(Candidate("picture-overlay", pic, _as_rgb(filled_pic)))
     if "uncrop" in names and min(height, width) >= 16:
         out.append(Candidate("uncrop", full, _uncrop(rgb)))
     return out
