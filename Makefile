@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench bench-quick bench-robust bench-fidelity bench-icap clean
+.PHONY: setup demo test lint fuzz-api bench bench-quick bench-robust bench-fidelity bench-icap clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ test: setup
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q
+
+# schemathesis against a live `hashsieve serve` (tests/security/test_api_fuzz.py) with many more
+# examples than CI; figures in bench/results/api-fuzz.json.
+fuzz-api: setup
+	HASHSIEVE_FUZZ_EXAMPLES=100 HASHSIEVE_FUZZ_REPORT=bench/results/api-fuzz.json \
+		$(VENV)/bin/pytest -q tests/security/test_api_fuzz.py
 
 bench: setup
 	$(PY) bench/run.py

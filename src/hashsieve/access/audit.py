@@ -53,6 +53,21 @@ def log(store: Store, username: str, action: str, **kwargs: Any) -> None:
         record(s, username, action, **kwargs)
 
 
+def logged_in_before(store: Store, username: str, client: str) -> bool:
+    """Whether ``username`` has logged in from ``client`` before (the login limiter trusts it)."""
+    with store.session() as s:
+        found = s.scalar(
+            select(AuditEvent.id)
+            .where(
+                (AuditEvent.username == username)
+                & (AuditEvent.action == "login")
+                & (AuditEvent.client == client)
+            )
+            .limit(1)
+        )
+    return found is not None
+
+
 def event_dict(e: AuditEvent) -> dict[str, Any]:
     return {
         "id": e.id,

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -133,35 +133,91 @@ def close_session(store: Store, token: str | None) -> None:
             s.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
 
 
-class LoginLimiter:
-    """At most ``attempts`` failed logins per user name and per client within ``window`` s."""
+@dataclass
+class _Failures:
+    count: int = 0
+    last: float = 0.0
 
-    def __init__(self, attempts: int = 5, window: float = 300.0) -> None:
-        self.attempts, self.window = attempts, window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+class LoginLimiter:
+    """Failed logins slow the next try down, with exponential back-off; nothing locks a user out.
+
+    Three counts of failures, each forgotten ``window`` seconds after its last failure:
+
+    - per (user name, client address): after ``attempts`` failures every try waits
+      ``2 ** (failures - attempts)`` seconds, up to ``max_wait``. Brute force on one account from
+      one address is slowed to a few guesses an hour; this count is never bypassed, and a
+      success clears it.
+    - per client address (any user name): after ``client_attempts`` failures, the same back-off
+      for names tried from that address (password spraying from one address).
+    - per user name (any address): after ``user_attempts`` failures, the same back-off for that
+      name from new addresses (a distributed attack on one account).
+
+    The last two are skipped for a (user name, client) pair that has logged in before
+    (``trusted``: the audit log has its login): a burst of failed logins, from a fuzzer or an
+    attacker, elsewhere or even behind the same proxy, cannot keep the real user out
+    (docs/security.md).
+    """
+
+    def __init__(
+        self,
+        attempts: int = 5,
+        window: float = 900.0,
+        *,
+        client_attempts: int = 20,
+        user_attempts: int = 50,
+        max_wait: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.attempts, self.window, self.max_wait = attempts, window, max_wait
+        self.client_attempts, self.user_attempts = client_attempts, user_attempts
+        self.clock = clock
+        self._failures: dict[tuple[str, ...], _Failures] = {}
         self._lock = threading.Lock()
 
-    def _keys(self, username: str, client: str) -> tuple[str, str]:
-        return f"user:{username.lower()}", f"client:{client}"
+    def _keys(self, username: str, client: str) -> list[tuple[tuple[str, ...], int, bool]]:
+        """(key, free failures, applies to trusted pairs too)."""
+        name = username.lower()
+        return [
+            (("pair", name, client), self.attempts, True),
+            (("client", client), self.client_attempts, False),
+            (("user", name), self.user_attempts, False),
+        ]
 
-    def retry_after(self, username: str, client: str) -> float:
+    def _wait(self, failures: _Failures, free: int, now: float) -> float:
+        if failures.count < free:
+            return 0.0
+        backoff = min(self.max_wait, 2.0 ** min(failures.count - free, 30))
+        return max(0.0, failures.last + backoff - now)
+
+    def retry_after(self, username: str, client: str, *, trusted: bool = False) -> float:
         """Seconds until another try is allowed (0 when allowed now)."""
-        now = time.monotonic()
+        now = self.clock()
         wait = 0.0
         with self._lock:
-            for key in self._keys(username, client):
-                q = self._failures[key]
-                while q and q[0] <= now - self.window:
-                    q.popleft()
-                if len(q) >= self.attempts:
-                    wait = max(wait, q[0] + self.window - now)
+            for key, free, always in self._keys(username, client):
+                failures = self._failures.get(key)
+                if failures is None or (trusted and not always):
+                    continue
+                if now - failures.last > self.window:
+                    del self._failures[key]
+                    continue
+                wait = max(wait, self._wait(failures, free, now))
         return wait
 
     def failed(self, username: str, client: str) -> None:
+        now = self.clock()
         with self._lock:
-            for key in self._keys(username, client):
-                self._failures[key].append(time.monotonic())
+            if len(self._failures) > 100_000:  # a flood of names: drop what has expired
+                for key in [k for k, f in self._failures.items() if now - f.last > self.window]:
+                    del self._failures[key]
+            for key, _free, _always in self._keys(username, client):
+                failures = self._failures.setdefault(key, _Failures())
+                if now - failures.last > self.window:
+                    failures.count = 0
+                failures.count += 1
+                failures.last = now
 
     def succeeded(self, username: str, client: str) -> None:
         with self._lock:
-            self._failures.pop(self._keys(username, client)[0], None)
+            self._failures.pop(self._keys(username, client)[0][0], None)

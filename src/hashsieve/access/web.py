@@ -99,7 +99,9 @@ def get_case(request: Request, case: Annotated[str, Path(max_length=200)]) -> Ca
 CaseDep = Annotated[Case, Depends(get_case)]
 
 
-def get_file(request: Request, case: CaseDep, file_id: Annotated[int, Path(ge=1)]) -> FileRecord:
+def get_file(
+    request: Request, case: CaseDep, file_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)]
+) -> FileRecord:
     """A file of this case, by its id: never a path from the request."""
     with get_store(request).session() as s:
         file = s.scalar(

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from hashsieve.access import audit
 from hashsieve.access.auth import Principal
 from hashsieve.access.preferences import get_preferences
-from hashsieve.access.web import User, client_of, csrf, get_store
+from hashsieve.access.web import DB_INT_MAX, User, client_of, csrf, get_store
 from hashsieve.sensors import console
 from hashsieve.sensors.models import ALERT_STATUSES, Sensor
 
 router = APIRouter()
 Csrf = Annotated[Principal, Depends(csrf)]
+AlertId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 
 
 def sensor_auth(request: Request) -> Sensor:
@@ -42,9 +43,9 @@ SensorDep = Annotated[Sensor, Depends(sensor_auth)]
 
 
 class MatchIn(BaseModel):
-    entry_id: int | None = None
+    entry_id: int | None = Field(None, ge=0, le=DB_INT_MAX)
     hashset: str | None = Field(None, max_length=200)
-    category: int | None = None
+    category: int | None = Field(None, ge=0, le=DB_INT_MAX)
     algorithm: str = Field(max_length=16)
     distance: int = Field(0, ge=0, le=256)
     variant: str | None = Field(None, max_length=16)
@@ -62,12 +63,17 @@ class AlertIn(BaseModel):
     client: str | None = Field(None, max_length=255)
     action: Literal["seen", "blocked"] | None = None
     mime: str | None = Field(None, max_length=100)
-    size: int | None = Field(None, ge=0)
+    size: int | None = Field(None, ge=0, le=DB_INT_MAX)
     hashes: dict[Literal["md5", "sha1", "sha256", "pdq"], str] = Field(default_factory=dict)
     matches: list[MatchIn] = Field(min_length=1, max_length=100)
 
 
-@router.post("/api/sensors/alerts", tags=["sensors"])
+@router.post(
+    "/api/sensors/alerts",
+    tags=["sensors"],
+    status_code=201,
+    responses={200: {"description": "Seen before (same alert_id): not stored again"}},
+)
 def post_alert(request: Request, sensor: SensorDep, body: AlertIn) -> JSONResponse:
     """Store an alert (committed before this answers); a repeated ``alert_id`` is ignored."""
     recorded = console.record_alert(get_store(request), sensor, body.model_dump())
@@ -87,7 +93,7 @@ def get_hashlist(
     _sensor: SensorDep,
     since: Annotated[str | None, Query(max_length=10_000)] = None,
     pdq: bool = True,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1_000_000)] = 200_000,
     version: Annotated[str | None, Query(max_length=10_000)] = None,
 ) -> dict[str, Any]:
@@ -122,8 +128,8 @@ def _alerts(request: Request, status: str | None, before: int | None, limit: int
 def api_alerts(
     request: Request,
     _user: User,
-    status: Annotated[str | None, Query(max_length=16)] = None,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    status: Literal["new", "acknowledged", "resolved"] | None = None,
+    before: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Sensor alerts, newest first (time, sensor, host, user, path or URL, match)."""
@@ -135,7 +141,7 @@ def alerts_page(
     request: Request,
     user: User,
     status: Annotated[str | None, Query(max_length=16)] = None,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
 ) -> Response:
     data = _alerts(request, status or None, before, 100)
     templates = request.app.state.templates
@@ -177,7 +183,9 @@ def _set_status(request: Request, user: Principal, alert_id: int, status: str) -
 
 
 @router.post("/api/alerts/{alert_id}/status", tags=["alerts"])
-def api_alert_status(request: Request, user: Csrf, alert_id: int, body: StatusIn) -> dict[str, Any]:
+def api_alert_status(
+    request: Request, user: Csrf, alert_id: AlertId, body: StatusIn
+) -> dict[str, Any]:
     """Acknowledge or resolve an alert (or set it back to new)."""
     return _set_status(request, user, alert_id, body.status)
 
@@ -186,7 +194,7 @@ def api_alert_status(request: Request, user: Csrf, alert_id: int, body: StatusIn
 def form_alert_status(
     request: Request,
     user: Csrf,
-    alert_id: int,
+    alert_id: AlertId,
     status: Annotated[str, Form(max_length=16)],
 ) -> Response:
     if status not in ALERT_STATUSES:

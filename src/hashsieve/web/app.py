@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from hashsieve.access import audit
+from hashsieve.access import openapi as openapi_errors
 from hashsieve.access.auth import LoginLimiter, Principal, authenticate, close_session, open_session
 from hashsieve.access.preferences import Preferences
 from hashsieve.access.web import (
@@ -109,6 +110,8 @@ def create_app(
     hma.install(app)  # HMA-shaped match API for sensor tokens, and its fast path (docs/sensors.md)
     app.include_router(exchange_router)  # signed feeds for peers (docs/exchange.md)
 
+    openapi_errors.install(app)  # every refusal a route can give, in its schema
+
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_user: User) -> dict[str, Any]:
         return app.openapi()
@@ -131,7 +134,9 @@ def _login(request: Request, username: str, password: str) -> tuple[str, Princip
     store: Store = request.app.state.store
     limiter: LoginLimiter = request.app.state.limiter
     client = client_of(request)
-    wait = limiter.retry_after(username, client)
+    wait = limiter.retry_after(
+        username, client, trusted=audit.logged_in_before(store, username, client)
+    )
     if wait > 0:
         raise HTTPException(
             429, "too many failed logins; try again later", {"Retry-After": str(int(wait) + 1)}
@@ -153,7 +158,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _auth_routes(app: FastAPI) -> None:
-    @app.post("/api/login", tags=["session"])
+    @app.post("/api/login", tags=["session"], responses={429: {"description": "Slowed down"}})
     def api_login(request: Request, body: LoginRequest) -> JSONResponse:
         """Log in; sets the same HttpOnly session cookie as the login page."""
         check_origin(request)
