@@ -18,10 +18,11 @@ indexes (:class:`~hashsieve.matching.Matcher`): digests exactly; a PDQ code at t
 threshold against known pictures and, within PART_THRESHOLD, the crop parts of known originals.
 A bare hash has no dihedral variants, candidate regions or quality: it is matched as the picture
 itself, its quality vouched for by the caller. The hot path touches no database: the indexes are
-memory-mapped, listed entries are cached, a token is verified against the database at most once
-per ``TOKEN_TTL`` seconds (a revoked token stops working within that time), and every lookup is
-written to the audit log (``hma-lookup``: the sensor, the signal type and value, how many
-matched) by a background writer, in batches.
+memory-mapped, the listed entries held in compact arrays, a token is verified against the
+database at most once per ``TOKEN_TTL`` seconds (a revoked token stops working within that
+time), and every lookup is written to the audit log (``hma-lookup``: the sensor, the signal
+type and value, how many matched) by a background writer, in batches; a well-formed lookup is
+answered by :class:`FastLookups` before FastAPI's routing.
 """
 
 from __future__ import annotations
@@ -50,14 +51,12 @@ from hashsieve.matching import Matcher, rules
 from hashsieve.matching.hits import Entry, Found, MatchHit
 from hashsieve.sensors import console
 from hashsieve.store import Store
-from hashsieve.store.models import HashSet
+from hashsieve.store.models import HashEntry, HashSet
 
 #: Seconds a verified token is trusted without asking the database again.
 TOKEN_TTL = 5.0
 #: Seconds between checks that the hash sets changed (an import, a deletion, a feed's sync).
 REFRESH_EVERY = 5.0
-#: Listed entries kept in memory (bank names of the hits).
-ENTRY_CACHE = 200_000
 #: Lookups written to the audit log per transaction, and the most seconds one waits.
 AUDIT_BATCH = 500
 AUDIT_EVERY = 0.5
@@ -81,14 +80,86 @@ router = APIRouter(prefix="/m", tags=["hma"])
 # --- the lookup service ----------------------------------------------------------------------
 
 
+class _EntryTable:
+    """Every listed entry, in compact arrays (about 30 bytes an entry): what the rule needs of a
+    hit (its set, algorithm, category, original; a known video's frame's time and quality),
+    without a database round trip per lookup. Built once per version of the hash sets."""
+
+    def __init__(self, store: Store) -> None:
+        ids, sets, algos, cats, originals, seconds, qualities = [], [], [], [], [], [], []
+        codes: dict[str, int] = {}
+        query = select(
+            HashEntry.id,
+            HashEntry.hashset_id,
+            HashEntry.algorithm,
+            HashEntry.category,
+            HashEntry.item,
+            HashEntry.entry,
+            HashEntry.seconds,
+            HashEntry.quality,
+        ).order_by(HashEntry.id)
+        with store.engine.connect() as conn:
+            result = conn.execute(query.execution_options(stream_results=True))
+            while rows := result.fetchmany(100_000):
+                for entry_id, hs, algo, cat, item, entry, secs, quality in rows:
+                    ids.append(entry_id)
+                    sets.append(hs)
+                    algos.append(codes.setdefault(algo, len(codes)))
+                    cats.append(-1 if cat is None else cat)
+                    # A part's original is its item; a frame's is its video (as the Matcher).
+                    originals.append(hash((hs, item if item is not None else entry)))
+                    frame = algo == "pdq" and secs is not None
+                    seconds.append(secs if frame else np.nan)
+                    qualities.append(quality if frame and quality is not None else -1)
+        self.algorithms = list(codes)
+        self.ids = np.asarray(ids, np.int64)
+        self.sets = np.asarray(sets, np.int32)
+        self.algos = np.asarray(algos, np.int8)
+        self.categories = np.asarray(cats, np.int32)
+        self.originals = np.asarray(originals, np.int64)
+        self.seconds = np.asarray(seconds, np.float32)
+        self.qualities = np.asarray(qualities, np.int16)
+
+    def entries(
+        self, entry_ids: Sequence[int], hashsets: Mapping[int, tuple[str, str]]
+    ) -> dict[int, Entry]:
+        if not len(entry_ids) or not self.ids.size:
+            return {}
+        wanted = np.asarray(entry_ids, np.int64)
+        at = np.minimum(np.searchsorted(self.ids, wanted), self.ids.size - 1)
+        out = {}
+        for entry_id, i in zip(wanted.tolist(), at.tolist(), strict=True):
+            hs = int(self.sets[i])
+            if int(self.ids[i]) != entry_id or hs not in hashsets:
+                continue  # not listed, or an import still in progress
+            name, kind = hashsets[hs]
+            category = int(self.categories[i])
+            original = int(self.originals[i])
+            frame = not np.isnan(self.seconds[i])
+            out[entry_id] = Entry(
+                hs,
+                name,
+                kind,
+                "",
+                self.algorithms[int(self.algos[i])],
+                None if category < 0 else category,
+                None,
+                (hs, original),
+                f"{hs}:{original}" if frame else None,
+                float(self.seconds[i]) if frame else None,
+                int(self.qualities[i]) if frame and self.qualities[i] >= 0 else None,
+            )
+        return out
+
+
 class _BareHashes:
-    """The store's known hashes for bare hashes: the Matcher, with listed entries cached and a
-    query's repeated rows (a bare code stands for all 8 dihedral variants) asked once."""
+    """The store's known hashes for bare hashes: the Matcher's indexes, the listed entries in
+    memory (:class:`_EntryTable`), and a query's repeated rows (a bare code stands for all 8
+    dihedral variants) asked once."""
 
     def __init__(self, matcher: Matcher) -> None:
         self.matcher = matcher
-        self._entries: dict[int, Entry | None] = {}
-        self._lock = threading.Lock()
+        self.table = _EntryTable(matcher.store)
 
     @property
     def pdq_threshold(self) -> int:
@@ -107,20 +178,10 @@ class _BareHashes:
         return self.matcher.query(table, codes, radius)
 
     def entries(self, entry_ids: Sequence[int]) -> Mapping[int, Entry]:
-        with self._lock:
-            missing = [i for i in entry_ids if i not in self._entries]
-        if missing:
-            found = self.matcher.entries(missing)
-            with self._lock:
-                if len(self._entries) + len(missing) > ENTRY_CACHE:
-                    self._entries.clear()
-                for i in missing:
-                    self._entries[i] = found.get(i)
-        with self._lock:
-            return {i: e for i in entry_ids if (e := self._entries.get(i)) is not None}
+        return self.table.entries(entry_ids, self.matcher.hashsets)
 
     def video_length(self, hashset_id: int, video: str) -> float:
-        return self.matcher.video_length(hashset_id, video)
+        return 0.0  # a bare hash is no video: vPDQ's coverage is never asked
 
 
 @dataclass
