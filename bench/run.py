@@ -7,7 +7,9 @@
 Parts (each also runs alone, see its module): ``ingest`` (bench/ingest.py: hashsieve scan vs
 python-threatexchange ``hash photo`` vs the read + hash + luma-decode limit), ``index``
 (bench/index.py, run as a subprocess: our PDQ index vs FAISS flat and HMA's FAISS index), ``scale``
-(bench/scale.py: a case of many small files, importing 1M / 10M-line MD5 lists, peak memory).
+(bench/scale.py: a case of many small files, importing 1M / 10M-line MD5 lists, peak memory),
+``cluster`` (bench/cluster.py: the scan on a Dask cluster on loopback vs the local pool, per-file
+costs and the model for N machines in docs/deploy.md).
 Results go to ``bench/results/<part>.json`` and ``summary.json`` (``-quick`` before ``.json`` for
 --quick). A part left out by --only is shown from its latest saved result, marked with its date.
 """
@@ -31,12 +33,13 @@ from rich.console import Console
 from rich.table import Table
 
 import anchors
+import cluster
 import ingest
 import scale
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
-PARTS = ("ingest", "index", "scale")
+PARTS = ("ingest", "index", "scale", "cluster")
 #: Sizes per mode (False: full, True: --quick). anchor_queries: FAISS queries in bench/index.py.
 CONFIG: dict[bool, dict[str, Any]] = {
     False: {
@@ -220,6 +223,26 @@ def scale_rows(r: dict) -> list[Row]:
     return rows
 
 
+def cluster_rows(r: dict) -> list[Row]:
+    if "error" in r:
+        return [("cluster", None, f"missing: {r['error'][:60]}", None, "", None)]
+    t, m = r["throughput"], r["model"]
+    local = t["runs"]["local"][0]["files"] / t["local_seconds"]
+    remote = t["runs"]["cluster"][0]["files"] / t["cluster_seconds"]
+    return [
+        ("scan on Dask, 2 workers on loopback, files/s", remote, "local pool", local, "", None),
+        ("  cluster overhead, %", 100 * t["overhead"], "", None, "<= 10 %", t["bar_met"]),
+        (
+            "  client saturates at N machines (16 cores)",
+            m["client_saturates_at_machines"],
+            "",
+            None,
+            "",
+            None,
+        ),
+    ]
+
+
 def fmt(v: float | None) -> str:
     if v is None:
         return "-"
@@ -287,6 +310,8 @@ def main() -> None:
         "ingest": lambda: ingest.run(cfg["images"], args.workers),
         "index": lambda: run_index(cfg["hashes"], cfg["queries"], cfg["anchor_queries"]),
         "scale": lambda: scale.run(cfg["files"], cfg["lines"]),
+        # bench/cluster.py: Dask on loopback vs the local pool, per-file costs (issue #14)
+        "cluster": lambda: cluster.run(min(cfg["images"], 300), rounds=1 if args.quick else 2),
     }
     results: dict[str, dict] = {}
     t0 = time.perf_counter()
@@ -310,6 +335,8 @@ def main() -> None:
         rows += index_rows(results["index"], cfg["hashes"])
     if "scale" in results:
         rows += scale_rows(results["scale"])
+    if "cluster" in results:
+        rows += cluster_rows(results["cluster"])
     earlier = [
         f"{p} from {results[p]['meta']['date']}"
         for p in results
