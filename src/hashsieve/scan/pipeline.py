@@ -286,10 +286,14 @@ def run_scan(
     ``cluster``: hash and match on a Dask cluster instead of the local pool: a scheduler's
     address (``tcp://HOST:8786``), ``local:N`` (a LocalCluster of N processes, started and
     stopped here), or a connected :class:`distributed.Client` / :class:`Cluster` (the caller
-    closes it). Its workers read the evidence by the same paths (docs/deploy.md)."""
+    closes it). Its workers read the evidence by the same paths, made absolute here
+    (docs/deploy.md)."""
     from hashsieve.report.ordering import assign_groups, write_review_jsonl
 
     settings = settings or store.settings
+    if cluster is not None:
+        # Workers on other machines open the files by these names: no relative paths.
+        roots = [os.path.abspath(root) for root in roots]
     started = time.perf_counter()
     case = store.ensure_case(case_name)
     with store.session() as s:
