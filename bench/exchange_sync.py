@@ -188,6 +188,12 @@ def serve(home: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("serve did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--entries", type=int, default=10_000_000)
@@ -220,9 +226,13 @@ def main() -> None:
             )
         _save_token(b, int(setup["sub_id"]), str(setup["token"]))  # type: ignore[call-overload]
         load = os.getloadavg()[0]
+        server_cpu = cpu_seconds(proc.pid)
+        cpu = time.process_time()
         started = time.perf_counter()
         [result] = sync(b)
         sync_s = time.perf_counter() - started
+        sync_cpu = time.process_time() - cpu
+        sync_server_cpu = cpu_seconds(proc.pid) - server_cpu
         if not result.ok:
             raise SystemExit(f"sync refused: {result.error}")
         matcher = Matcher(b)
@@ -232,7 +242,8 @@ def main() -> None:
             raise SystemExit("the sync did not change the index as it should")
         print(
             f"sync: +{result.added} -{result.removed} into {args.entries:,} entries in "
-            f"{sync_s:.2f} s (load {load:.1f})",
+            f"{sync_s:.2f} s (CPU {sync_cpu:.2f} s here + {sync_server_cpu:.2f} s in the "
+            f"publisher; load {load:.1f})",
             flush=True,
         )
 
@@ -260,12 +271,14 @@ def main() -> None:
             for t in setup["peers"][: args.peers]  # type: ignore[index]
         ]
         load_peers = os.getloadavg()[0]
+        server_cpu = cpu_seconds(proc.pid)
         t0 = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
+        peers_server_cpu = cpu_seconds(proc.pid) - server_cpu
         times.sort()
         peers = {
             "peers": args.peers,
@@ -275,6 +288,7 @@ def main() -> None:
             "p50_s": round(statistics.median(times), 2),
             "p95_s": round(times[int(0.95 * (len(times) - 1))], 2),
             "errors": len(errors),
+            "server_cpu_s": round(peers_server_cpu, 2),
             "load": round(load_peers, 1),
         }
         print(f"{args.peers} peers at once: {peers}", flush=True)
@@ -285,6 +299,8 @@ def main() -> None:
         "entries": args.entries,
         "changes": args.changes,
         "sync_s": round(sync_s, 2),
+        "sync_cpu_s": round(sync_cpu, 2),
+        "sync_publisher_cpu_s": round(sync_server_cpu, 2),
         "sync_load": round(load, 1),
         "added": result.added,
         "removed": result.removed,

@@ -311,12 +311,18 @@ def apply(
         rows = [_insert_row(hs, e) for e in adds.values()]
         if rows:
             conn.exec_driver_sql(_INSERT.format(p=placeholder), rows)
+        # The rows just written: ids above the old maximum (this transaction holds the writer's
+        # lock); by the id range alone, for the reason above.
         new = (
-            conn.execute(
-                select(HashEntry.id, HashEntry.algorithm, HashEntry.value).where(
-                    (HashEntry.hashset_id == hs) & (HashEntry.id > before)
+            [
+                (i, a, v)
+                for i, a, v, set_id in conn.execute(
+                    select(
+                        HashEntry.id, HashEntry.algorithm, HashEntry.value, HashEntry.hashset_id
+                    ).where(HashEntry.id > before)
                 )
-            ).all()
+                if set_id == hs
+            ]
             if rows
             else []
         )
@@ -345,8 +351,11 @@ def _matching_rows(
         ordered = sorted(values)
         for i in range(0, len(ordered), _CHUNK):
             for row in conn.execute(
+                # By the (algorithm, value) index only: with the set's id in the WHERE clause
+                # SQLite walks the set's index instead, every row of a 10M-row set per query.
                 select(
                     HashEntry.id,
+                    HashEntry.hashset_id,
                     HashEntry.value,
                     HashEntry.item,
                     HashEntry.frame,
@@ -354,10 +363,10 @@ def _matching_rows(
                 ).where(
                     (HashEntry.algorithm == algorithm)
                     & HashEntry.value.in_(ordered[i : i + _CHUNK])
-                    & (HashEntry.hashset_id == hashset_id)
                 )
             ):
-                if (algorithm, row.value.hex(), row.item, row.frame, row.part) in keys:
+                key = (algorithm, row.value.hex(), row.item, row.frame, row.part)
+                if row.hashset_id == hashset_id and key in keys:
                     out.append((row.id, algorithm, row.value))
     return out
 
