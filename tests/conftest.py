@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hashsieve.config import Settings
 from hashsieve.store import Store
+
+from .postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parents[1]
 #: The public PDQ and vPDQ reference media: ../shared/conformance, or $HASHSIEVE_CONFORMANCE.
@@ -63,6 +66,23 @@ def store(settings: Settings) -> Store:
     s = Store(settings)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server for the session (tests/postgres.py); skips without one."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh, empty database of its own on the session's PostgreSQL server."""
+    return postgres_server.new_database()
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,6 @@ from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.store import db
 from hashsieve.store.models import HashEntry
 
-from .test_postgresql import postgres_url  # noqa: F401  (the fixture, for the PostgreSQL run)
-
 A = "e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c"
 B = "c0f11178372c6aaccddea259648fbfd62f434c89c9e99b249772be216c8d055c"
 
@@ -160,7 +158,7 @@ def test_migration_backfills_provenance_on_sqlite(
 
 
 def test_migration_backfills_provenance_on_postgresql(
-    postgres_url: str,  # noqa: F811
+    postgres_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -50,6 +50,29 @@ class HashRecord:
 
 
 @dataclass(slots=True)
+class HashBlock:
+    """Consecutive lines of a list that are each one bare hash of one algorithm: the columnar
+    form of ``len(values)`` records, which the catalogue writes in bulk (``COPY`` on PostgreSQL).
+
+    Record ``i`` is ``HashRecord(algorithm, values[i], f"{prefix}{first + i}")``: exactly what
+    :meth:`records` yields, which is the reference the bulk path is tested against.
+    """
+
+    algorithm: str
+    values: list[str]  # lower-case hex, in line order
+    prefix: str  # entry text before the line number ("list.txt:")
+    first: int  # line number of values[0]
+
+    def records(self) -> Iterator[HashRecord]:
+        algorithm, prefix = self.algorithm, self.prefix
+        for number, value in enumerate(self.values, self.first):
+            yield HashRecord(algorithm, value, f"{prefix}{number}")
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass(slots=True)
 class ParseProblem:
     """A row that could not be read: where, and why."""
 

@@ -1,18 +1,19 @@
 """Hash sets in the store: import (streamed, bounded memory), list, delete, export.
 
-Rows go in through the DB-API's executemany in large sorted batches (the fastest path SQLite
-offers), and every PDQ row is added to the persisted PDQ index in the same step, so the index
-never needs a full rebuild for an import or a deletion.
+Rows go in through the store's bulk writers (:mod:`hashsieve.store.bulk`: one ``INSERT ...
+SELECT`` per run of list lines on SQLite, ``COPY`` on PostgreSQL), which tell each batch's ids;
+the (id, value) pairs are spilled to files and added to the persisted indexes at the end, so an
+import neither reads its rows back nor rebuilds an index, and holds one batch in memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 from sqlalchemy import delete, func, select
 
 from hashsieve.errors import DuplicateNameError, HashSetFormatError, UnknownHashSetError
@@ -21,6 +22,7 @@ from hashsieve.hashsets.base import (
     HEX_LENGTHS,
     PART_HEX_LENGTHS,
     STORED_HEX_LENGTHS,
+    HashBlock,
     HashRecord,
     HashSetFormat,
     ParseProblem,
@@ -32,8 +34,9 @@ from hashsieve.hashsets.categories import (
     PROFILES,
     UNCATEGORISED_POLICIES,
 )
-from hashsieve.index.store_index import WIDTHS, StoreIndex
+from hashsieve.index.store_index import WIDTHS, EntrySpill, StoreIndex
 from hashsieve.store import Store
+from hashsieve.store.bulk import EntryRun, EntryWriter, entry_writer
 from hashsieve.store.models import HashEntry, HashSet
 
 KNOWN = "known"
@@ -41,13 +44,6 @@ KNOWN_GOOD = "known-good"
 BATCH_ROWS = 100_000
 #: Problems kept in memory for the summary; the count covers all of them.
 PROBLEMS_KEPT = 1000
-
-_INDEX_KEY = itemgetter(1, 2)  # (algorithm, value): the lookup index
-_INSERT = (
-    "INSERT INTO hash_entries (hashset_id, algorithm, value, entry, category, series,"
-    " victim_identified, item, seconds, frame, quality, part)"
-    " VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})"
-)
 
 
 class NothingImportedError(HashSetFormatError):
@@ -172,76 +168,125 @@ def import_hashset(
         default_category=default_category,
     )
     policy = _CategoryPolicy(summary, profile) if kind == KNOWN and fmt.categorised else None
-    placeholder = "?" if store.engine.dialect.paramstyle == "qmark" else "%s"
-    sql = _INSERT.format(p=placeholder)
+    reader = getattr(fmt, "read_blocks", None)
+    items: Iterator[HashBlock | HashRecord | ParseProblem] = (
+        reader(path) if reader is not None and policy is None else fmt.read(path)
+    )
     try:
         # One transaction per batch keeps the WAL small on a 10M-row import; the set stays
-        # "incomplete" (and unused by matching) until its last row is in.
-        with store.engine.connect() as conn:
-            for batch in _batches(fmt.read(path), summary):
-                rows: list[tuple[object, ...]] = []
-                append = rows.append
-                counts = summary.by_algorithm
-                for rec in batch:  # the hot loop of a 10M-row import: kept lean on purpose
-                    algo, value = rec.algorithm, rec.value
-                    try:
-                        if len(value) != STORED_HEX_LENGTHS[algo]:
-                            raise ValueError(
-                                f"{algo} needs {STORED_HEX_LENGTHS[algo]} hex digits, "
-                                f"got {len(value)}"
-                            )
-                        raw = bytes.fromhex(value)
-                    except (KeyError, ValueError) as exc:
-                        _refuse(summary, ParseProblem(rec.entry, f"bad {algo} value: {exc}"))
-                        continue
-                    cat = rec.category
-                    if policy is not None:
-                        cat = policy.category(rec)
-                        if cat is _REFUSED:
-                            continue
-                    elif cat is None:
-                        cat = default_category
-                        if cat is None:
-                            summary.no_category += 1
-                    append(
-                        (
-                            hashset_id,
-                            algo,
-                            raw,
-                            rec.entry,
-                            cat,
-                            rec.series,
-                            rec.victim_identified,
-                            rec.item,
-                            rec.seconds,
-                            rec.frame,
-                            rec.quality,
-                            rec.part,
-                        )
+        # "incomplete" (and unused by matching) until its last row is in. The writer tells each
+        # batch's ids, which go to the spill files and from there into the indexes.
+        with store.engine.connect() as conn, EntrySpill(store.settings.index_dir) as spill:
+            writer = entry_writer(conn)
+            for batch in _batches(items, summary):
+                if isinstance(batch, HashBlock):
+                    _write_block(writer, spill, batch, hashset_id, default_category, summary)
+                else:
+                    _write_records(
+                        writer, spill, batch, hashset_id, default_category, policy, summary
                     )
-                    counts[algo] = counts.get(algo, 0) + 1
-                rows.sort(key=_INDEX_KEY)  # index locality: inserts in key order
-                if rows:  # a batch may be all refused; executemany refuses an empty list
-                    with conn.begin():
-                        conn.exec_driver_sql(sql, rows)
-                summary.taken += len(rows)
                 if progress:
                     progress(summary.taken + summary.refused)
             if summary.taken == 0:
                 raise NothingImportedError(_nothing_message(path, summary), summary)
+            for algorithm in WIDTHS:  # each index learns the set, and its rows if it has any
+                StoreIndex(store, algorithm).add_entries(hashset_id, *spill.arrays(algorithm))
     except BaseException:
         with store.session() as s:  # leave nothing half-imported behind
             s.execute(delete(HashEntry).where(HashEntry.hashset_id == hashset_id))
             s.execute(delete(HashSet).where(HashSet.id == hashset_id))
         raise
-    for algorithm in WIDTHS:  # an index per algorithm, updated with this set's rows only
-        if summary.by_algorithm.get(algorithm):
-            StoreIndex(store, algorithm).add_hashset(hashset_id)
     with store.session() as s:
         hs = s.get_one(HashSet, hashset_id)
         hs.entries, hs.refused, hs.complete = summary.taken, summary.refused, True
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _write_block(
+    writer: EntryWriter,
+    spill: EntrySpill,
+    block: HashBlock,
+    hashset_id: int,
+    category: int | None,
+    summary: ImportSummary,
+) -> None:
+    """A run of list lines in one statement (COPY on PostgreSQL): the same rows as its records
+    through :func:`_write_records` (tests/hashsets/test_bulk.py holds the two equal)."""
+    width = STORED_HEX_LENGTHS[block.algorithm] // 2
+    values = bytes.fromhex("".join(block.values))
+    if len(values) != width * len(block.values):  # the reader checked; never trust it blindly
+        _write_records(writer, spill, list(block.records()), hashset_id, category, None, summary)
+        return
+    n = len(block.values)
+    run = EntryRun(hashset_id, block.algorithm, values, width, block.prefix, block.first, category)
+    spill.add(block.algorithm, writer.run(run), values)
+    if category is None:
+        summary.no_category += n
+    summary.by_algorithm[block.algorithm] = summary.by_algorithm.get(block.algorithm, 0) + n
+    summary.taken += n
+
+
+def _write_records(
+    writer: EntryWriter,
+    spill: EntrySpill,
+    batch: list[HashRecord],
+    hashset_id: int,
+    default_category: int | None,
+    policy: _CategoryPolicy | None,
+    summary: ImportSummary,
+) -> None:
+    rows: list[tuple[object, ...]] = []
+    append = rows.append
+    counts = summary.by_algorithm
+    for rec in batch:  # the hot loop of an import of records: kept lean on purpose
+        algo, value = rec.algorithm, rec.value
+        try:
+            if len(value) != STORED_HEX_LENGTHS[algo]:
+                raise ValueError(
+                    f"{algo} needs {STORED_HEX_LENGTHS[algo]} hex digits, got {len(value)}"
+                )
+            raw = bytes.fromhex(value)
+        except (KeyError, ValueError) as exc:
+            _refuse(summary, ParseProblem(rec.entry, f"bad {algo} value: {exc}"))
+            continue
+        cat = rec.category
+        if policy is not None:
+            cat = policy.category(rec)
+            if cat is _REFUSED:
+                continue
+        elif cat is None:
+            cat = default_category
+            if cat is None:
+                summary.no_category += 1
+        append(
+            (
+                hashset_id,
+                algo,
+                raw,
+                rec.entry,
+                cat,
+                rec.series,
+                rec.victim_identified,
+                rec.item,
+                rec.seconds,
+                rec.frame,
+                rec.quality,
+                rec.part,
+            )
+        )
+        counts[algo] = counts.get(algo, 0) + 1
+    if not rows:  # a batch may be all refused
+        return
+    first = writer.rows(rows)
+    by_algorithm: dict[str, tuple[list[int], list[bytes]]] = {}
+    for offset, row in enumerate(rows):
+        ids, values = by_algorithm.setdefault(row[1], ([], []))  # type: ignore[arg-type]
+        ids.append(first + offset)
+        values.append(row[2])  # type: ignore[arg-type]
+    for algo, (ids, values) in by_algorithm.items():
+        spill.add_ids(algo, np.asarray(ids, np.uint32), b"".join(values))
+    summary.taken += len(rows)
 
 
 def _with_algorithm(fmt: HashSetFormat, algorithm: str) -> HashSetFormat:
@@ -323,12 +368,19 @@ def _refuse(summary: ImportSummary, problem: ParseProblem) -> None:
 
 
 def _batches(
-    items: Iterator[HashRecord | ParseProblem], summary: ImportSummary
-) -> Iterator[list[HashRecord]]:
+    items: Iterator[HashBlock | HashRecord | ParseProblem], summary: ImportSummary
+) -> Iterator[list[HashRecord] | HashBlock]:
+    """Records in batches of BATCH_ROWS, blocks as they come, in file order."""
     batch: list[HashRecord] = []
     for item in items:
         if isinstance(item, ParseProblem):
             _refuse(summary, item)
+            continue
+        if isinstance(item, HashBlock):
+            if batch:
+                yield batch
+                batch = []
+            yield item
             continue
         batch.append(item)
         if len(batch) >= BATCH_ROWS:

@@ -14,7 +14,7 @@ from typing import ClassVar, TextIO
 
 from hashsieve.errors import HashSetFormatError
 from hashsieve.hashsets import hex64
-from hashsieve.hashsets.base import HEX_LENGTHS, HashRecord, ParseProblem
+from hashsieve.hashsets.base import HEX_LENGTHS, HashBlock, HashRecord, ParseProblem
 from hashsieve.hashsets.text import UTF8_BOM, open_text
 
 #: How many data lines a text sniffer looks at; a majority of them must parse.
@@ -173,6 +173,11 @@ class PlainListFormat:
     def read(self, path: Path) -> Iterator[HashRecord | ParseProblem]:
         return _PlainReader(path, self.default_64, self.algorithm).records()
 
+    def read_blocks(self, path: Path) -> Iterator[HashBlock | HashRecord | ParseProblem]:
+        """As :meth:`read`, with runs of bare hashes of one algorithm as :class:`HashBlock`
+        (the bulk path of an import); expanded, the same records in the same order."""
+        return _PlainReader(path, self.default_64, self.algorithm).blocks()
+
 
 class _PlainReader:
     """The state of one read of a plain list (the ``# algorithm:`` directive in force)."""
@@ -186,18 +191,32 @@ class _PlainReader:
     def _sample_64(self) -> list[str]:
         """The first 64-digit lines before any ``# algorithm:`` line (which would decide)."""
         values: list[str] = []
+        number = 0
         with open_text(self.path) as stream:
-            for number, raw in enumerate(stream):
-                line = raw.strip()
-                if number >= _SAMPLE_LINES or len(values) >= hex64.SAMPLE:
-                    break
-                if line.lower().startswith(ALGORITHM_DIRECTIVE):
-                    break
-                if len(line) == 64:
-                    values.append(line)
+            # Read in blocks, not line by line: an MD5 list has no 64-digit line, so all of its
+            # first _SAMPLE_LINES lines are looked at.
+            while block := stream.read(1 << 20):
+                if block[-1] != "\n":
+                    block += stream.readline()
+                for raw in block.split("\n")[: -1 if block.endswith("\n") else None]:
+                    line = raw.strip()
+                    if number >= _SAMPLE_LINES or len(values) >= hex64.SAMPLE:
+                        return values
+                    if line.lower().startswith(ALGORITHM_DIRECTIVE):
+                        return values
+                    if len(line) == 64:
+                        values.append(line)
+                    number += 1
         return values
 
     def records(self) -> Iterator[HashRecord | ParseProblem]:
+        for item in self.blocks():
+            if isinstance(item, HashBlock):
+                yield from item.records()
+            else:
+                yield item
+
+    def blocks(self) -> Iterator[HashBlock | HashRecord | ParseProblem]:
         if self._forced is None and self.default_64 is None:
             self.default_64 = decide_64(self.path, self._sample_64())
         prefix = self.prefix
@@ -213,9 +232,15 @@ class _PlainReader:
                 by_length = self._lengths(block, lines)
                 if by_length is not None:
                     # Fast path, the usual case: every line is a bare hash. One lower() and one
-                    # fromhex() per block; per line only the record is built.
-                    for number, line in enumerate(block.lower().split("\n"), lineno + 1):
-                        if line:
+                    # fromhex() per block; a block of one length is one HashBlock.
+                    lowered = block.lower().split("\n")
+                    if not lowered[-1]:
+                        lowered.pop()
+                    lengths = set(map(len, lowered))
+                    if len(lengths) == 1:
+                        yield HashBlock(by_length[lengths.pop()], lowered, prefix, lineno + 1)
+                    else:
+                        for number, line in enumerate(lowered, lineno + 1):
                             yield HashRecord(
                                 by_length[len(line)], line, f"{prefix}{number}", None, None, None
                             )

@@ -28,6 +28,7 @@ import math
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,19 +230,30 @@ class _Segment:
         return sum(a.nbytes for a in (self.codes, self.ids, self.offsets, self.pos))
 
     @classmethod
-    def build(cls, ids: np.ndarray, codes: np.ndarray, pool: ThreadPoolExecutor | None) -> _Segment:
+    def build(
+        cls,
+        ids: np.ndarray,
+        codes: np.ndarray,
+        pool: ThreadPoolExecutor | None,
+        alloc: Allocator | None = None,
+    ) -> _Segment:
+        """Build over ``ids``/``codes``; ``alloc(name, shape, dtype)`` gives the segment's arrays
+        (default: memory; :func:`build_saved` passes memory-mapped files, so that a segment
+        larger than memory is built straight into its files)."""
+        alloc = alloc or _in_memory
         n = int(ids.shape[0])
         bits = choose_bits(n)
         nkeys = 1 << bits
-        offsets = np.empty((NTABLES, nkeys + 1), np.uint32)
+        offsets = alloc("offsets", (NTABLES, nkeys + 1), np.uint32)
         order = np.empty(n, np.uint32)
-        words = _as_words(codes)
+        words = _as_words(np.ascontiguousarray(codes))
         K.counting_sort(K.slot_keys(words, 0, bits), nkeys, order, offsets[0])
-        sorted_codes = np.empty_like(codes)
+        sorted_codes = alloc("codes", (n, PDQ_BYTES), np.uint8)
         K.gather_rows(words, order, _as_words(sorted_codes))
-        sorted_ids = ids[order]
+        sorted_ids = alloc("ids", (n,), np.uint32)
+        np.take(np.asarray(ids, np.uint32), order, out=sorted_ids)
         del order
-        pos = np.empty((NTABLES - 1, n), np.uint32)
+        pos = alloc("pos", (NTABLES - 1, n), np.uint32)
         sorted_words = _as_words(sorted_codes)
 
         def table(t: int) -> None:
@@ -293,6 +305,13 @@ class _Segment:
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"codes": self.codes, "ids": self.ids, "offsets": self.offsets, "pos": self.pos}
+
+
+Allocator = Callable[[str, tuple[int, ...], Any], np.ndarray]
+
+
+def _in_memory(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    return np.empty(shape, dtype)
 
 
 class _Workspace:
@@ -423,10 +442,56 @@ class MultiIndexPdqIndex:
                 self._compact()
             delta_ids = np.concatenate([self._delta.ids, ids])
             delta_codes = np.concatenate([self._delta.codes, codes])
-            if delta_ids.size > max(self.merge_min, self.merge_fraction * len(self._main)):
+            if self.merges_on_add(ids.size):
                 self._rebuild(extra=(delta_ids, delta_codes))
             else:
                 self._delta = _Segment.build(delta_ids, delta_codes, self._executor())
+
+    def merges_on_add(self, count: int) -> bool:
+        """Whether adding ``count`` codes merges everything into one main segment (a rebuild)
+        rather than rebuilding the delta segment only."""
+        total = len(self._delta) + int(count)
+        return total > max(self.merge_min, self.merge_fraction * len(self._main))
+
+    def save_merged(self, directory: Path, ids: Any, codes: Any) -> None:
+        """Save this index plus ``codes``/``ids`` as one main segment into ``directory``, built
+        straight into memory-mapped files: what :meth:`add` then :meth:`save` give when the add
+        merges, in bounded memory at any size (the rows are gathered into a file first)."""
+        codes = as_codes(codes) if not isinstance(codes, np.ndarray) else codes
+        ids = as_ids(ids, codes.shape[0])
+        with self._lock:
+            main, delta, removed = self._main, self._delta, self._removed
+        parts = [(main.ids, main.codes), (delta.ids, delta.codes), (ids, codes)]
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        gathered = directory / f".gather-{uuid.uuid4().hex[:12]}"
+        gathered.mkdir()
+        try:
+            n = sum(int(p[0].shape[0]) for p in parts)
+            all_ids = np.lib.format.open_memmap(gathered / "ids.npy", "w+", np.uint32, (n,))
+            all_codes = np.lib.format.open_memmap(
+                gathered / "codes.npy", "w+", np.uint8, (n, PDQ_BYTES)
+            )
+            at = 0
+            for part_ids, part_codes in parts:
+                step = 1 << 22
+                for s in range(0, int(part_ids.shape[0]), step):
+                    chunk_ids = np.asarray(part_ids[s : s + step])
+                    chunk_codes = np.asarray(part_codes[s : s + step])
+                    if removed.size:
+                        keep = ~_in_sorted(chunk_ids, removed)
+                        chunk_ids, chunk_codes = chunk_ids[keep], chunk_codes[keep]
+                    k = int(chunk_ids.shape[0])
+                    all_ids[at : at + k] = chunk_ids
+                    all_codes[at : at + k] = chunk_codes
+                    at += k
+            build_saved(directory, np.asarray(all_ids)[:at], np.asarray(all_codes)[:at],
+                        threads=self._threads)  # fmt: skip
+            del all_ids, all_codes
+        finally:
+            for f in gathered.iterdir():
+                f.unlink()
+            gathered.rmdir()
 
     def remove(self, ids: Any) -> None:
         """Forget every row with one of these ids (unknown ids are ignored)."""
@@ -584,12 +649,19 @@ class MultiIndexPdqIndex:
 # files
 
 
-def _save_arrays(directory: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+def _save_arrays(
+    directory: Path,
+    manifest: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    generation: str | None = None,
+    written: dict[str, str] | None = None,
+) -> None:
     """Write each array as ``<generation>-<name>.npy``, then the manifest (temp + ``os.replace``),
-    then delete the previous generation's files. A reader sees the old or the new index, whole."""
+    then delete the previous generation's files. A reader sees the old or the new index, whole.
+    ``written``: arrays of this generation already in their files (name -> file name)."""
     directory.mkdir(parents=True, exist_ok=True)
-    generation = uuid.uuid4().hex[:12]
-    files = {}
+    generation = generation or uuid.uuid4().hex[:12]
+    files = dict(written or {})
     for name, arr in arrays.items():
         fname = f"{generation}-{name}.npy"
         with open(directory / fname, "wb") as fh:
@@ -609,6 +681,60 @@ def _save_arrays(directory: Path, manifest: dict[str, Any], arrays: dict[str, np
             if fname not in files.values():
                 with contextlib.suppress(FileNotFoundError):
                     (directory / fname).unlink()
+
+
+def build_saved(
+    directory: Path, ids: Any, codes: Any, threads: int | None = None
+) -> MultiIndexPdqIndex:
+    """Build a multi-index over ``ids``/``codes`` (arrays, may be memory-mapped) straight into
+    ``.npy`` files in ``directory`` and write its manifest: the same files as
+    ``MultiIndexPdqIndex.from_arrays(ids, codes).save(directory)``, without holding the index in
+    memory (100 M codes: about 8 GB of files, a few hundred MB of scratch). Returns it mapped."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    codes = codes if isinstance(codes, np.ndarray) else as_codes(codes)
+    if codes.ndim != 2 or codes.shape[1] != PDQ_BYTES or codes.dtype != np.uint8:
+        raise PdqIndexError(f"PDQ codes must have shape (n, {PDQ_BYTES}) uint8")
+    ids = np.asarray(ids)
+    if ids.shape != (codes.shape[0],):
+        raise PdqIndexError(f"{ids.shape[0]} ids for {codes.shape[0]} codes")
+    if ids.dtype != np.uint32:
+        ids = as_ids(ids, codes.shape[0])
+    generation = uuid.uuid4().hex[:12]
+    files: dict[str, str] = {}
+    maps: list[tuple[np.memmap, Path]] = []
+
+    def alloc(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        fname = f"{generation}-main-{name}.npy"
+        files[f"main-{name}"] = fname
+        arr = np.lib.format.open_memmap(directory / fname, mode="w+", dtype=dtype, shape=shape)
+        maps.append((arr, directory / fname))
+        return np.asarray(arr)
+
+    index = MultiIndexPdqIndex(threads=threads)
+    try:
+        main = _Segment.build(ids, codes, index._executor(), alloc=alloc)
+    finally:
+        index.close()
+    for mapped, path in maps:
+        mapped.flush()
+        with open(path, "rb+") as fh:
+            os.fsync(fh.fileno())
+    maps.clear()
+    empty = _empty_segment()
+    arrays: dict[str, np.ndarray] = {"removed": np.empty(0, np.uint32)}
+    for key, arr in empty.arrays().items():
+        arrays[f"delta-{key}"] = arr
+    manifest = {
+        "format": FORMAT_MIH,
+        "version": FORMAT_VERSION,
+        "ntables": NTABLES,
+        "main_bits": main.bits,
+        "delta_bits": empty.bits,
+        "removed_rows": 0,
+    }
+    _save_arrays(directory, manifest, arrays, generation=generation, written=files)
+    return MultiIndexPdqIndex.load(directory, mmap=True, threads=threads)
 
 
 def _read_manifest(directory: Path) -> dict[str, Any]:

@@ -57,10 +57,8 @@ class HashSet(Base):
 
 class HashEntry(Base):
     __tablename__ = "hash_entries"
-    __table_args__ = (
-        Index("ix_hash_entries_lookup", "algorithm", "value"),
-        Index("ix_hash_entries_hashset", "hashset_id"),
-    )
+    # No (algorithm, value) index: lookups go to the index folder (migration 0009_lists).
+    __table_args__ = (Index("ix_hash_entries_hashset", "hashset_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hashset_id: Mapped[int] = mapped_column(ForeignKey("hashsets.id", ondelete="CASCADE"))
