@@ -28,7 +28,7 @@ from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.store import Store
 from tests.sources.disk_builders import MISSING, fat_fs
 
-PICTURES = [jpeg_bytes(photo_like(seed, (320, 240))) for seed in range(40, 52)]
+PICTURES = [jpeg_bytes(photo_like(seed, (320, 240))) for seed in range(40, 49)]
 ORIGINAL = photo_like(60, (640, 480))  # listed by PDQ only; the evidence holds it resized
 RESIZED = jpeg_bytes(ORIGINAL.resize((320, 240)))
 ZIPPED = [jpeg_bytes(photo_like(seed, (320, 240))) for seed in (70, 71)]
@@ -183,7 +183,6 @@ def test_a_worker_killed_mid_scan_costs_nothing(
         assert _paths_once(store)[0] == _paths_once(store)[1]
     finally:
         store.close()
-    client.wait_for_workers(2, timeout=60)
     assert killed[0] not in client.run(os.getpid).values()
 
 
@@ -196,7 +195,7 @@ def _count(db: Path) -> int:
 
 
 def test_the_client_killed_mid_scan_resumes_without_doubles(client: Client, tmp_path: Path) -> None:
-    total = 900
+    total = 400
     evidence = tmp_path / "many"
     for i in range(total):
         folder = evidence / f"d{i % 9}"
