@@ -225,3 +225,24 @@ def test_the_review_shows_the_link_with_the_category_decided_since(
         assert "category 3" in page
         other = client.get(f"/api/cases/case-b/files/{rows['only-b.jpg'].id}").json()
         assert "crosscase" not in other
+
+
+def test_case_index_rebuilds_the_index_from_the_store(
+    two_cases: tuple[Store, dict[str, FileRecord]],
+) -> None:
+    from click.testing import CliRunner
+
+    from hashsieve.cli import main
+
+    store, rows = two_cases
+    new = sum(1 for f in rows.values() if f.verdict == "new")
+    assert new == 6
+    result = CliRunner().invoke(main, ["--home", str(store.home), "case", "index"])
+    assert result.exit_code == 0, result.output
+    assert f"indexed {new:,} new files of every case" in result.output
+    index = CrossCaseIndex.open(store)
+    assert len(index) == new
+    assert set(index.case_of(index.file_ids).tolist()) == {
+        store.get_case("case-a").id,
+        store.get_case("case-b").id,
+    }
