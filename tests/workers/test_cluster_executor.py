@@ -1,6 +1,6 @@
 """The Dask executor on a real LocalCluster (2 single-threaded worker processes): every item
 comes back once, and an item that kills its worker every time is reported through ``on_crash``
-while the others of its chunk are redone one by one."""
+(after a last try alone) while the others of its chunk are redone one by one."""
 
 from __future__ import annotations
 
@@ -60,5 +60,6 @@ def test_a_worker_killer_is_reported_and_its_chunk_mates_are_redone(client: Clie
     chunks = [list(range(start, start + 5)) for start in range(0, 30, 5)]
     got = sorted(v for batch in ex.map_unordered(squares_or_die, chunks) for v in batch)
     assert got == sorted([-POISON] + [n * n for n in range(30) if n != POISON])
-    # The chunk [10..14], then the single [13], each killed a worker once.
-    assert ex.killed == 2
+    # The chunk [10..14], the single [13], then [13] alone killed a worker each (an innocent
+    # queued on a dying worker may have ended in KilledWorker too, and been redone alone).
+    assert ex.killed >= 3

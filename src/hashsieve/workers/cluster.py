@@ -7,11 +7,13 @@ number of futures is in flight (the client's memory stays flat whatever the case
 results come back as they complete.
 
 A worker that dies is Dask's business: the scheduler gives its tasks to another worker, and the
-client receives one result per task, whichever worker computed it. A task that was running on
+client receives one result per task, whichever worker computed it. A task that was on
 ``distributed.scheduler.allowed-failures`` + 1 workers that died (3 + 1 by default) ends in
-:class:`distributed.KilledWorker`: its item is split (``split``: a chunk of paths into single
-paths) and the parts tried again, and an item that cannot be split is reported through
-``on_crash``, like the local pool's culprit.
+:class:`distributed.KilledWorker`, whether it killed them or only waited in their queue: its
+item is split (``split``: a chunk of paths into single paths) and the parts tried again; an item
+that cannot be split is tried once more alone, after everything else (nothing else of this
+scan in flight, as the local pool isolates a crash), and reported through ``on_crash`` only if
+it still ends in KilledWorker.
 
 ``distributed`` is imported only here and only when a cluster is asked for (it takes about a
 second to import).
@@ -156,9 +158,11 @@ class DaskExecutor(Generic[T, R]):
 
         source = iter(items)
         again: deque[T] = deque()  # the parts of split items go first
+        suspects: deque[T] = deque()  # unsplittable items that ended in KilledWorker
         pending: dict[Future, T] = {}
         completed = as_completed(loop=self.client.loop)
         limit, seen = self._limit(), 0
+        alone: Future | None = None  # a suspect's task, with nothing else in flight
 
         def top_up() -> None:
             while len(pending) < limit:
@@ -174,10 +178,21 @@ class DaskExecutor(Generic[T, R]):
                 completed.add(future)
 
         try:
-            top_up()
-            while pending:
+            while True:
+                if alone is None:
+                    top_up()
+                if not pending and suspects:
+                    suspect = suspects.popleft()
+                    alone = self.client.submit(fn, suspect, pure=False)
+                    pending[alone] = suspect
+                    completed.add(alone)
+                if not pending:
+                    return
                 future = next(completed)
                 item = pending.pop(future)
+                was_alone = future is alone
+                if was_alone:
+                    alone = None
                 try:
                     result = future.result()
                 except KilledWorker:
@@ -185,8 +200,10 @@ class DaskExecutor(Generic[T, R]):
                     parts = self.split(item) if self.split is not None else []
                     if len(parts) > 1:
                         again.extend(parts)
-                    else:
+                    elif was_alone:
                         yield self.on_crash(item, CRASH_MESSAGE)
+                    else:
+                        suspects.append(item)
                 else:
                     yield result
                 finally:
@@ -194,7 +211,6 @@ class DaskExecutor(Generic[T, R]):
                 seen += 1
                 if seen % 256 == 0 and not self.in_flight:
                     limit = self._limit()  # workers come and go
-                top_up()
         finally:
             if pending:  # the consumer stopped early (an error, a closed generator)
                 self.client.cancel(list(pending))
