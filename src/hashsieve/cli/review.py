@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -61,6 +62,16 @@ def user_list(ctx: click.Context) -> None:
     type=click.FloatRange(min=0),
     help="Sync the exchange subscriptions every this many seconds (0: never).",
 )
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve HTTPS with this certificate (PEM, the chain after it); needs --tls-key.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The certificate's private key (PEM).",
+)
 @click.pass_context
 @friendly
 def serve(
@@ -72,28 +83,51 @@ def serve(
     cef_syslog: str | None = None,
     cef_tcp: bool = False,
     exchange_sync: float = 300.0,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
 ) -> None:
-    """Serve the review workspace (log in with a user made by 'hashsieve user add')."""
+    """Serve the review workspace (log in with a user made by 'hashsieve user add').
+
+    Anywhere but on 127.0.0.1, serve HTTPS (--tls-cert/--tls-key): sensors send their tokens
+    only over HTTPS to a console that is not on their own machine (docs/security.md).
+    """
     import uvicorn
 
+    from hashsieve.sensors.client import is_loopback
     from hashsieve.web.app import create_app
 
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    tls = tls_cert is not None
     store = open_store(ctx)
     if case_name:
         store.get_case(case_name)
-    app = create_app(store, case=case_name)
+    app = create_app(store, case=case_name, secure_cookies=tls)
     from hashsieve.sensors.outputs import forwarder
 
     app.state.alert_forwarder = forwarder(webhook_url=webhook, cef=cef_syslog, cef_tcp=cef_tcp)
-    where = f"http://{host}:{port}" + (f"/cases/{case_name}" if case_name else "")
+    scheme = "https" if tls else "http"
+    where = f"{scheme}://{host}:{port}" + (f"/cases/{case_name}" if case_name else "")
     console.print(f"review workspace on {where}")
+    if not tls and not is_loopback(host):
+        console.print(
+            "[yellow]warning:[/yellow] plain HTTP on a network address: passwords and sessions "
+            "travel in clear and sensors refuse to send their tokens; use --tls-cert/--tls-key"
+        )
     timer = None
     if exchange_sync > 0:
         from hashsieve.exchange.subscriber import SyncTimer
 
         timer = SyncTimer(store, exchange_sync).start()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            ssl_certfile=str(tls_cert) if tls_cert else None,
+            ssl_keyfile=str(tls_key) if tls_key else None,
+        )
     finally:
         if timer is not None:
             timer.stop()

@@ -9,6 +9,13 @@ import click
 
 from hashsieve.cli.common import friendly, open_store
 
+CA_OPTION = click.option(
+    "--ca",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Trust only this CA certificate (PEM) for the console's TLS certificate "
+    "(a private CA, pinned); default: the system's CAs.",
+)
+
 
 @click.group("sensor")
 def sensor() -> None:
@@ -63,6 +70,7 @@ def sensor_revoke(ctx: click.Context, name: str) -> None:
 )
 @click.option("--console", "console_url", help="Console URL (alerts and the list).")
 @click.option("--token", envvar="HASHSIEVE_SENSOR_TOKEN", help="Sensor token (env too).")
+@CA_OPTION
 @click.option("--workers", type=int, default=0, help="Hashing processes (default: CPUs).")
 @click.option("--max-body", type=int, default=64, show_default=True, help="MB hashed at most.")
 @click.option(
@@ -102,6 +110,7 @@ def icap_command(
     robust: bool,
     hold_large: bool,
     state: Path | None,
+    ca: Path | None = None,
 ) -> None:
     """ICAP RESPMOD service for web proxies (icap://HOST:PORT/respmod).
 
@@ -124,7 +133,7 @@ def icap_command(
     if console_url:
         if not token:
             raise click.UsageError("--console needs --token (or HASHSIEVE_SENSOR_TOKEN)")
-        client = ConsoleClient(console_url, token)
+        client = ConsoleClient(console_url, token, ca=ca)
         lists.apply(client.hashlist("0"))
 
         def refresh(copy: ListCopy) -> None:
@@ -180,6 +189,7 @@ def icap_command(
 @click.argument("roots", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--console", "console_url", required=True, help="Console URL.")
 @click.option("--token", envvar="HASHSIEVE_SENSOR_TOKEN", required=True, help="Sensor token.")
+@CA_OPTION
 @click.option(
     "--state",
     type=click.Path(path_type=Path),
@@ -218,6 +228,7 @@ def agent_command(
     no_pdq: bool,
     watcher: str,
     robust: bool,
+    ca: Path | None = None,
 ) -> None:
     """Watch folders for known images and videos; alert the console (never content)."""
     import os
@@ -240,7 +251,9 @@ def agent_command(
         robust=robust,
         watcher=watcher,
     )
-    agent = Agent(options, ConsoleClient(console_url, token)).start()
+    client = ConsoleClient(console_url, token, ca=ca)
+    client.check()
+    agent = Agent(options, client).start()
     click.echo(
         f"agent watching {', '.join(map(str, options.roots))} ({agent.watcher}); "
         f"list {agent.lists.version} ({len(agent.lists)} entries)",

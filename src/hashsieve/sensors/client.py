@@ -4,14 +4,21 @@ Every alert is first written to the outbox (SQLite, in the sensor's state folder
 removed once the console has answered 2xx (201 stored, or 200 "already had it"); a sensor that
 is offline or restarted delivers what is waiting, each alert exactly once at the console because
 the alert id travels with it.
+
+The sensor's token travels only over HTTPS, with the console's certificate verified (against the
+system's CAs, or only against ``ca``, a private CA's certificate, when given); plain HTTP is
+refused except to a loopback address, and redirects are never followed (they could carry the
+token elsewhere).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import socket
 import sqlite3
+import ssl
 import threading
 import time
 import urllib.error
@@ -22,11 +29,57 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hashsieve.errors import HashsieveError
+
 log = logging.getLogger(__name__)
 
 
 class ConsoleError(OSError):
     """The console could not be reached or refused a request."""
+
+
+class InsecureConsoleError(ConsoleError, HashsieveError):
+    """A console URL the token must not be sent to (plain HTTP to another machine), or a console
+    whose TLS certificate is not trusted: a set-up error the command line reports and stops on
+    (``check``); a running sensor treats it like an unreachable console and keeps its alerts."""
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_console_url(url: str) -> str:
+    """``url`` when a token may be sent to it: https, or http to a loopback address only."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InsecureConsoleError(f"not a console URL: {url!r} (https://HOST:PORT)")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise InsecureConsoleError(
+            f"refusing to send the sensor token over plain HTTP to {parts.hostname}: use "
+            "https:// (hashsieve serve --tls-cert/--tls-key; --ca FILE for a private CA); "
+            "plain http is allowed to a loopback address only"
+        )
+    return url
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the redirect answer is raised as an HTTPError, the token stays here
+
+
+def tls_context(ca: Path | str | None = None) -> ssl.SSLContext:
+    """Verify the console's certificate and host name: against ``ca`` only when given (a private
+    CA pinned), else against the system's CAs."""
+    if ca is not None and not Path(ca).is_file():
+        raise InsecureConsoleError(f"CA certificate not found: {ca}")
+    context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def new_alert_id() -> str:
@@ -38,10 +91,16 @@ def now_iso() -> str:
 
 
 class ConsoleClient:
-    def __init__(self, url: str, token: str, *, timeout: float = 10.0) -> None:
-        self.url = url.rstrip("/")
+    def __init__(
+        self, url: str, token: str, *, timeout: float = 10.0, ca: Path | str | None = None
+    ) -> None:
+        self.url = check_console_url(url).rstrip("/")
         self.token = token
         self.timeout = timeout
+        handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
+        if self.url.startswith("https:"):
+            handlers.append(urllib.request.HTTPSHandler(context=tls_context(ca)))
+        self._opener = urllib.request.build_opener(*handlers)
 
     def _request(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
@@ -56,10 +115,17 @@ class ConsoleClient:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with self._opener.open(request, timeout=self.timeout) as response:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
             raise ConsoleError(f"console answered {exc.code} to {method} {path}") from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, ssl.SSLCertVerificationError):
+                raise InsecureConsoleError(
+                    f"the console's TLS certificate is not trusted ({exc.reason.verify_message});"
+                    " pin its CA with --ca FILE"
+                ) from None
+            raise ConsoleError(f"console unreachable: {exc}") from None
         except (OSError, ValueError) as exc:
             raise ConsoleError(f"console unreachable: {exc}") from None
 
@@ -79,6 +145,16 @@ class ConsoleClient:
             payload["entries"].extend(more["entries"])
             payload["next"] = more["next"]
         return payload
+
+    def check(self) -> None:
+        """Stop on a console that cannot be trusted (InsecureConsoleError); an unreachable one
+        is fine (the sensor works offline and delivers later)."""
+        try:
+            self.version()
+        except InsecureConsoleError:
+            raise
+        except ConsoleError as exc:
+            log.warning("console not reachable now: %s", exc)
 
     def version(self) -> str:
         return str(self._request("GET", "/api/sensors/version")[1]["version"])
