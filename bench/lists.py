@@ -1,0 +1,351 @@
+"""National-scale lists: import, index and match a PDQ list and an MD5 list of ``--size`` lines.
+
+    .venv/bin/python bench/lists.py --size 10000000 [--kind pdq --kind md5] [--db sqlite]
+        [--db postgresql] [--queries 10000] [--exact-sample 50] [--faiss] [--json]
+
+For each kind and database, end to end as a user runs it:
+
+1. a list of ``--size`` random hashes is generated under ``--work`` (default /tmp/lists-bench;
+   cached beside a small sample of its lines, the planted sources);
+2. ``hashsieve hashset import`` (a subprocess, fresh ``HASHSIEVE_HOME``): wall seconds and the
+   peak RSS of the process (``wait4``);
+3. the store's index is opened (``StoreIndex.open``: the database check and the memory map) and
+   queried. PDQ: ``--queries`` codes, half of them list lines with 0..31 random bits flipped
+   (planted near-duplicates: each must find a code within its flip count), half random; batch
+   queries per second with 2 threads, one query at a time in ms, and on ``--exact-sample``
+   queries the index's answer compared with a brute-force scan of every indexed code. MD5:
+   ``--queries`` x 100 digests, half of them list lines: every one must be found, with the id
+   of a row holding it;
+4. with ``--faiss``: faiss ``IndexBinaryFlat`` and HMA's ``IndexBinaryMultiHash`` (16 x 16, nflip
+   1; bench/index.py) on the same codes, each only where it fits in ``--faiss-memory-gb``.
+
+PostgreSQL runs on a private server started here (initdb under ``--work``, Unix socket, default
+settings), or on ``--database-url``. The 100 M runs live here, never in the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+import index as index_bench
+from hashsieve import Settings, Store
+from hashsieve.index.store_index import StoreIndex
+
+HASHSIEVE = str(Path(sys.executable).parent / "hashsieve")
+THRESHOLD = 31
+SAMPLE = 20_000  # list lines kept as planted sources
+CHUNK = 1_000_000
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def generate(path: Path, kind: str, size: int, seed: int = 14) -> np.ndarray:
+    """Write ``size`` random ``kind`` hashes, one per line; return a sample of (line, bytes)
+    rows as a structured array (cached beside the file)."""
+    width = 32 if kind == "pdq" else 16
+    sample_path = path.with_suffix(".sample.npy")
+    if path.exists() and sample_path.exists():
+        return np.load(sample_path)
+    rng = np.random.default_rng(seed)
+    lines = np.sort(rng.choice(size, min(SAMPLE, size), replace=False))
+    sample = np.zeros(lines.size, [("line", np.int64), ("value", np.uint8, (width,))])
+    sample["line"] = lines + 1
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as fh:
+        for start in range(0, size, CHUNK):
+            n = min(CHUNK, size - start)
+            values = rng.integers(0, 256, (n, width), dtype=np.uint8)
+            sel = (lines >= start) & (lines < start + n)
+            sample["value"][sel] = values[lines[sel] - start]
+            digits = values.tobytes().hex()
+            w = 2 * width
+            fh.write("\n".join(digits[i * w : (i + 1) * w] for i in range(n)))
+            fh.write("\n")
+    os.replace(tmp, path)
+    np.save(sample_path, sample)
+    return sample
+
+
+def run_import(home: Path, path: Path, kind: str, url: str | None) -> dict[str, Any]:
+    env = {**os.environ, "HASHSIEVE_HOME": str(home)}
+    env.pop("HASHSIEVE_DATABASE_URL", None)
+    if url:
+        env["HASHSIEVE_DATABASE_URL"] = url
+    cmd = [HASHSIEVE, "hashset", "import", str(path), "--name", kind, "--algorithm", kind]
+    load0 = load_average()
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
+    if status != 0:
+        raise RuntimeError(f"import failed: {out.decode()}\n{err.decode()}")
+    return {
+        "command": " ".join(cmd),
+        "import_s": round(wall, 1),
+        "import_peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "load_before": load0,
+        "load_after": load_average(),
+    }
+
+
+def du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def bench_pdq(index: Any, sample: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
+    rng = np.random.default_rng(31)
+    nq = args.queries
+    half = nq // 2
+    src = sample["value"][rng.integers(0, sample.size, half)]
+    flips = rng.integers(0, THRESHOLD + 1, half)
+    planted = index_bench.flip_exact(src, flips, rng)
+    queries = np.concatenate([planted, rng.integers(0, 256, (nq - half, 32), dtype=np.uint8)])
+    index.threads = args.threads
+    index.query(queries[:8], THRESHOLD)  # JIT and pool warm-up
+    t = time.perf_counter()
+    rows, ids, dists = index.query(queries, THRESHOLD)
+    batch_s = time.perf_counter() - t
+    best = np.full(nq, 10**6)
+    np.minimum.at(best, rows, dists)
+    planted_ok = bool((best[:half] <= flips).all())
+    single = min(200, nq)
+    t = time.perf_counter()
+    for i in range(single):
+        index.query(queries[i : i + 1], THRESHOLD)
+    single_ms = (time.perf_counter() - t) / single * 1e3
+    # brute force over every indexed code on a sample (half planted, half random)
+    k = min(args.exact_sample, half)
+    pick = np.concatenate([np.arange(k // 2 + k % 2), half + np.arange(k // 2)])
+    got = index_bench.hits_by_row(*_rows_for(rows, ids, pick), pick.size)
+    truth: list[set[int]] = [set() for _ in range(pick.size)]
+    t = time.perf_counter()
+    for seg in (index._main, index._delta):
+        if len(seg):
+            seg_truth = _truth_chunked(seg, queries[pick])
+            for a, b in zip(truth, seg_truth, strict=True):
+                a |= b
+    brute_s = time.perf_counter() - t
+    return {
+        "queries": nq,
+        "threads": index.threads,
+        "qps": round(nq / batch_s, 1),
+        "single_ms": round(single_ms, 3),
+        "planted_found": planted_ok,
+        "planted": half,
+        "exact_sample": int(pick.size),
+        "exact_equal": got == truth,
+        "brute_force_s_per_query": round(brute_s / max(1, pick.size), 3),
+    }
+
+
+def _rows_for(rows: np.ndarray, ids: np.ndarray, pick: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    where = {int(q): i for i, q in enumerate(pick)}
+    sel = np.isin(rows, pick)
+    return np.asarray([where[int(r)] for r in rows[sel]], np.int64), ids[sel]
+
+
+def _truth_chunked(seg: Any, queries: np.ndarray) -> list[set[int]]:
+    """Every code of one segment within the threshold of each query (linear scan, in chunks)."""
+    out: list[set[int]] = [set() for _ in range(queries.shape[0])]
+    step = 8_000_000
+    for s in range(0, len(seg), step):
+        codes = np.ascontiguousarray(seg.codes[s : s + step])
+        ids = np.asarray(seg.ids[s : s + step])
+        for q, hits in enumerate(index_bench.exact_truth(codes, ids, queries)):
+            out[q] |= hits
+    return out
+
+
+def bench_md5(index: Any, sample: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
+    rng = np.random.default_rng(5)
+    nq = args.queries * 100
+    half = nq // 2
+    present = sample["value"][rng.integers(0, sample.size, half)]
+    queries = np.concatenate([present, rng.integers(0, 256, (nq - half, 16), dtype=np.uint8)])
+    t = time.perf_counter()
+    rows, ids = index.lookup(queries)
+    batch_s = time.perf_counter() - t
+    found = np.zeros(nq, bool)
+    found[rows] = True
+    single = 2000
+    t = time.perf_counter()
+    for i in range(single):
+        index.lookup_one(queries[i].tobytes())
+    single_us = (time.perf_counter() - t) / single * 1e6
+    # the ids found hold the digest asked for: check a sample against the index's own rows
+    check = rows[:1000]
+    pos = {int(i): p for p, i in enumerate(np.asarray(index._ids))} if len(index) < 2e7 else None
+    ids_ok = True
+    if pos is not None:
+        digests = np.asarray(index._digests)
+        ids_ok = all(
+            (digests[pos[int(i)]] == queries[r]).all()
+            for r, i in zip(check, ids[:1000], strict=True)
+        )
+    return {
+        "queries": nq,
+        "lookups_per_s": round(nq / batch_s),
+        "single_us": round(single_us, 2),
+        "present_found": bool(found[:half].all()),
+        "absent_found": int(found[half:].sum()),
+        "ids_hold_the_digest": ids_ok,
+    }
+
+
+def bench_faiss(codes_index: Any, sample: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
+    n = len(codes_index)
+    budget = args.faiss_memory_gb * 1e9
+    codes = codes_index._main.codes
+    ids = np.asarray(codes_index._main.ids)
+    rng = np.random.default_rng(31)
+    nq = min(args.queries, 2000)
+    src_rows = rng.integers(0, n, nq)
+    queries = index_bench.flip_exact(
+        np.asarray(codes[np.sort(src_rows)]), rng.integers(0, 32, nq), rng
+    )
+    src = ids[np.sort(src_rows)].astype(np.int64)
+    out: dict[str, Any] = {}
+    for kind, bytes_per_hash in (("flat", 32), ("hma", 300)):
+        if n * bytes_per_hash > budget:
+            out[kind] = {"fits": False, "needs_gb": round(n * bytes_per_hash / 1e9, 1)}
+            continue
+        resident = np.ascontiguousarray(codes)
+        q = queries if kind == "hma" else queries[: min(nq, 200 if n > 2e7 else nq)]
+        out[kind] = index_bench.bench_faiss(kind, resident, ids, q, src[: q.shape[0]], args.threads)
+        out[kind].pop("_hits", None)
+        del resident
+    return out
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster under ``root`` (initdb, default settings, Unix socket only)."""
+
+    def __init__(self, root: Path) -> None:
+        import glob
+
+        self.bindir = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+        self.root = root
+        self.data, self.socket = root / "pgdata", root / "pgsock"
+
+    def _run(self, *cmd: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *cmd], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self.socket.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+            shutil.chown(self.socket, "postgres")
+        if not self.data.exists():
+            self._run(f"{self.bindir}/initdb", "-D", str(self.data), "-U", "postgres",
+                      "--auth=trust")  # fmt: skip
+        opts = f"-c listen_addresses='' -c unix_socket_directories={self.socket}"
+        self._run(f"{self.bindir}/pg_ctl", "-D", str(self.data), "-w", "-l",
+                  str(self.root / "pg.log"), "-o", opts, "start")  # fmt: skip
+
+    def database(self, name: str) -> str:
+        self._run(f"{self.bindir}/dropdb", "-h", str(self.socket), "-U", "postgres",
+                  "--if-exists", name)  # fmt: skip
+        self._run(f"{self.bindir}/createdb", "-h", str(self.socket), "-U", "postgres", name)
+        return f"postgresql+psycopg://postgres@/{name}?host={self.socket}"
+
+    def stop(self) -> None:
+        self._run(f"{self.bindir}/pg_ctl", "-D", str(self.data), "-m", "fast", "stop")
+
+
+def run_one(kind: str, db: str, args: argparse.Namespace, pg: PrivatePostgres | None) -> dict:
+    work = Path(args.work)
+    path = work / f"{kind}-{args.size}.txt"
+    t = time.perf_counter()
+    sample = generate(path, kind, args.size)
+    gen_s = time.perf_counter() - t
+    home = work / f"home-{db}-{kind}-{args.size}"
+    shutil.rmtree(home, ignore_errors=True)
+    url = args.database_url
+    if db == "postgresql" and url is None:
+        assert pg is not None
+        url = pg.database(f"lists_{kind}_{args.size}")
+    result: dict[str, Any] = {"kind": kind, "db": db, "size": args.size}
+    result.update(generate_s=round(gen_s, 1), list_bytes=path.stat().st_size)
+    result.update(run_import(home, path, kind, url))
+    if url:
+        os.environ["HASHSIEVE_DATABASE_URL"] = url
+    else:
+        os.environ.pop("HASHSIEVE_DATABASE_URL", None)
+    store = Store(Settings(home=home))
+    t = time.perf_counter()
+    index = StoreIndex(store, kind).open()
+    result["open_s"] = round(time.perf_counter() - t, 3)
+    folder = store.settings.index_dir / kind
+    result["index_bytes"] = du(folder)
+    result["index_bytes_per_hash"] = round(du(folder) / args.size, 1)
+    if db == "sqlite":
+        result["database_bytes"] = du(home) - du(store.settings.index_dir)
+    result["load_before_queries"] = load_average()
+    if kind == "pdq":
+        result["queries"] = bench_pdq(index, sample, args)
+        if args.faiss:
+            result["faiss"] = bench_faiss(index, sample, args)
+    else:
+        result["queries"] = bench_md5(index, sample, args)
+    store.close()
+    if not args.keep:
+        shutil.rmtree(home, ignore_errors=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", type=int, default=1_000_000)
+    ap.add_argument("--kind", action="append", choices=["pdq", "md5"])
+    ap.add_argument("--db", action="append", choices=["sqlite", "postgresql"])
+    ap.add_argument("--database-url", help="a PostgreSQL URL instead of a private server")
+    ap.add_argument("--queries", type=int, default=10_000)
+    ap.add_argument("--exact-sample", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--faiss", action="store_true", help="faiss flat and HMA beside, if they fit")
+    ap.add_argument("--faiss-memory-gb", type=float, default=6.0)
+    ap.add_argument("--work", default="/tmp/lists-bench")
+    ap.add_argument("--keep", action="store_true", help="keep the homes (stores and indexes)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+    dbs = args.db or ["sqlite"]
+    pg = None
+    if "postgresql" in dbs and args.database_url is None:
+        pg = PrivatePostgres(Path(args.work) / "pg")
+        pg.start()
+    results = []
+    try:
+        for kind in args.kind or ["pdq", "md5"]:
+            for db in dbs:
+                results.append(run_one(kind, db, args, pg))
+                print(json.dumps(results[-1]), flush=True)
+    finally:
+        if pg is not None:
+            pg.stop()
+    out = Path(__file__).parent / "results" / f"lists-{args.size}.json"
+    out.parent.mkdir(exist_ok=True)
+    record = {"date": time.strftime("%Y-%m-%d %H:%M"), "argv": sys.argv[1:], "results": results}
+    out.write_text(json.dumps(record, indent=1))
+    if args.json:
+        print(json.dumps(record, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
