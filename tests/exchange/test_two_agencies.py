@@ -129,8 +129,16 @@ def test_b_scan_knows_what_a_shared_and_who_holds_the_series(
 def test_a_removal_upstream_is_gone_downstream_after_sync(
     agencies: Agencies, subscribed: Any
 ) -> None:
+    from hashsieve.sensors.console import hashlist
+    from hashsieve.sensors.listcopy import ListCopy
+
     gone = agencies.md5s[2]
     assert ("md5", gone) in _set_values(agencies, "from-a")
+    sensor_copy = ListCopy()  # what B's sensors hold
+    store = agencies.b_store()
+    sensor_copy.apply(hashlist(store))
+    store.close()
+    assert sensor_copy.lookup("md5", [bytes.fromhex(gone)])
     store = agencies.a_store()
     feeds.withdraw(store, "shared", "md5", gone)  # = hashsieve exchange withdraw md5 ...
     store.close()
@@ -141,7 +149,12 @@ def test_a_removal_upstream_is_gone_downstream_after_sync(
     assert ("md5", agencies.md5s[0]) in values
     store = agencies.b_store()
     assert Matcher(store).lookup("md5", [bytes.fromhex(gone)]) == []
+    changes = hashlist(store, sensor_copy.version)
     store.close()
+    assert changes["remove"]  # the changed set goes, and comes again without the hash
+    sensor_copy.apply(changes)
+    assert sensor_copy.lookup("md5", [bytes.fromhex(gone)]) == []
+    assert sensor_copy.lookup("md5", [bytes.fromhex(agencies.md5s[0])])
 
 
 def test_serve_syncs_on_its_timer(agencies: Agencies, subscribed: Any) -> None:

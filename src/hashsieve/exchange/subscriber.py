@@ -40,6 +40,7 @@ from hashsieve.exchange.protocol import (
     parse_public_key,
     verify_page,
 )
+from hashsieve.hashing.algorithms import PDQ_TABLES
 from hashsieve.hashsets.base import STORED_HEX_LENGTHS
 from hashsieve.hashsets.catalogue import KNOWN
 from hashsieve.index.store_index import WIDTHS, StoreIndex
@@ -302,7 +303,7 @@ def apply(
         )
         if moved.rowcount != 1:
             raise _Overtaken(f"subscription {sub.name!r} was synced meanwhile")
-        gone = _matching_rows(conn, hs, removes)
+        gone = _matching_rows(conn, store, hs, removes)
         for i in range(0, len(gone), _CHUNK):
             conn.execute(
                 delete(HashEntry).where(HashEntry.id.in_([g[0] for g in gone[i : i + _CHUNK]]))
@@ -339,35 +340,52 @@ def apply(
 
 
 def _matching_rows(
-    conn: Connection, hashset_id: int, keys: set[tuple[Any, ...]]
+    conn: Connection, store: Store, hashset_id: int, keys: set[tuple[Any, ...]]
 ) -> list[tuple[int, str, bytes]]:
-    """(id, algorithm, value) of the set's rows that these keys name."""
+    """(id, algorithm, value) of the set's rows that these keys name.
+
+    Candidates come from the store's own indexes (the sorted digest arrays, the PDQ
+    multi-index at distance 0), as every lookup of a hash does: the database keeps no B-tree
+    over (algorithm, value) (migration 0009_lists). When the saved indexes do not hold exactly
+    the set's rows (none saved yet, or a crash between a commit and an index update), the set's
+    rows are read through ``ix_hash_entries_hashset`` instead.
+    """
+    indexed = sum(
+        (StoreIndex(store, a)._saved_state() or {}).get(str(hashset_id), 0) for a in WIDTHS
+    )
+    held = conn.scalar(select(HashSet.entries).where(HashSet.id == hashset_id))
     by_algo: dict[str, set[bytes]] = {}
     for algorithm, value, *_ in keys:
-        if algorithm in STORED_HEX_LENGTHS:
+        if algorithm in WIDTHS:
             by_algo.setdefault(algorithm, set()).add(bytes.fromhex(value))
     out: list[tuple[int, str, bytes]] = []
     for algorithm, values in by_algo.items():
         ordered = sorted(values)
-        for i in range(0, len(ordered), _CHUNK):
+        index = StoreIndex(store, algorithm)._current() if indexed == held else None
+        if index is None:
+            where: Any = (HashEntry.hashset_id == hashset_id) & (HashEntry.algorithm == algorithm)
+            chunks = [ordered[i : i + _CHUNK] for i in range(0, len(ordered), _CHUNK)]
+            queries = [where & HashEntry.value.in_(chunk) for chunk in chunks]
+        else:
+            codes = np.frombuffer(b"".join(ordered), np.uint8).reshape(len(ordered), -1)
+            found = index.query(codes, 0) if algorithm in PDQ_TABLES else index.lookup(codes)
+            ids = sorted({int(i) for i in found[1]})
+            queries = [HashEntry.id.in_(ids[i : i + _CHUNK]) for i in range(0, len(ids), _CHUNK)]
+        for query in queries:
             for row in conn.execute(
-                # By the (algorithm, value) index only: with the set's id in the WHERE clause
-                # SQLite walks the set's index instead, every row of a 10M-row set per query.
                 select(
                     HashEntry.id,
                     HashEntry.hashset_id,
+                    HashEntry.algorithm,
                     HashEntry.value,
                     HashEntry.item,
                     HashEntry.frame,
                     HashEntry.part,
-                ).where(
-                    (HashEntry.algorithm == algorithm)
-                    & HashEntry.value.in_(ordered[i : i + _CHUNK])
-                )
+                ).where(query)
             ):
-                key = (algorithm, row.value.hex(), row.item, row.frame, row.part)
+                key = (row.algorithm, row.value.hex(), row.item, row.frame, row.part)
                 if row.hashset_id == hashset_id and key in keys:
-                    out.append((row.id, algorithm, row.value))
+                    out.append((row.id, row.algorithm, row.value))
     return out
 
 
