@@ -136,6 +136,13 @@ def hash_content(source: Source, options: HashOptions, *, path: str = "") -> Fil
     except OSError as exc:
         result.error = f"read-error: {exc.strerror or exc}"
         return result
+    if result.size and size != result.size and result.mtime_ns is not None:
+        # A file of the evidence cut short (or grown) while it was read: its digests are of
+        # neither version. Recorded with its old size, so the next run hashes it again.
+        result.error = (
+            f"changed-while-read: read {size:,} bytes of the {result.size:,} it had when opened"
+        )
+        return result
     result.size = size if result.size is None else result.size
     _fill(result, digests, head, data, options, source)
     return result
