@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,9 +60,15 @@ def add_case(
     seed: int = 19,
     pictures: Path | None = None,
     real: int = 0,
+    real_groups: int = 0,
     batch: int = 20_000,
 ) -> Generated:
-    """Write a case of ``n`` files; the first ``real`` are JPEGs under ``pictures``."""
+    """Write a case of ``n`` files; the first ``real`` are JPEGs under ``pictures``.
+
+    With ``real_groups``, the first file of every group of at least that many files is a
+    picture too (a hard link to one of 256 generated ones), so the first screen of the grid,
+    largest groups first, shows real thumbnails in a case of a million rows.
+    """
     rnd = random.Random(seed)
     with store.session() as s:
         case = Case(name=name)
@@ -107,6 +114,14 @@ def add_case(
             if pictures is not None and i < real:
                 file = pictures / f"p{i:07d}.jpg"
                 _picture(file, i)
+                path = str(file)
+            elif pictures is not None and real_groups and k == 0 and size >= real_groups:
+                pool = pictures / "pool" / f"{fid % 256:03d}.jpg"
+                if not pool.exists():
+                    pool.parent.mkdir(exist_ok=True)
+                    _picture(pool, fid % 256)
+                file = pictures / f"g{i:07d}.jpg"
+                os.link(pool, file)
                 path = str(file)
             sha = hashlib.sha256(f"{seed}:{gid if copies else fid}".encode()).hexdigest()
             meta: dict[str, Any] | None = None

@@ -507,5 +507,6 @@
   if (countNode) countNode.innerHTML = "<strong>" + total + "</strong> tiles";
   layout();
   repaint();
+  window.hashsieveGrid.readyAt = performance.now();
   body.dataset.gridReady = "1";
 })();
