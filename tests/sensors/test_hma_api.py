@@ -255,3 +255,21 @@ def test_the_fast_path_answers_as_the_routes_do(
             assert fast.headers["content-security-policy"].startswith("default-src 'none'")
             assert fast.headers["cache-control"] == "no-store"
             assert fast.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_hash_set_imported_later_is_found_after_the_refresh(
+    client: TestClient, console_store: Store, token: str, tmp_path: Any
+) -> None:
+    code = flipped("0" * 64, 100)
+    get(client, "/m/raw_lookup", token, signal=code, signal_type="pdq")  # the service is up
+    listing = tmp_path / "later.txt"
+    listing.write_text(f"# algorithm: pdq\n{code}\n")
+    import_hashset(console_store, listing, "later-pdq", category=1)
+    service: hma.LookupService = client.app.state.hma  # type: ignore[attr-defined]
+    service._refresh()  # what the background check does every REFRESH_EVERY seconds
+    r = get(client, "/m/lookup", token, signal=code, signal_type="pdq")
+    assert r.json() == {
+        "later-pdq": [
+            {"bank_content_id": entry_id(console_store, "later-pdq", "pdq"), "distance": "0"}
+        ]
+    }

@@ -40,6 +40,7 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -200,6 +201,7 @@ class LookupService:
         self._known: _BareHashes | None = None
         self._version: tuple[tuple[Any, ...], ...] | None = None
         self._checked = 0.0
+        self._refreshing = False
         self._tokens: dict[str, _Token] = {}
         self._audit: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
@@ -227,24 +229,45 @@ class LookupService:
     # --- the indexes -----------------------------------------------------------------------
 
     def known(self) -> _BareHashes:
-        """The store's known hashes, reopened when the hash sets changed (checked every
-        REFRESH_EVERY seconds)."""
-        now = time.monotonic()
+        """The store's known hashes. Built on the first lookup; then every REFRESH_EVERY
+        seconds a background thread checks whether the hash sets changed and swaps in new
+        ones when they did, so no lookup waits for a reload."""
         known = self._known
-        if known is not None and now - self._checked < REFRESH_EVERY:
-            return known
-        with self._lock:
-            if self._known is not None and now - self._checked < REFRESH_EVERY:
+        if known is None:
+            with self._lock:
+                if self._known is None:
+                    self._version = self._sets_version()
+                    self._known, self._checked = self._build(), time.monotonic()
                 return self._known
+        if time.monotonic() - self._checked >= REFRESH_EVERY and not self._refreshing:
+            with self._lock:
+                if not self._refreshing:
+                    self._refreshing, self._checked = True, time.monotonic()
+                    threading.Thread(target=self._refresh, name="hma-refresh", daemon=True).start()
+        return known
+
+    @property
+    def ready(self) -> bool:
+        """Whether the known hashes are built (the first lookup builds them)."""
+        return self._known is not None
+
+    def _build(self) -> _BareHashes:
+        matcher = Matcher(self.store)
+        for index in (matcher.index, *matcher.parts.values()):
+            if hasattr(index, "threads"):
+                index.threads = 1  # one small query per request: no thread hand-off
+        return _BareHashes(matcher)
+
+    def _refresh(self) -> None:
+        try:
             version = self._sets_version()
-            if self._known is None or version != self._version:
-                matcher = Matcher(self.store)
-                for index in (matcher.index, *matcher.parts.values()):
-                    if hasattr(index, "threads"):
-                        index.threads = 1  # one small query per request: no thread hand-off
-                self._known, self._version = _BareHashes(matcher), version
-            self._checked = now
-            return self._known
+            if version != self._version:
+                known = self._build()
+                self._known, self._version = known, version
+        except Exception:  # the store went away, or is busy: keep what is held, try later
+            pass
+        finally:
+            self._checked, self._refreshing = time.monotonic(), False
 
     def _sets_version(self) -> tuple[tuple[Any, ...], ...]:
         with self.store.session() as s:
@@ -410,7 +433,7 @@ def _checked(signal: str, signal_type: str) -> tuple[str, str]:
     raise HTTPException(422, f"invalid signal: a {signal_type} is {want} hexadecimal digits")
 
 
-def _hits(
+async def _hits(
     request: Request,
     svc: LookupService,
     sensor: str,
@@ -419,6 +442,8 @@ def _hits(
     banks: str | None,
 ) -> list[MatchHit]:
     algorithm, value = _checked(signal, signal_type)
+    if not svc.ready:  # the first lookup builds the known hashes: not on the event loop
+        await run_in_threadpool(svc.known)
     hits = svc.match(algorithm, value)
     if banks is not None:
         wanted = {b.strip() for b in banks.split(",")}
@@ -439,7 +464,7 @@ async def raw_lookup(
 ) -> dict[str, Any]:
     """Look up a hash in the index (HMA's ``/m/raw_lookup``): the matching entry ids, or with
     ``include_distance`` the ids and distances."""
-    hits = _hits(request, svc, sensor, signal, signal_type, banks)
+    hits = await _hits(request, svc, sensor, signal, signal_type, banks)
     if include_distance:
         return {
             "matches": [{"bank_content_id": h.entry_id, "distance": str(h.distance)} for h in hits]
@@ -475,7 +500,7 @@ async def lookup(
     if not signal or not signal_type:
         raise HTTPException(422, "Either url or both signal and signal_type are required")
     out: dict[str, list[dict[str, Any]]] = {}
-    for h in _hits(request, svc, sensor, signal, signal_type, banks):
+    for h in await _hits(request, svc, sensor, signal, signal_type, banks):
         out.setdefault(h.hashset, []).append(
             {"bank_content_id": h.entry_id, "distance": str(h.distance)}
         )
@@ -537,8 +562,8 @@ class FastLookups:
 
     def _answer(self, scope: Any) -> bytes | None:
         svc: LookupService | None = getattr(scope["app"].state, "hma", None)
-        if svc is None:
-            return None  # the first lookup goes through the routes, which start the service
+        if svc is None or not svc.ready:
+            return None  # the first lookups go through the routes, which start the service
         params: dict[str, str] = {}
         for key, value in parse_qsl(scope["query_string"].decode("latin-1"), True):
             if key in params or len(value) > _LIMITS.get(key, len(value)):
