@@ -89,7 +89,18 @@ class LoopbackCluster:
         self.log = open(log, "a")  # noqa: SIM115
         common: dict[str, Any] = {"stdout": self.log, "stderr": subprocess.STDOUT}
         self.scheduler = subprocess.Popen(
-            [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            # No dashboard; its HTTP server (metrics) on any free port, not 8787.
+            [
+                DASK,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-dashboard",
+                "--dashboard-address",
+                ":0",
+            ],
             **common,
         )
         self.workers = subprocess.Popen(

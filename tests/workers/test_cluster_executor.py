@@ -38,19 +38,11 @@ def client() -> Iterator[Client]:
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster, set_as_default=False) as c,
     ):
         yield c
-
-
-def test_every_item_comes_back_once(client: Client) -> None:
-    ex: DaskExecutor[list[int], list[int]] = DaskExecutor(client, on_crash=crashed, in_flight=3)
-    chunks = [[n, n + 100] for n in range(12)]
-    got = sorted(v for batch in ex.map_unordered(squares_or_die, chunks) for v in batch)
-    assert got == sorted(v * v for chunk in chunks for v in chunk)
-    assert ex.killed == 0
 
 
 def test_a_worker_killer_is_reported_and_its_chunk_mates_are_redone(client: Client) -> None:
@@ -59,6 +51,7 @@ def test_a_worker_killer_is_reported_and_its_chunk_mates_are_redone(client: Clie
     )
     chunks = [list(range(start, start + 5)) for start in range(0, 30, 5)]
     got = sorted(v for batch in ex.map_unordered(squares_or_die, chunks) for v in batch)
+    # Every item once: the killer reported, every other one squared.
     assert got == sorted([-POISON] + [n * n for n in range(30) if n != POISON])
     # The chunk [10..14], the single [13], then [13] alone killed a worker each (an innocent
     # queued on a dying worker may have ended in KilledWorker too, and been redone alone).

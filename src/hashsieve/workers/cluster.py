@@ -101,7 +101,7 @@ def connect(spec: str) -> Cluster:
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=":0" if _has_dashboard() else None,
+                dashboard_address=":0",  # any free port (8787 may be taken)
             )
             client = Client(local, set_as_default=False)
         else:
@@ -118,13 +118,6 @@ def connect(spec: str) -> Cluster:
 def prepare(client: Client) -> None:
     """Register the hashsieve worker plugin (idempotent: registered by name)."""
     client.register_plugin(_warm_up_plugin(), name="hashsieve-warm-up")
-
-
-def _has_dashboard() -> bool:
-    """The Dask dashboard needs bokeh, which hashsieve does not install."""
-    import importlib.util
-
-    return importlib.util.find_spec("bokeh") is not None
 
 
 class DaskExecutor(Generic[T, R]):
