@@ -25,6 +25,7 @@ from hashsieve.access.models import AuditEvent
 from hashsieve.exchange import feeds
 from hashsieve.exchange.models import Subscription
 from hashsieve.exchange.subscriber import subscribe, sync
+from hashsieve.index.store_index import StoreIndex
 from hashsieve.matching.matcher import Matcher
 from hashsieve.store.models import HashEntry, HashSet
 from tests.exchange.conftest import CASE_REF, CONTACT, SERIES, Agencies, get
@@ -148,6 +149,8 @@ def test_a_removal_upstream_is_gone_downstream_after_sync(
     assert ("md5", gone) not in values
     assert ("md5", agencies.md5s[0]) in values
     store = agencies.b_store()
+    index = StoreIndex(store, "md5")
+    assert index._saved_state() == index._db_state()  # updated in place: no rebuild pending
     assert Matcher(store).lookup("md5", [bytes.fromhex(gone)]) == []
     changes = hashlist(store, sensor_copy.version)
     store.close()
