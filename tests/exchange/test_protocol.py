@@ -216,3 +216,38 @@ def test_a_republished_set_becomes_removals_and_additions(tmp_path: Path) -> Non
     assert ("remove", md5(0)) in ops and ("remove", md5(1)) in ops
     assert ("add", md5(4)) in ops and ("add", md5(5)) in ops
     assert {f["name"]: f["entries"] for f in feeds.list_feeds(store)} == {"list": 4}
+
+
+def test_a_sensor_alert_on_a_shared_entry_says_who_else_holds_it(
+    publisher: tuple[Store, SigningKey], tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from hashsieve.sensors.console import add_sensor, authenticate, record_alert
+    from hashsieve.store.models import HashEntry
+
+    store_a, key = publisher
+    origin = {"agency": "Agency A", "case_ref": "A-1", "contact": "desk 7"}
+    value = md5(42)
+    feeds.append(store_a, FEED, [{"algorithm": "md5", "value": value, "origin": origin}], [])
+    b = Store(Settings(home=tmp_path / "b"))
+    subscribe(b, "http://127.0.0.1:9", FEED, key.verify_key.encode().hex(), "t", "from-a")
+    [result] = sync(
+        b, fetch=lambda _s, feed, after: canonical(feeds.page(store_a, key, feed, after))
+    )
+    assert result.ok
+    with b.session() as s:
+        entry_id = s.scalar(select(HashEntry.id).where(HashEntry.value == bytes.fromhex(value)))
+    sensor = authenticate(b, add_sensor(b, "laptop-1"))
+    assert sensor is not None
+    alert = record_alert(
+        b,
+        sensor,
+        {
+            "alert_id": "alert-0001",
+            "hashes": {"md5": value},
+            "matches": [{"entry_id": entry_id, "algorithm": "md5", "distance": 0}],
+        },
+    ).alert
+    assert alert["hashset"] == "from-a"
+    assert alert["detail"]["matches"][0]["seen_by"] == origin
