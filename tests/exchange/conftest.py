@@ -46,6 +46,7 @@ def last_line(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def serve(home: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``hashsieve serve`` on a free loopback port (wait with :func:`ready`)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "hashsieve.cli", "serve", "--port", str(port), *args],
@@ -53,7 +54,10 @@ def serve(home: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    url = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def ready(proc: subprocess.Popen[bytes], url: str) -> tuple[subprocess.Popen[bytes], str]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -224,8 +228,10 @@ def agencies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agencies]:
     nosy_token = feeds.add_peer(store, "nosy", a_key)
     store.close()
 
-    a_proc, a_url = serve(a_home, "--exchange-sync", "0")
-    b_proc, b_url = serve(b_home, "--exchange-sync", "1")
+    a_started = serve(a_home, "--exchange-sync", "0")  # both start at once
+    b_started = serve(b_home, "--exchange-sync", "1")
+    a_proc, a_url = ready(*a_started)
+    b_proc, b_url = ready(*b_started)
     Tamper.upstream = a_url
     proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Tamper)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()

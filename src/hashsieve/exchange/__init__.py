@@ -10,39 +10,36 @@ instances' feeds and syncs them, verifying every page before applying anything (
 
 from __future__ import annotations
 
-from hashsieve.exchange.feeds import (
-    FeedError,
-    add_peer,
-    grant,
-    list_feeds,
-    list_peers,
-    publish_hashset,
-    publish_series,
-    revoke_peer,
-    withdraw,
-)
-from hashsieve.exchange.identity import IdentityError, init_identity, public_key
-from hashsieve.exchange.protocol import FeedRefused, verify_page
-from hashsieve.exchange.subscriber import SyncError, SyncResult, SyncTimer, subscribe, sync
+import importlib
+from typing import Any
 
-__all__ = [
-    "FeedError",
-    "FeedRefused",
-    "IdentityError",
-    "SyncError",
-    "SyncResult",
-    "SyncTimer",
-    "add_peer",
-    "grant",
-    "init_identity",
-    "list_feeds",
-    "list_peers",
-    "public_key",
-    "publish_hashset",
-    "publish_series",
-    "revoke_peer",
-    "subscribe",
-    "sync",
-    "verify_page",
-    "withdraw",
-]
+#: The public names, loaded on first use: ``hashsieve.exchange.pytx`` (imported by
+#: threatexchange's CLI) needs only :mod:`.protocol`, not the store below the rest.
+_WHERE = {
+    "FeedError": "feeds",
+    "add_peer": "feeds",
+    "grant": "feeds",
+    "list_feeds": "feeds",
+    "list_peers": "feeds",
+    "publish_hashset": "feeds",
+    "publish_series": "feeds",
+    "revoke_peer": "feeds",
+    "withdraw": "feeds",
+    "IdentityError": "identity",
+    "init_identity": "identity",
+    "public_key": "identity",
+    "FeedRefused": "protocol",
+    "verify_page": "protocol",
+    "SyncError": "subscriber",
+    "SyncResult": "subscriber",
+    "SyncTimer": "subscriber",
+    "subscribe": "subscriber",
+    "sync": "subscriber",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
