@@ -408,3 +408,24 @@ def test_case_list_and_dashboard_show_counts_reviewers_and_scans(
     assert f"alice ({case['reviewed']})" in page and str(counts["new"]) in page
     dashboard = grid_alice.client.get(f"/api/cases/{GRID_CASE}").json()
     assert dashboard["reviewers"] == case["reviewers"]
+
+
+def test_thumbnails_in_one_request_are_audited_per_file(
+    grid_alice: Api, grid_store: Store
+) -> None:
+    tiles = _all(grid_alice, verdict="all", collapse="false", sort="id")[:5]
+    ids = [t["file_id"] for t in tiles]
+    r = grid_alice.client.get(
+        f"/api/cases/{GRID_CASE}/thumbs", params={"ids": [*ids, 10**9], "size": 128}
+    )
+    assert r.status_code == 200, r.text
+    thumbs = r.json()["thumbs"]
+    assert sorted(thumbs) == sorted(str(i) for i in ids)  # not in the case: left out
+    assert thumbs[str(ids[0])].startswith("data:image/jpeg;base64,")  # a real picture
+    with grid_store.session() as s:
+        seen = list(s.scalars(select(AuditEvent.file_id).where(AuditEvent.action == "thumbnail")))
+    assert sorted(seen) == sorted(ids)
+    too_many = grid_alice.client.get(
+        f"/api/cases/{GRID_CASE}/thumbs", params={"ids": list(range(1, 200))}
+    )
+    assert too_many.status_code == 422

@@ -113,6 +113,7 @@ def test_dense_grid_in_a_real_browser(grid_server: str, grid_store: Store, tmp_p
             # Wellness: blurred and greyscale; hovering does not reveal, Space reveals one.
             thumb = page.locator("#dense .tile img.thumb").first
             assert "blur(14px)" in thumb.evaluate("el => getComputedStyle(el).filter")
+            thumb.evaluate("el => el.decode()")  # arrived in one batch request, as a data: URL
             assert thumb.evaluate("el => el.naturalWidth") > 0
             page.locator("#dense .tile").nth(3).hover()
             hovered = page.locator("#dense .tile").nth(3).locator("img.thumb")

@@ -13,7 +13,7 @@
   const api = "/api/cases/" + encodeURIComponent(caseName);
   const first = JSON.parse(dataNode.textContent);
   const WINDOW = first.limit || 200;
-  const OVERSCAN = 3; // rows above and below the view
+  const OVERSCAN = 2; // rows above and below the view
   const status = document.getElementById("status");
   const countNode = document.getElementById("grid-count");
   const selNode = document.getElementById("grid-selected");
@@ -101,10 +101,11 @@
     });
   }
 
-  function visibleRange() {
+  function visibleRange(overscan) {
+    const margin = overscan === undefined ? OVERSCAN : overscan;
     const top = window.scrollY - (box.getBoundingClientRect().top + window.scrollY);
-    const firstRow = Math.max(0, Math.floor(top / tileW) - OVERSCAN);
-    const lastRow = Math.ceil((top + window.innerHeight) / tileW) + OVERSCAN;
+    const firstRow = Math.max(0, Math.floor(top / tileW) - margin);
+    const lastRow = Math.ceil((top + window.innerHeight) / tileW) - 1 + margin;
     return [firstRow * cols, Math.min(total, (lastRow + 1) * cols)];
   }
 
@@ -134,11 +135,60 @@
       paint(el, it, i);
     }
     box.appendChild(frag);
+    loadThumbs(from, to);
     // The next window is fetched before it is needed.
     const ahead = Math.floor(Math.min(total - 1, to + cols * 4) / WINDOW);
     if (ahead >= 0) fetchWindow(ahead);
     const shown = document.querySelectorAll("#dense .tile").length;
     box.dataset.rendered = String(shown);
+  }
+
+  // Thumbnails: the tiles in view first, then the margin, many per request (each audited).
+  const thumbCache = new Map(); // file id -> data: URL
+  const asked = new Set();
+  const BATCH = 60;
+  function loadThumbs(from, to) {
+    const [viewFrom, viewTo] = visibleRange(0);
+    const order = [];
+    for (let i = viewFrom; i < viewTo; i++) order.push(i);
+    for (let i = from; i < to; i++) if (i < viewFrom || i >= viewTo) order.push(i);
+    let ids = [];
+    const size = thumbSize();
+    const flush = () => {
+      if (!ids.length) return;
+      const query = ids.map((id) => "ids=" + id).join("&");
+      const batch = ids;
+      ids = [];
+      fetch(api + "/thumbs?size=" + size + "&" + query, { credentials: "same-origin" })
+        .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
+        .then((data) => {
+          Object.entries(data.thumbs).forEach(([id, url]) => thumbCache.set(Number(id), url));
+          if (thumbCache.size > 3000) {
+            Array.from(thumbCache.keys())
+              .slice(0, 1000)
+              .forEach((k) => {
+                thumbCache.delete(k);
+                asked.delete(k);
+              });
+          }
+          nodes.forEach((el) => {
+            const img = el.firstChild;
+            const url = thumbCache.get(Number(el.dataset.file));
+            if (url && img.src !== url) img.src = url;
+          });
+        })
+        .catch(() => batch.forEach((id) => asked.delete(id)));
+    };
+    order.forEach((i) => {
+      const el = nodes.get(i);
+      if (!el) return;
+      const id = Number(el.dataset.file);
+      if (thumbCache.has(id) || asked.has(id)) return;
+      asked.add(id);
+      ids.push(id);
+      if (ids.length >= BATCH) flush();
+    });
+    flush();
   }
 
   function thumbSize() {
@@ -155,11 +205,11 @@
     el.setAttribute("role", "gridcell");
     const img = document.createElement("img");
     img.className = "thumb";
-    img.loading = "lazy";
     img.decoding = "async";
     img.draggable = false;
     img.alt = "thumbnail " + it.name;
-    img.src = api + "/files/" + it.file_id + "/thumb?size=" + thumbSize();
+    const cached = thumbCache.get(it.file_id);
+    if (cached) img.src = cached;
     el.appendChild(img);
     if (it.group_size > 1) {
       el.classList.add("stack");
