@@ -279,3 +279,56 @@ def test_the_edge_run_kernel_matches_a_plain_reading_of_its_definition() -> None
     lengths, starts = edge_runs(lum, 8.0)
     for k, mask in enumerate((gy < -8, gy > 8, np.abs(gy) > 8)):
         assert list(zip(lengths[k].tolist(), starts[k].tolist(), strict=True)) == _plain_runs(mask)
+
+
+def framed_phone(light: bool) -> tuple[Image.Image, tuple]:
+    """A phone screenshot inside a device's dark bezel with rounded corners, on a coloured
+    backdrop (a mock-up): the bezel's corners keep every line of it from being flat."""
+    screen, (pt, pb, pl, pr) = phone(light)
+    bezel, margin = 28, 60
+    fw, fh = screen.width + 2 * (bezel + margin), screen.height + 2 * (bezel + margin)
+    out = Image.new("RGB", (fw, fh), (170, 40, 120))
+    d = ImageDraw.Draw(out)
+    d.rounded_rectangle(
+        (margin, margin, fw - margin, fh - margin), radius=3 * bezel, fill=(25, 25, 28)
+    )
+    mask = Image.new("L", screen.size, 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, *screen.size), radius=2 * bezel, fill=255)
+    out.paste(screen, (margin + bezel, margin + bezel), mask)
+    k = margin + bezel
+    return out, (pt + k, pb + k, pl + k, pr + k)
+
+
+@pytest.mark.parametrize("light", [False, True], ids=["dark", "light"])
+def test_the_picture_inside_a_framed_phone_is_found(light: bool) -> None:
+    img, expected = framed_phone(light)
+    assert distance(pdq_hash(img).code, CODE) > 31
+    pictures = [c for c in find_candidates(img) if c.name == "picture"]
+    assert any(_close(p.box, expected, np.asarray(img).shape) for p in pictures)
+    assert _best(img, "picture") <= THRESHOLDS["picture"]
+
+
+@pytest.mark.parametrize("light", [True, False], ids=["light-text", "dark-text"])
+def test_a_line_of_text_without_a_box_is_filled(light: bool) -> None:
+    """Large text near the bottom, no box: its band of strokes is filled from around it."""
+    w, h = ORIGINAL.size
+    img = ORIGINAL.copy()
+    ImageDraw.Draw(img).text(
+        (40, h - 70), "@example_user 2041", fill=(255,) * 3 if light else (0,) * 3, font_size=44
+    )
+    img = _jpeg(img, 90)
+    band = np.s_[h - 66 : h - 30, 44:420]
+
+    def ink(pixels: Image.Image | np.ndarray) -> int:  # the strokes' pixels in the band
+        lum = np.asarray(pixels, dtype=np.float32)[band] @ np.array([0.299, 0.587, 0.114])
+        return int((lum >= 245).sum() if light else (lum <= 10).sum())
+
+    strokes = ink(img) - ink(ORIGINAL)
+    assert strokes > 1000
+    # The strokes are gone: what stays of them in a filled copy is under a tenth.
+    filled = [
+        ink(c.pixels) - ink(ORIGINAL)
+        for c in find_candidates(img)
+        if c.name == "overlay" and c.box == (0, h, 0, w)
+    ]
+    assert any(n < strokes / 10 for n in filled)

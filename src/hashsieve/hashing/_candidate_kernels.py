@@ -56,6 +56,29 @@ def edge_runs(lum: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
     return lengths, starts
 
 
+@njit(cache=True, nogil=True)
+def ink_steps(lum: np.ndarray, step: float, light: float, dark: float) -> np.ndarray:
+    """Per row of a luma plane, how many steps between neighbours along it exceed ``step`` with
+    their lighter side at ``light`` or above (row 0 of the output: the strokes of light text)
+    and with their darker side at ``dark`` or below (row 1: dark text). 2 x height."""
+    h, w = lum.shape
+    out = np.zeros((2, h), np.int64)
+    for y in range(h):
+        n_light = 0
+        n_dark = 0
+        for x in range(w - 1):
+            a = lum[y, x]
+            b = lum[y, x + 1]
+            if b - a > step or a - b > step:
+                if max(a, b) >= light:
+                    n_light += 1
+                if min(a, b) <= dark:
+                    n_dark += 1
+        out[0, y] = n_light
+        out[1, y] = n_dark
+    return out
+
+
 #: Overlay modes of :func:`best_box`.
 DARK, SMOOTH, LIGHT = 0, 1, 2
 

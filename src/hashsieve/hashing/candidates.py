@@ -43,6 +43,7 @@ from hashsieve.hashing._candidate_kernels import (
     SMOOTH,
     best_box,
     edge_runs,
+    ink_steps,
     summed_areas,
 )
 from hashsieve.hashing.pdq import (
@@ -96,8 +97,9 @@ _TOL = 20
 _BORDER_TOL = 10
 #: A line is flat when at least this share of its pixels is within _TOL of its median colour.
 _FLAT = 0.97
-#: An app's bar is a line with this share at one level (the rest: a clock, icons, a title).
-_APP_FLAT = 0.7
+#: An app's bar is a line with this share at one level (the rest: a clock, icons, a title, a
+#: gesture pill and a screen's rounded corners).
+_APP_FLAT = 0.6
 #: ... within this share of the height at the top and at the bottom (status, header, navigation).
 _APP_BARS = 0.12
 #: ... and at least this share of the height at each end.
@@ -114,6 +116,18 @@ _SMALL_BOX = 0.06
 _SMALL_STEP = 20.0
 #: ... and sits in a corner: within this share of the height from the top or bottom.
 _CORNER = 0.2
+#: A line of text over the picture (:func:`_text_lines`): steps along a row of more than
+#: _TEXT_STEP levels whose light side is at least _TEXT_LIGHT (dark side at most _TEXT_DARK) ...
+_TEXT_STEP, _TEXT_LIGHT, _TEXT_DARK = 40.0, 200.0, 50.0
+#: ... at least _TEXT_MIN of the width per row and _TEXT_RISE times the picture's typical row ...
+_TEXT_MIN, _TEXT_RISE = 0.03, 4.0
+#: ... in a band within the outer _TEXT_ZONE of the height, _TEXT_LINE tall (shares of the
+#: height) and at least _TEXT_WIDTH wide.
+_TEXT_ZONE = 0.25
+_TEXT_LINE = (0.012, 0.15)
+_TEXT_WIDTH = 0.08
+#: A frame (:func:`_frame`) is at most this share of the height or width on each side.
+_FRAME_MAX = 0.15
 #: The share of each edge that ``uncrop`` adds back: 5 % cut from each side of 100 leaves 90.
 _UNCROP = 0.05 / 0.90
 
@@ -351,6 +365,39 @@ def _app_peel(lum: np.ndarray, box: Box) -> Box | None:
     return (t, b, l + int(flat_cols.argmin()), r - int(flat_cols[::-1].argmin()))
 
 
+def _frame(lum: np.ndarray, box: Box) -> Box | None:
+    """The inside of a frame of one level all round ``box`` whose corners may be rounded (a
+    device's bezel in a mock-up, a card's or a rounded window's border): on every side, lines
+    whose middle half is one flat level, the same level on all four sides and about as thick
+    (a frame is drawn evenly; a picture's own flat sky is on one side). None when there is no
+    such frame."""
+    t, b, l, r = box  # noqa: E741
+    sub = lum[t:b, l:r]
+    h, w = sub.shape
+    if h < 32 or w < 32:
+        return None
+
+    def band(lines: np.ndarray) -> tuple[int, float]:  # lines from the outside in
+        n, m = lines.shape
+        share, level = _flat_share(lines[: max(3, round(_FRAME_MAX * n)), m // 4 : m - m // 4])
+        # The outer line may blend the frame with what is around it (the analysis copy's
+        # reduction): the frame's level is its second line's.
+        ok = (share >= _FLAT) & (np.abs(level - level[1]) <= _BORDER_TOL)
+        ok[0] = True
+        return (len(ok) if ok.all() else int(ok.argmin())), float(level[1])
+
+    sides = [band(sub), band(sub[::-1]), band(sub.T), band(sub.T[::-1])]
+    depths = [k for k, _ in sides]
+    levels = [v for _, v in sides]
+    if min(depths) < max(2, round(0.01 * min(h, w))) or max(levels) - min(levels) > _BORDER_TOL:
+        return None
+    # As thick all round: a side that runs deeper ran on into a bar of the frame's colour (a
+    # dark status bar in a dark bezel) or the picture's own flat sky; the line of rounding the
+    # analysis copy allows.
+    d = [min(k, min(depths) + 1) for k in depths]
+    return (t + d[0], b - d[1], l + d[2], r - d[3])
+
+
 def _all_flat(lines: np.ndarray, tol: float = _TOL) -> bool:
     return bool(len(lines)) and bool((_flat_share(lines, tol)[0] >= _FLAT).all())
 
@@ -419,6 +466,70 @@ def _edge_rows(
     return out
 
 
+def _text_lines(lum: np.ndarray) -> list[Box]:
+    """Lines of text laid over the top or bottom of a picture without a box (a watermark, a
+    caption, a user name): a band of rows, in the outer _TEXT_ZONE of the height, whose strong
+    steps along the row with a light (or, for dark text, a dark) side are many times those of
+    the picture's typical row; as wide as its strokes reach. In ``lum``'s pixels."""
+    h, w = lum.shape
+    steps = ink_steps(np.ascontiguousarray(lum), _TEXT_STEP, _TEXT_LIGHT, _TEXT_DARK)
+    zone = max(3, round(_TEXT_ZONE * h))
+    out: list[Box] = []
+    for polarity in (0, 1):
+        counts = steps[polarity]
+        typical = float(np.median(counts))
+        hot = counts >= max(_TEXT_MIN * w, _TEXT_RISE * typical)
+        # Rows of only the tall letters' strokes (ascenders, descenders, capitals) are fewer.
+        warm = counts >= max(_TEXT_MIN / 3 * w, _TEXT_RISE / 2 * typical)
+        for rows in (np.arange(zone), np.arange(h - 1, h - 1 - zone, -1)):
+            band = _longest_run(hot[rows], gap=2)
+            if band is None:
+                continue
+            a, b = sorted((int(rows[band[0]]), int(rows[band[1]])))
+            while a > 0 and warm[a - 1]:
+                a -= 1
+            while b < h - 1 and warm[b + 1]:
+                b += 1
+            height = b - a + 1
+            if not _TEXT_LINE[0] * h <= height <= _TEXT_LINE[1] * h:
+                continue
+            # Its columns: where the band's rows have such steps, gaps of two letters' width
+            # closed; the widest span.
+            sub = lum[a : b + 1]
+            diff = np.abs(np.diff(sub, axis=1)) > _TEXT_STEP
+            side = (
+                np.maximum(sub[:, 1:], sub[:, :-1]) >= _TEXT_LIGHT
+                if polarity == 0
+                else np.minimum(sub[:, 1:], sub[:, :-1]) <= _TEXT_DARK
+            )
+            span = _longest_run((diff & side).any(axis=0), gap=max(2, 2 * height))
+            if span is None or span[1] - span[0] < _TEXT_WIDTH * w:
+                continue
+            pad = max(1, height // 3)
+            out.append(
+                (
+                    max(0, a - pad),
+                    min(h, b + 1 + pad),
+                    max(0, span[0] - pad),
+                    min(w, span[1] + 1 + pad),
+                )
+            )
+    return out
+
+
+def _longest_run(flags: np.ndarray, gap: int) -> tuple[int, int] | None:
+    """First and last index of the longest run of True in ``flags``, gaps of up to ``gap``
+    False closed; None when there is no True."""
+    on = np.flatnonzero(flags)
+    if not len(on):
+        return None
+    breaks = np.flatnonzero(np.diff(on) > gap + 1)
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks, [len(on) - 1]))
+    k = int(np.argmax(on[ends] - on[starts]))
+    return int(on[starts[k]]), int(on[ends[k]])
+
+
 def _find_overlays(lum: np.ndarray, box: Box) -> list[Box]:
     """Rectangles laid over the picture (controls, a watermark box), in ``lum``'s pixels.
 
@@ -461,12 +572,12 @@ def _find_overlays(lum: np.ndarray, box: Box) -> list[Box]:
         (cornered(rises), cornered(falls), LIGHT, True),
     ]
     searches = [s for s in searches if s[0] and s[1]]
-    if not searches:  # most photographs: no top and bottom edge that could bound a box
-        return []
-    texture = np.zeros_like(lum)
-    texture[:, 1:] = np.abs(np.diff(lum, axis=1))
-    sums = summed_areas(lum, texture)
-    found = [_best_box(sums, *search) for search in searches]
+    found = _text_lines(lum)
+    if searches:  # most photographs: no top and bottom edge that could bound a box
+        texture = np.zeros_like(lum)
+        texture[:, 1:] = np.abs(np.diff(lum, axis=1))
+        sums = summed_areas(lum, texture)
+        found = [_best_box(sums, *search) for search in searches] + found
     out: list[Box] = []
     for y1, y2, x1, x2 in found:  # one box found by two rules is filled once
         near = any(
@@ -608,6 +719,13 @@ def find_candidates(
                     small_base, base = trim, box
                     if "trim" in names:
                         out.append(Candidate("trim", box, _as_rgb(_crop(px, box))))
+            # A frame inside the border, of one level all round, rounded at its corners (a
+            # device in a mock-up, a card): what it frames is the picture, or a screen.
+            if (inside := _frame(lum, small_base)) is not None:
+                box = _scale(inside, factor, px.shape)
+                small_base, base = inside, box
+                if "trim" in names:
+                    out.append(Candidate("trim", box, _as_rgb(_crop(px, box))))
         for bars in _blur_bars(lum) if "blur-trim" in names else ():
             box = _sharpen(px, _scale(bars, factor, px.shape), factor)
             if not _same(box, base, px.shape):  # flat bars are trim's
