@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint fuzz-api bench bench-quick bench-robust bench-fidelity bench-icap clean
+.PHONY: setup demo test lint fuzz fuzz-api bench bench-quick bench-robust bench-fidelity bench-icap clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,16 +18,23 @@ demo: setup
 	$(PY) -m hashsieve.cli.demo demo-output
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench fuzz
+	$(VENV)/bin/ruff format --check src tests bench fuzz
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy src/hashsieve
 
 test: setup
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench fuzz
+	$(VENV)/bin/ruff format --check src tests bench fuzz
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q
+
+# The parser fuzzers of fuzz/ (atheris), FUZZ_SECONDS each (default 300): ICAP, hash-set formats,
+# archives, content, disk images. Finds go to fuzz/findings/ (fuzz/README.md); CI runs a short
+# bounded pass (tests/fuzz/test_fuzz_short.py).
+FUZZ_SECONDS ?= 300
+fuzz: setup
+	$(PY) -m fuzz.run --seconds $(FUZZ_SECONDS)
 
 # schemathesis against a live `hashsieve serve` (tests/security/test_api_fuzz.py) with many more
 # examples than CI; figures in bench/results/api-fuzz.json.
