@@ -99,6 +99,9 @@ def test_dense_grid_in_a_real_browser(grid_server: str, grid_store: Store, tmp_p
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_url(f"**/cases/{GRID_CASE}")
+            page.goto(f"{grid_server}/cases")
+            assert page.locator(f'tr[data-case="{GRID_CASE}"]').count() == 1
+            _view(page, tmp_path, "cases")
             page.goto(base)
             page.wait_for_selector("body[data-grid-ready]")
             page.wait_for_load_state("networkidle")
@@ -194,7 +197,7 @@ def test_dense_grid_in_a_real_browser(grid_server: str, grid_store: Store, tmp_p
             page.keyboard.press("+")
             page.wait_for_function("() => document.body.dataset.thumbSaved === '176'")
             assert page.evaluate("() => window.hashsieveGrid.state().tileW") > before
-            _view(page, tmp_path, "grid-categorised")
+            _view(page, tmp_path, "grid-dense-categorised")
 
             # Select all in a filter (not yet reviewed, one folder) and categorise it at once.
             page.goto(base + "?review=none&path=/evidence/dir0000/sub08/")
