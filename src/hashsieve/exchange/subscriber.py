@@ -116,7 +116,7 @@ def subscribe(store: Store, url: str, feed: str, key: str, token: str, name: str
             profile="us",
             entries=0,
             refused=0,
-            complete=True,
+            complete=False,
         )
         s.add(hs)
         s.flush()
@@ -131,8 +131,13 @@ def subscribe(store: Store, url: str, feed: str, key: str, token: str, name: str
         )
         s.add(sub)
         s.flush()
-        sub_id = sub.id
+        sub_id, hashset_id = sub.id, hs.id
     _save_token(store, sub_id, token.strip())
+    for algorithm, width in WIDTHS.items():  # the indexes learn the (empty) set: no rebuild
+        empty = np.empty((0, width), np.uint8)
+        StoreIndex(store, algorithm).add_entries(hashset_id, np.empty(0, np.uint32), empty)
+    with store.session() as s:
+        s.get_one(HashSet, hashset_id).complete = True
     return sub
 
 
@@ -450,13 +455,9 @@ def _update_index(
             current.remove(removed)
         if len(ids):
             current.add(ids, values)
-        state = dict(saved)
-        count = state.get(str(hashset_id), 0) + len(ids) - len(removed)
-        if count > 0:
-            state[str(hashset_id)] = count
-        else:
-            state.pop(str(hashset_id), None)
-        index._save(current, state)
+        # The state names every complete set (with its rows of this algorithm, maybe 0).
+        count = saved.get(str(hashset_id), 0) + len(ids) - len(removed)
+        index._save(current, {**saved, str(hashset_id): max(count, 0)})
 
 
 # --- the timer inside serve --------------------------------------------------------------------
