@@ -103,15 +103,18 @@ def decision_dict(d: Decision | None) -> dict[str, Any] | None:
     }
 
 
-def decisions_for(s: Session, case_id: int, sha256s: Iterable[str]) -> dict[str, Decision]:
-    wanted = list(set(sha256s))
+def decisions_for(
+    s: Session, case_id: int, sha256s: Iterable[str], *, lock: bool = False
+) -> dict[str, Decision]:
+    """``lock``: for a change, lock the rows (PostgreSQL ``FOR UPDATE``; SQLite has one writer)
+    so that a concurrent reviewer's change waits and reads the committed value."""
+    wanted = sorted(set(sha256s))
     found: dict[str, Decision] = {}
     for i in range(0, len(wanted), 500):
-        for d in s.scalars(
-            select(Decision).where(
-                (Decision.case_id == case_id) & Decision.sha256.in_(wanted[i : i + 500])
-            )
-        ):
+        query = select(Decision).where(
+            (Decision.case_id == case_id) & Decision.sha256.in_(wanted[i : i + 500])
+        )
+        for d in s.scalars(query.order_by(Decision.id).with_for_update() if lock else query):
             found[d.sha256] = d
     return found
 
@@ -152,7 +155,23 @@ def apply_changes(
     *,
     client: str | None = None,
 ) -> ChangeResult:
-    """Set ``changes`` on every content in ``sha256s``: one batch, saved at once."""
+    """Set ``changes`` on every content in ``sha256s``: one batch, saved at once (redone when it
+    races another reviewer's batch on PostgreSQL: ``Store.retrying``)."""
+    targets = list(sha256s)
+    return store.retrying(
+        lambda: _apply_changes(store, case_id, targets, changes, username, client=client)
+    )
+
+
+def _apply_changes(
+    store: Store,
+    case_id: int,
+    sha256s: Iterable[str],
+    changes: dict[str, Any],
+    username: str,
+    *,
+    client: str | None = None,
+) -> ChangeResult:
     values = clean_changes(changes)
     targets = sorted(set(sha256s))
     if not targets:
@@ -164,7 +183,7 @@ def apply_changes(
         missing = [sha for sha in targets if sha not in files]
         if missing:
             raise DecisionError(f"{len(missing)} of the files are not in this case")
-        existing = decisions_for(s, case_id, targets)
+        existing = decisions_for(s, case_id, targets, lock=True)
         out = []
         for sha in targets:
             d = existing.get(sha)
