@@ -16,7 +16,7 @@ from fuzz import run
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Mutated inputs per target after the seeds (about 60-90 s for all five on one core).
-RUNS = {"icap": 3000, "hashsets": 1500, "archive": 300, "content": 150, "disk": 120}
+RUNS = {"icap": 2000, "hashsets": 1000, "archive": 300, "content": 150, "disk": 120}
 #: A ceiling, never reached in a healthy run: libFuzzer stops by itself after RUNS.
 CEILING_S = 120
 
