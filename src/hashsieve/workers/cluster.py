@@ -153,7 +153,9 @@ class DaskExecutor(Generic[T, R]):
         again: deque[T] = deque()  # the parts of split items go first
         suspects: deque[T] = deque()  # unsplittable items that ended in KilledWorker
         pending: dict[Future, T] = {}
-        completed = as_completed(loop=self.client.loop)
+        # Results are fetched by the client's event loop as tasks finish, while this thread
+        # hands the previous ones on (to the store); an error comes back as its exception.
+        completed = as_completed(loop=self.client.loop, with_results=True, raise_errors=False)
         limit, seen = self._limit(), 0
         alone: Future | None = None  # a suspect's task, with nothing else in flight
 
@@ -181,14 +183,18 @@ class DaskExecutor(Generic[T, R]):
                     completed.add(alone)
                 if not pending:
                     return
-                future = next(completed)
+                future, result = next(completed)
                 item = pending.pop(future)
                 was_alone = future is alone
                 if was_alone:
                     alone = None
-                try:
-                    result = future.result()
-                except KilledWorker:
+                failed = future.status != "finished"
+                if future.status == "error":  # (type, exception, traceback)
+                    result = result[1].with_traceback(result[2])
+                future.release()
+                if not failed:
+                    yield result
+                elif isinstance(result, KilledWorker):
                     self.killed += 1
                     parts = self.split(item) if self.split is not None else []
                     if len(parts) > 1:
@@ -197,10 +203,8 @@ class DaskExecutor(Generic[T, R]):
                         yield self.on_crash(item, CRASH_MESSAGE)
                     else:
                         suspects.append(item)
-                else:
-                    yield result
-                finally:
-                    future.release()
+                else:  # a bug in a task, a lost scheduler: the scan stops (a rerun resumes)
+                    raise result
                 seen += 1
                 if seen % 256 == 0 and not self.in_flight:
                     limit = self._limit()  # workers come and go
