@@ -41,10 +41,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def last_line(proc: subprocess.CompletedProcess[str]) -> str:
-    return proc.stdout.strip().splitlines()[-1]
-
-
 def serve(home: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``hashsieve serve`` on a free loopback port (wait with :func:`ready`)."""
     port = free_port()
@@ -147,9 +143,6 @@ class Agencies:
     def b_store(self) -> Store:
         return Store(Settings(home=self.b_home))
 
-    def cli_a(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run_cli(self.a_home, *args, check=check)
-
     def cli_b(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_cli(self.b_home, *args, check=check)
 
@@ -183,8 +176,10 @@ def agencies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agencies]:
     from hashsieve.exchange import feeds
     from hashsieve.exchange.identity import init_identity
 
-    a_key = last_line(run_cli(a_home, "exchange", "init"))  # the command scripts read
-    b_key = init_identity(Settings(home=b_home))  # the library: one command start less
+    # The library where the command line is not what is tested (test_cli.py runs these
+    # commands, and what they print): each command start costs seconds on a loaded machine.
+    a_key = init_identity(Settings(home=a_home))
+    b_key = init_identity(Settings(home=b_home))
 
     # Agency A's known set: MD5s of three files, and one PDQ code.
     files = [secrets.token_bytes(200) for _ in range(3)]
@@ -202,25 +197,9 @@ def agencies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agencies]:
     store.close()
     series_file = _case_with_series(a_home, root / "a-evidence")
 
-    run_cli(
-        a_home,
-        "exchange",
-        "publish",
-        "a-known",
-        "a-pdq",
-        "--feed",
-        "shared",
-        "--agency",
-        "Agency A",
-    )
-    token = last_line(
-        run_cli(
-            a_home,
-            *("exchange", "peer", "add", "agency-b", "--key", b_key),
-            *("--feed", "shared"),
-        )
-    )
     store = Store(Settings(home=a_home))
+    feeds.publish_hashset(store, ["a-known", "a-pdq"], "shared", agency="Agency A")
+    token = feeds.add_peer(store, "agency-b", b_key, ["shared"])
     feeds.publish_series(
         store, "op-a", SERIES, "series-a", case_ref=CASE_REF, contact=CONTACT, agency="Agency A"
     )
