@@ -47,11 +47,8 @@ def _set_values(agencies: Agencies, name: str) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def subscribed(agencies: Agencies) -> subprocess.CompletedProcess[str]:
-    agencies.cli_b(
-        *("exchange", "subscribe", agencies.a_url, "--feed", "shared"),
-        *("--key", agencies.a_key, "--token", agencies.token, "--as", "from-a"),
-    )
-    store = agencies.b_store()
+    store = agencies.b_store()  # = hashsieve exchange subscribe URL --feed ... (test_cli.py)
+    subscribe(store, agencies.a_url, "shared", agencies.a_key, agencies.token, "from-a")
     subscribe(store, agencies.a_url, "series-a", agencies.a_key, agencies.token, "a-series")
     store.close()
     return agencies.cli_b("exchange", "sync", "from-a", "a-series")
