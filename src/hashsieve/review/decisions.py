@@ -136,14 +136,18 @@ def group_members(store: Store, case_id: int, group_id: int) -> list[str]:
 
 
 def _representatives(s: Session, case_id: int, sha256s: list[str]) -> dict[str, FileRecord]:
-    first = (
-        select(func.min(FileRecord.id))
-        .where((FileRecord.case_id == case_id) & FileRecord.sha256.in_(sha256s))
-        .group_by(FileRecord.sha256)
-    )
-    return {
-        f.sha256 or "": f for f in s.scalars(select(FileRecord).where(FileRecord.id.in_(first)))
-    }
+    out: dict[str, FileRecord] = {}
+    for i in range(0, len(sha256s), 500):  # a bulk change names up to 100,000 contents
+        first = (
+            select(func.min(FileRecord.id))
+            .where((FileRecord.case_id == case_id) & FileRecord.sha256.in_(sha256s[i : i + 500]))
+            .group_by(FileRecord.sha256)
+        )
+        out.update(
+            (f.sha256 or "", f)
+            for f in s.scalars(select(FileRecord).where(FileRecord.id.in_(first)))
+        )
+    return out
 
 
 def apply_changes(
@@ -208,9 +212,10 @@ def _apply_changes(
                     batch=batch,
                     client=client,
                 )
-            s.flush()
-            out.append(decision_dict(d))
-    return ChangeResult(batch, [d for d in out if d is not None])
+            out.append(d)
+        s.flush()  # once: the rows of a bulk change go in as batched inserts
+        dicts = [decision_dict(d) for d in out]
+    return ChangeResult(batch, [d for d in dicts if d is not None])
 
 
 def undo_last(
