@@ -40,6 +40,22 @@ class UserSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class CaseMember(Base):
+    """A user assigned to a case. A case with members is visible to them and to admins only;
+    a case without any is open to every user (docs/security.md)."""
+
+    __tablename__ = "review_case_members"
+    __table_args__ = (Index("ix_review_case_members_user", "user_id"),)
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("review_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class UserSettings(Base):
     __tablename__ = "review_user_settings"
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy import select
 
+from hashsieve.access import membership
 from hashsieve.access.auth import Principal, session_principal
 from hashsieve.errors import UnknownCaseError
 from hashsieve.store import Store
@@ -86,14 +87,19 @@ async def csrf(request: Request, user: User) -> Principal:
     return user
 
 
-def get_case(request: Request, case: Annotated[str, Path(max_length=200)]) -> Case:
+def get_case(request: Request, user: User, case: Annotated[str, Path(max_length=200)]) -> Case:
+    """The case named in the path, when this user may see it (else 404, as if absent)."""
     served = request.app.state.case
     if served is not None and case != served:
         raise HTTPException(404, f"this server reviews case {served!r} only")
+    store = get_store(request)
     try:
-        return get_store(request).get_case(case)
+        found = store.get_case(case)
     except UnknownCaseError:
-        raise HTTPException(404, f"no case named {case!r}") from None
+        found = None
+    if found is None or not membership.can_see(store, user, found):
+        raise HTTPException(404, f"no case named {case!r}")
+    return found
 
 
 CaseDep = Annotated[Case, Depends(get_case)]

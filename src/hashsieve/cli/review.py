@@ -48,6 +48,37 @@ def user_list(ctx: click.Context) -> None:
         click.echo(f"{u.username}\t{u.role}" + ("\tdisabled" if u.disabled else ""))
 
 
+@user.command("assign")
+@click.argument("name")
+@click.argument("case_name", metavar="CASE")
+@click.pass_context
+@friendly
+def user_assign(ctx: click.Context, name: str, case_name: str) -> None:
+    """Give a user access to a case; a case with members is theirs (and admins') only."""
+    from hashsieve.access.membership import assign, members
+
+    store = open_store(ctx)
+    assign(store, name, case_name)
+    stdout.print(f"case {case_name} members: {', '.join(members(store, case_name))}")
+
+
+@user.command("unassign")
+@click.argument("name")
+@click.argument("case_name", metavar="CASE")
+@click.pass_context
+@friendly
+def user_unassign(ctx: click.Context, name: str, case_name: str) -> None:
+    """Take a user off a case (a case left without members is open to every user again)."""
+    from hashsieve.access.membership import members, unassign
+
+    store = open_store(ctx)
+    unassign(store, name, case_name)
+    left = members(store, case_name)
+    stdout.print(
+        f"case {case_name} members: {', '.join(left)}" if left else f"case {case_name}: open"
+    )
+
+
 @click.command()
 @click.option("--case", "case_name", help="Serve only this case (default: every case).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")

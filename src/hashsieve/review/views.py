@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from hashsieve.access import audit
+from hashsieve.access import audit, membership
 from hashsieve.access.auth import Principal, list_users
 from hashsieve.access.preferences import (
     Preferences,
@@ -88,9 +88,11 @@ def home(request: Request, _user: User) -> Response:
 
 
 @twin("/cases", "cases.html", tags=["cases"])
-def cases(request: Request, _user: User) -> dict[str, Any]:
+def cases(request: Request, user: User) -> dict[str, Any]:
     """The cases this server reviews: files per verdict, reviewed so far and by whom, scans."""
-    return {"cases": queries.case_list(get_store(request), request.app.state.case)}
+    listed = queries.case_list(get_store(request), request.app.state.case)
+    visible = membership.visible_names(get_store(request), user, [c["name"] for c in listed])
+    return {"cases": [c for c in listed if c["name"] in visible]}
 
 
 @twin("/cases/{case}", "dashboard.html", tags=["cases"])

@@ -83,14 +83,12 @@ def create_app(
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"  # "no-referrer" makes Origin null
-        response.headers["X-Frame-Options"] = "DENY"
-        if not request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"
-        return response
+        return _secure(request, await call_next(request))
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, _exc: Exception) -> Response:
+        # Answered outside the middleware above: the headers are set here too.
+        return _secure(request, JSONResponse({"detail": "internal error"}, status_code=500))
 
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, _exc: NotAuthenticated) -> Response:
@@ -117,6 +115,17 @@ def create_app(
         return app.openapi()
 
     return app
+
+
+def _secure(request: Request, response: Response) -> Response:
+    """The security headers every answer carries: pages, JSON, media, errors."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"  # "no-referrer" makes Origin null
+    response.headers["X-Frame-Options"] = "DENY"
+    if not request.url.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _set_cookie(request: Request, response: Response, token: str) -> None:
