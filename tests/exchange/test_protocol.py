@@ -75,6 +75,9 @@ def test_a_good_page_verifies_and_moves_the_position(
     assert [e["seq"] for e in rest] == [4, 5] and end.seq == 5
     # The canonical form is what was signed: a re-encoding with spaces verifies the same.
     _verify(json.loads(json.dumps(page, indent=2)), publisher[1])
+    # The served bytes, assembled from the log's stored entries, are that canonical form.
+    served = feeds.signed_page(publisher[0], publisher[1], FEED, 0, 3).body
+    assert served == canonical(json.loads(served))
 
 
 def _resigned(page: dict[str, Any], key: SigningKey, change: Callable[[dict[str, Any]], None]):

@@ -17,7 +17,6 @@ from hashsieve.access.web import DB_INT_MAX, client_of, get_store
 from hashsieve.exchange import feeds
 from hashsieve.exchange.identity import signing_key
 from hashsieve.exchange.models import Peer
-from hashsieve.exchange.protocol import canonical
 
 router = APIRouter()
 
@@ -63,14 +62,14 @@ def get_feed_page(
     key = getattr(request.app.state, "exchange_key", None)
     if key is None:
         key = request.app.state.exchange_key = signing_key(store.settings)
-    page = feeds.page(store, key, name, after, limit)
+    page = feeds.signed_page(store, key, name, after, limit)
     audit.log(
         store,
         user,
         "feed-page",
         field="feed",
         old={"feed": name, "after": after},
-        new={"feed": name, "last": page["last"], "entries": len(page["entries"])},
+        new={"feed": name, "last": page.last, "entries": page.entries},
         client=client_of(request),
     )
-    return Response(canonical(page), media_type="application/json")
+    return Response(page.body, media_type="application/json")

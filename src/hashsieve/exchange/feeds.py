@@ -26,6 +26,7 @@ from hashsieve.exchange.protocol import (
     ADD,
     KEY_FIELDS,
     ORIGIN_FIELDS,
+    PAGE_DOMAIN,
     PAGE_FORMAT,
     REMOVE,
     canonical,
@@ -33,7 +34,6 @@ from hashsieve.exchange.protocol import (
     link,
     now_iso,
     parse_public_key,
-    sign_page,
 )
 from hashsieve.hashsets.base import STORED_HEX_LENGTHS
 from hashsieve.review.models import Decision
@@ -420,10 +420,33 @@ def withdraw(store: Store, feed_name: str, algorithm: str, value: str) -> Publis
 # --- pages -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class SignedPage:
+    """A page as served: its canonical bytes (signature included), its last sequence number
+    and how many entries it holds."""
+
+    body: bytes
+    last: int
+    entries: int
+
+
 def page(
     store: Store, key: SigningKey, feed_name: str, after: int, limit: int = PAGE_DEFAULT
 ) -> dict[str, Any]:
-    """The signed page of the entries after ``after`` (at most ``limit``)."""
+    """The signed page of the entries after ``after`` (at most ``limit``), as a dict."""
+    result: dict[str, Any] = json.loads(signed_page(store, key, feed_name, after, limit).body)
+    return result
+
+
+def signed_page(
+    store: Store, key: SigningKey, feed_name: str, after: int, limit: int = PAGE_DEFAULT
+) -> SignedPage:
+    """The signed page of the entries after ``after`` (at most ``limit``), in canonical bytes.
+
+    The log keeps each entry in its canonical form, so the page is assembled from them as they
+    are (no entry is parsed or encoded again): the same bytes as ``canonical(page)``, whose keys
+    ``entries`` sits among in sorted order and ``signature`` sorts last.
+    """
     limit = max(1, min(limit, PAGE_MAX))
     with store.session() as s:
         feed = s.scalar(select(Feed).where(Feed.name == feed_name))
@@ -449,7 +472,7 @@ def page(
             .limit(limit)
         ).all()
         head, agency = feed.last_seq, feed.agency
-    body = {
+    body: dict[str, Any] = {
         "format": PAGE_FORMAT,
         "feed": feed_name,
         "publisher": key.verify_key.encode().hex(),
@@ -460,9 +483,16 @@ def page(
         "prev": prev,
         "chain": rows[-1].chain if rows else prev,
         "issued_at": now_iso(),
-        "entries": [json.loads(r.record) for r in rows],
+        "entries": [],
     }
-    return sign_page(key, body)
+    text = canonical(body)
+    marker = b'"entries":[]'  # a string value cannot hold it: its quotes would be escaped
+    at = text.index(marker) + len(marker) - 1
+    text = text[:at] + b",".join(r.record.encode() for r in rows) + text[at:]
+    signature = key.sign(PAGE_DOMAIN + text).signature.hex().encode()
+    return SignedPage(
+        text[:-1] + b',"signature":"' + signature + b'"}', after + len(rows), len(rows)
+    )
 
 
 # --- peers -------------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ from nacl.signing import SigningKey, VerifyKey
 from hashsieve.errors import HashsieveError
 
 PAGE_FORMAT = "hashsieve-feed-page/1"
-_PAGE_DOMAIN = (PAGE_FORMAT + "\n").encode()
+#: What a page's signature is computed over comes after these bytes (domain separation).
+PAGE_DOMAIN = (PAGE_FORMAT + "\n").encode()
+_PAGE_DOMAIN = PAGE_DOMAIN
 _CHAIN_DOMAIN = b"hashsieve-feed/1\n"
 #: Operations a feed's log holds.
 ADD, REMOVE = "add", "remove"
