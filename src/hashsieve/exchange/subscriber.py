@@ -214,7 +214,7 @@ def sync_one(store: Store, sub: Subscription, fetch: Fetch) -> SyncResult:
 
 def _sync_one(store: Store, sub: Subscription, fetch: Fetch) -> SyncResult:
     added = removed = 0
-    at = Position(sub.seq, sub.chain, sub.issued_at)
+    at = applied = Position(sub.seq, sub.chain, sub.issued_at)
     try:
         while True:
             pending: list[dict[str, Any]] = []
@@ -232,15 +232,15 @@ def _sync_one(store: Store, sub: Subscription, fetch: Fetch) -> SyncResult:
                 if at.seq >= head or not entries:
                     break
             a, r = apply(store, sub, start, at, pending)
-            added, removed = added + a, removed + r
+            added, removed, applied = added + a, removed + r, at
             if at.seq >= head or not pending:
                 break
     except _Overtaken:
         raise
     except (FeedRefused, SyncError) as exc:
         _record_error(store, sub, str(exc))
-        return SyncResult(sub.name, added, removed, at.seq, str(exc))
-    return SyncResult(sub.name, added, removed, at.seq)
+        return SyncResult(sub.name, added, removed, applied.seq, str(exc))
+    return SyncResult(sub.name, added, removed, applied.seq)
 
 
 def _record_error(store: Store, sub: Subscription, error: str) -> None:
