@@ -20,11 +20,11 @@ from tests.faults import report
 
 HASHSIEVE = str(Path(sys.executable).parent / "hashsieve")
 #: Files of the evidence: pictures and notes (a scan of them takes a few seconds).
-PICTURES = 80
-NOTES = 80
+PICTURES = 48
+NOTES = 48
 #: Seconds each file takes to open in a scan that a fault interrupts (inject/sitecustomize.py):
 #: about 3 s of waiting in all, so the fault lands while the scan runs, at no CPU cost.
-SLOW = "0.04"
+SLOW = "0.06"
 INJECT = Path(__file__).parent / "inject"
 
 

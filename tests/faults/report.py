@@ -22,7 +22,7 @@ END = "<!-- end of fault table -->"
 #: key -> (fault, during): one row each, in this order.
 FAULTS: dict[str, tuple[str, str]] = {
     "scan-disk-full": ("store's disk full (tmpfs filled)", "scan"),
-    "import-disk-full": ("store's disk full (small tmpfs)", "import"),
+    "import-disk-full": ("store's disk full (tmpfs filled)", "import"),
     "scan-worker-killed": ("SIGKILL of a hashing worker", "scan"),
     "scan-main-killed": ("SIGKILL of the scan process (and its workers)", "scan"),
     "import-main-killed": ("SIGKILL of the import process", "import"),

@@ -59,7 +59,7 @@ def test_store_disk_full_during_a_scan(
     _rerun_scan(home, evidence, len(files))
     fault_table(
         "scan-disk-full",
-        user_sees=f"exit 3: `{NO_SPACE} (database or disk is full); free space, then {RERUN}`",
+        user_sees=f"exit 3: `{NO_SPACE} (...); free space, then {RERUN}`",
         stored="the files stored before stay, once each",
         rerun="after space is freed: the rest is scanned; every file once, none in error",
     )
@@ -85,7 +85,7 @@ def test_store_disk_full_during_an_import(
     assert hashsets(home) == {"big": (True, rows, rows)}
     fault_table(
         "import-disk-full",
-        user_sees=f"exit 3: `{NO_SPACE} ...; free space, then {RERUN}`",
+        user_sees=f"exit 3: `{NO_SPACE} (...); free space, then {RERUN}`",
         stored="no set, or the set marked incomplete (never matched)",
         rerun="imports the whole set once (an incomplete one is replaced)",
     )
