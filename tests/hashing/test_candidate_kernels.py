@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hashsieve.hashing._candidate_kernels import DARK, LIGHT, SMOOTH, best_box, summed_areas
+from hashsieve.hashing._candidate_kernels import (
+    DARK,
+    LIGHT,
+    SMOOTH,
+    best_box,
+    edge_runs,
+    ink_steps,
+    summed_areas,
+)
 
 
 def _reference(lum, texture, tops, bottoms, mode, min_width=0.25, contrast=6.0, aligned=False):  # type: ignore[no-untyped-def]
@@ -126,3 +134,42 @@ def test_summed_areas_are_exact_sums() -> None:
     assert lum_sums[10, 20] == lum[:10, :20].astype(np.float64).sum()
     assert texture_sums[37, 7] == texture[:, :7].astype(np.float64).sum()
     assert np.array_equal(texture_rows[:, 1:], np.cumsum(texture, axis=1, dtype=np.float64))
+
+
+def _plain_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Per row: (length, start) of the longest run after closing gaps of a pixel, leftmost."""
+    out = []
+    for row in mask:
+        closed = row.copy()
+        closed[1:] |= row[:-1]
+        closed[:-1] |= row[1:]
+        best, best_start, run = 0, 0, 0
+        for x, on in enumerate(closed):
+            run = run + 1 if on else 0
+            if run > best:
+                best, best_start = run, x - run + 1
+        out.append((best, best_start))
+    return out
+
+
+def test_the_edge_run_kernel_matches_a_plain_reading_of_its_definition() -> None:
+    rng = np.random.default_rng(5)
+    lum = rng.integers(0, 256, (60, 97)).astype(np.float32)
+    lum[20:30] = 100.0  # long edges too, not only noise
+    lum[25:, 10:70] = 160.0
+    gy = np.zeros_like(lum)
+    gy[1:-1] = lum[2:] - lum[:-2]
+    lengths, starts = edge_runs(lum, 8.0)
+    for k, mask in enumerate((gy < -8, gy > 8, np.abs(gy) > 8)):
+        assert list(zip(lengths[k].tolist(), starts[k].tolist(), strict=True)) == _plain_runs(mask)
+
+
+def test_the_ink_step_kernel_matches_a_plain_reading_of_its_definition() -> None:
+    rng = np.random.default_rng(6)
+    lum = rng.integers(0, 256, (40, 71)).astype(np.float32)
+    a, b = lum[:, :-1], lum[:, 1:]
+    strong = np.abs(b - a) > 40
+    light = (strong & (np.maximum(a, b) >= 200)).sum(axis=1)
+    dark = (strong & (np.minimum(a, b) <= 50)).sum(axis=1)
+    got = ink_steps(lum, 40.0, 200.0, 50.0)
+    assert np.array_equal(got[0], light) and np.array_equal(got[1], dark)

@@ -251,36 +251,6 @@ def test_tiny_images_do_not_fail(size: tuple[int, int]) -> None:
         assert len(c.codes) == 256
 
 
-def _plain_runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Per row: (length, start) of the longest run after closing gaps of a pixel, leftmost."""
-    out = []
-    for row in mask:
-        closed = row.copy()
-        closed[1:] |= row[:-1]
-        closed[:-1] |= row[1:]
-        best, best_start, run = 0, 0, 0
-        for x, on in enumerate(closed):
-            run = run + 1 if on else 0
-            if run > best:
-                best, best_start = run, x - run + 1
-        out.append((best, best_start))
-    return out
-
-
-def test_the_edge_run_kernel_matches_a_plain_reading_of_its_definition() -> None:
-    from hashsieve.hashing._candidate_kernels import edge_runs
-
-    rng = np.random.default_rng(5)
-    lum = rng.integers(0, 256, (60, 97)).astype(np.float32)
-    lum[20:30] = 100.0  # long edges too, not only noise
-    lum[25:, 10:70] = 160.0
-    gy = np.zeros_like(lum)
-    gy[1:-1] = lum[2:] - lum[:-2]
-    lengths, starts = edge_runs(lum, 8.0)
-    for k, mask in enumerate((gy < -8, gy > 8, np.abs(gy) > 8)):
-        assert list(zip(lengths[k].tolist(), starts[k].tolist(), strict=True)) == _plain_runs(mask)
-
-
 def framed_phone(light: bool) -> tuple[Image.Image, tuple]:
     """A phone screenshot inside a device's dark bezel with rounded corners, on a coloured
     backdrop (a mock-up): the bezel's corners keep every line of it from being flat."""
