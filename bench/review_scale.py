@@ -256,7 +256,9 @@ def keyboard_reviewer(page: Any, url: str, n: int = 1000) -> dict[str, Any]:
     typed = time.perf_counter() - started
     _saved(page)
     saved = time.perf_counter() - started
+    held = page.evaluate("() => window.hashsieveGrid.keys.slice()")
     return {
+        "key_handler_in_page": summary(held),
         "tiles": n,
         "s_per_picture_keys": round(typed / n, 4),
         "s_per_picture_saved": round(saved / n, 4),

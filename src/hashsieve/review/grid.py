@@ -288,16 +288,19 @@ def _base(case_id: int, flt: GridFilter, dialect: str, *columns: Any) -> Select[
     return query.where(and_(*conditions(case_id, flt, dialect)))
 
 
+def _nulls_first(desc: bool, dialect: str) -> bool:
+    """Where NULL keys go: each database's own index order (SQLite: NULL is the smallest value;
+    PostgreSQL: the largest), so that both read a sort from its index without sorting."""
+    return desc if dialect == "postgresql" else not desc
+
+
 def _ordered(query: Select[Any], flt: GridFilter, dialect: str) -> Select[Any]:
     key, tie = _sort_column(flt), _tie(flt)
-    desc = flt.direction == "desc"
     if key is FileRecord.id:
-        return query.order_by(FileRecord.id.desc() if desc else FileRecord.id)
-    if desc:
-        primary = key.desc().nulls_last() if dialect == "postgresql" else key.desc()
-        return query.order_by(primary, tie.desc())
-    primary = key.asc().nulls_first() if dialect == "postgresql" else key.asc()
-    return query.order_by(primary, tie)
+        return query.order_by(FileRecord.id.desc() if flt.direction == "desc" else FileRecord.id)
+    if flt.direction == "desc":
+        return query.order_by(key.desc(), tie.desc())
+    return query.order_by(key.asc(), tie)
 
 
 def _encode(segment: str, value: Any, file_id: int) -> str:
@@ -325,9 +328,9 @@ def _decode(cursor: str) -> tuple[str, Any, int]:
 
 
 def _segments(
-    flt: GridFilter, cursor: tuple[str, Any, int] | None
+    flt: GridFilter, cursor: tuple[str, Any, int] | None, dialect: str
 ) -> list[tuple[str, ColumnElement[bool]]]:
-    """The keyset pieces still to read, in order: NULL keys first ascending, last descending."""
+    """The keyset pieces still to read, in order: the rows with a NULL key and the others."""
     key = _sort_column(flt)
     desc = flt.direction == "desc"
     fid = _tie(flt)
@@ -337,16 +340,17 @@ def _segments(
         return [("value", fid < cursor[2] if desc else fid > cursor[2])]
     null_all: tuple[str, ColumnElement[bool]] = ("null", key.is_(None))
     value_all: tuple[str, ColumnElement[bool]] = ("value", key.is_not(None))
+    nulls_first = _nulls_first(desc, dialect)
     if cursor is None:
-        return [value_all, null_all] if desc else [null_all, value_all]
+        return [null_all, value_all] if nulls_first else [value_all, null_all]
     segment, value, last = cursor
     if segment == "null":
         after_null = ("null", key.is_(None) & (fid < last if desc else fid > last))
-        return [after_null] if desc else [after_null, value_all]
+        return [after_null, value_all] if nulls_first else [after_null]
     pair = tuple_(key, fid)
     bound = tuple_(literal(value), literal(last))
     after_value = ("value", pair < bound if desc else pair > bound)
-    return [after_value, null_all] if desc else [after_value]
+    return [after_value] if nulls_first else [after_value, null_all]
 
 
 def _rows(
@@ -360,7 +364,7 @@ def _rows(
         rows = list(s.execute(query.offset(offset).limit(limit + 1)).all())
     else:
         rows = []
-        for _, cond in _segments(flt, _decode(after) if after else None):
+        for _, cond in _segments(flt, _decode(after) if after else None, dialect):
             query = _ordered(_base(case.id, flt, dialect, *columns).where(cond), flt, dialect)
             rows.extend(s.execute(query.limit(limit + 1 - len(rows))).all())
             if len(rows) > limit:
@@ -472,11 +476,19 @@ def group_contents(s: Session, case_id: int, groups: Sequence[int]) -> list[str]
     return sorted(out)
 
 
-def query_plan(store: Store, case: Case, flt: GridFilter, *, after: str | None = None) -> list[str]:
-    """SQLite's EXPLAIN QUERY PLAN of the grid's first window query (for the tests and bench)."""
+def query_plan(
+    store: Store,
+    case: Case,
+    flt: GridFilter,
+    *,
+    after: str | None = None,
+    settings: tuple[str, ...] = (),
+) -> list[str]:
+    """The plan of the grid's window query (SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN
+    under ``settings`` such as ``enable_seqscan = off``), for the tests and the bench."""
     with store.session() as s:
         dialect = s.get_bind().dialect.name
-        segment = _segments(flt, _decode(after) if after else None)[0][1]
+        segment = _segments(flt, _decode(after) if after else None, dialect)[0][1]
         query = _ordered(_base(case.id, flt, dialect, *COLUMNS).where(segment), flt, dialect)
         compiled = query.limit(200).compile(s.get_bind())
         conn = s.connection()
@@ -484,5 +496,7 @@ def query_plan(store: Store, case: Case, flt: GridFilter, *, after: str | None =
             params = tuple(compiled.params[name] for name in compiled.positiontup or ())
             rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", params).all()
             return [str(r[-1]) for r in rows]
+        for setting in settings:
+            conn.exec_driver_sql(f"SET LOCAL {setting}")
         rows = conn.exec_driver_sql(f"EXPLAIN {compiled.string}", compiled.params).all()
         return [str(r[0]) for r in rows]
