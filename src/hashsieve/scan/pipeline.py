@@ -290,6 +290,23 @@ def run_scan(
     (docs/deploy.md)."""
     from hashsieve.report.ordering import assign_groups, write_review_jsonl
 
+    if isinstance(cluster, str):  # connect first: an unreachable cluster leaves no scan behind
+        from hashsieve.workers.cluster import connect
+
+        connected = connect(cluster)
+        try:
+            return run_scan(
+                store,
+                case_name,
+                roots,
+                settings=settings,
+                jsonl_path=jsonl_path,
+                progress=progress,
+                fast_decode=fast_decode,
+                cluster=connected,
+            )
+        finally:
+            connected.close()
     settings = settings or store.settings
     if cluster is not None:
         # Workers on other machines open the files by these names: no relative paths.
@@ -326,11 +343,6 @@ def run_scan(
         robust=settings.robust,
         parts=settings.robust and matcher.wants_parts,
     )
-    own_cluster = None
-    if isinstance(cluster, str):
-        from hashsieve.workers.cluster import connect
-
-        cluster = own_cluster = connect(cluster)
     stage = hashing_stage(settings.workers, options, matcher, cluster)
     try:
         walked = (item for root in roots for item in open_source(root).files())
@@ -349,8 +361,6 @@ def run_scan(
     finally:
         stop.set()
         stage.close()
-        if own_cluster is not None:
-            own_cluster.close()
         if jsonl is not None:
             jsonl.close()
     assign_groups(store, case.id, settings)

@@ -21,6 +21,7 @@ second to import).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -102,6 +103,7 @@ def connect(spec: str) -> Cluster:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=":0",  # any free port (8787 may be taken)
+                silence_logs=logging.ERROR,  # not the nannies' notes on closing
             )
             client = Client(local, set_as_default=False)
         else:
