@@ -49,7 +49,8 @@ def security_home(sample_case: tuple[Path, Path], tmp_path_factory: pytest.TempP
     import_hashset(store, sets / "projectvic.json", "vic")
     import_hashset(store, sets / "ncmec-md5.txt", "ncmec", category=1)
     run_scan(store, CASE, [str(evidence)])
-    run_scan(store, OTHER_CASE, [str(evidence / "DCIM")])
+    # Known pictures and a camera folder of new ones, also in CASE: linked across the cases.
+    run_scan(store, OTHER_CASE, [str(evidence / "DCIM"), str(evidence / "Camera")])
     for name, role in USERS.items():
         add_user(store, name, PASSWORD, role)
     token = console.add_sensor(store, SENSOR)

@@ -355,6 +355,29 @@ def test_a_case_with_members_is_theirs_and_the_admins_only(fresh_world: World) -
     assert listed(bob) == {CASE, OTHER_CASE}
 
 
+def test_links_to_other_cases_name_only_cases_the_reader_may_see(fresh_world: World) -> None:
+    store = fresh_world.store
+    with store.session() as s:
+        linked = s.scalar(
+            select(FileRecord.id).where(
+                (FileRecord.case_id == store.get_case(OTHER_CASE).id)
+                & FileRecord.crosscase_json.is_not(None)
+            )
+        )
+    assert linked is not None, "the sample has a new picture in both cases"
+    url = f"/api/cases/{OTHER_CASE}/files/{linked}"
+
+    def linked_cases(username: str) -> set[str]:
+        r = fresh_world.client(username).client.get(url)
+        assert r.status_code == 200, r.text
+        return {link["case"] for link in r.json()["crosscase"]}
+
+    assert linked_cases("bob") == {CASE}
+    membership.assign(store, "alice", CASE)  # CASE is now alice's (and admins') only
+    assert linked_cases("bob") == set()
+    assert linked_cases("alice") == linked_cases("root") == {CASE}
+
+
 HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",

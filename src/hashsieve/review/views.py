@@ -170,6 +170,10 @@ def file_detail(request: Request, user: User, case: CaseDep, file: FileDep) -> d
     store = get_store(request)
     audit.log(store, user.username, "view", file=file, client=client_of(request))
     data = queries.file_detail(store, case, file)
+    if data.get("crosscase"):  # only links to cases this user may see (docs/security.md)
+        links = data["crosscase"]
+        seen = membership.visible_names(store, user, {str(x.get("case")) for x in links})
+        data["crosscase"] = [x for x in links if str(x.get("case")) in seen]
     data["map"] = geo.map_view(queries.places(store, case), highlight=file.id)
     data["history"] = (
         audit.events(store, case.id, sha256=file.sha256, actions=("set", "undo"))
