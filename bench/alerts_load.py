@@ -239,6 +239,12 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], limit: float = 120) -> 
     raise RuntimeError("hashsieve serve did not answer")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def count_stored(home: Path, run: str) -> tuple[int, int]:
     """(rows, distinct alert ids) of this run's alerts in the console's store."""
     import sqlite3
@@ -273,9 +279,11 @@ def main() -> int:
     run = uuid.uuid4().hex[:8]
     try:
         wait_ready(port, proc)
+        server0, client0 = cpu_seconds(proc.pid), time.process_time()
         stats, elapsed = asyncio.run(
             load(port, tokens, args.rate, args.seconds, args.pages_per_second, run)
         )
+        server_cpu, client_cpu = cpu_seconds(proc.pid) - server0, time.process_time() - client0
     finally:
         proc.terminate()
         try:
@@ -305,6 +313,9 @@ def main() -> int:
         },
         "page_p95_ms": round(percentile(all_pages, 95) * 1000, 1),
         "page_errors": stats["page_errors"][:10],
+        "server_cpu_s": round(server_cpu, 1),
+        "server_cpu_ms_per_alert": round(server_cpu / max(sent, 1) * 1000, 2),
+        "client_cpu_s": round(client_cpu, 1),
         "uptime_before": load_before,
         "uptime_after": uptime(),
         "cpus": os.cpu_count(),
