@@ -27,7 +27,6 @@ import os
 import random
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,11 +37,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.review.synthetic import add_case  # noqa: E402
+
 from hashsieve.access.auth import add_user  # noqa: E402
 from hashsieve.config import Settings  # noqa: E402
 from hashsieve.review import facets, grid  # noqa: E402
 from hashsieve.store import Store  # noqa: E402
-from tests.review.synthetic import add_case  # noqa: E402
 
 CASE = "scale"
 PASSWORD = "correct horse battery"
@@ -58,7 +58,7 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -107,7 +107,10 @@ def server_side(home: Path) -> dict[str, Any]:
                 grid.GridFilter(review="none", make="Canon"),
                 "cursor",
             ),
-            "path prefix, by cursor": (grid.GridFilter(sort="path", path="/evidence/dir0010/"), "cursor"),
+            "path prefix, by cursor": (
+                grid.GridFilter(sort="path", path="/evidence/dir0010/"),
+                "cursor",
+            ),
             "group, offset jump": (grid.GridFilter(), "offset"),
         }
         rnd = random.Random(5)
