@@ -109,3 +109,33 @@ def test_console_unreachable_then_agent_killed(
         stored=f"{KNOWN} alerts waited in the agent's outbox (SQLite) through a SIGKILL",
         rerun="the restarted agent delivers each alert once (same alert ids); its rescan adds none",
     )
+
+
+def test_an_alert_the_console_refuses_does_not_hold_back_the_rest(
+    console_store: tuple[Store, list[bytes]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An alert answered 422 (malformed for this console) is kept aside in the outbox's
+    ``refused`` table; the alerts queued behind it are delivered (they waited forever before)."""
+    from hashsieve.sensors.client import ConsoleClient, Outbox
+
+    store, _ = console_store
+    token = add_sensor(store, "laptop-2")
+    live = LiveConsole(store).start()
+    match = [{"hashset": "known", "category": 1, "algorithm": "md5", "distance": 0}]
+    good = [{"alert_id": f"good-{i:04}", "matches": match, "location": f"/x/{i}"} for i in (1, 2)]
+    bad = {"alert_id": "bad-0001", "matches": []}  # at least one match is required: 422
+    spool = Outbox(tmp_path / "spool" / "outbox.db", ConsoleClient(live.url, token, timeout=5))
+    try:
+        for alert in (good[0], bad, good[1]):
+            spool.put(alert)
+            time.sleep(0.01)  # queued in this order
+        with caplog.at_level(logging.ERROR, logger="hashsieve.sensors.client"):
+            assert spool.flush() == 2
+        assert spool.pending() == 0
+    finally:
+        spool.close()
+        live.stop()
+    assert sorted(str(a["alert_id"]) for a in _alerts(store)) == ["good-0001", "good-0002"]
+    with sqlite3.connect(tmp_path / "spool" / "outbox.db") as db:
+        assert db.execute("SELECT alert_id, status FROM refused").fetchall() == [("bad-0001", 422)]
+    assert any("alert bad-0001 refused" in r.getMessage() for r in caplog.records)

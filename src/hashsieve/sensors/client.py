@@ -35,7 +35,13 @@ log = logging.getLogger(__name__)
 
 
 class ConsoleError(OSError):
-    """The console could not be reached or refused a request."""
+    """The console could not be reached or refused a request (``status``: its HTTP answer)."""
+
+    status: int | None = None
+
+
+#: Answers that refuse an alert for what it is (malformed, too large): retrying cannot help.
+REFUSED_STATUSES = (400, 413, 422)
 
 
 class InsecureConsoleError(ConsoleError, HashsieveError):
@@ -118,7 +124,9 @@ class ConsoleClient:
             with self._opener.open(request, timeout=self.timeout) as response:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
-            raise ConsoleError(f"console answered {exc.code} to {method} {path}") from None
+            error = ConsoleError(f"console answered {exc.code} to {method} {path}")
+            error.status = exc.code
+            raise error from None
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, ssl.SSLCertVerificationError):
                 raise InsecureConsoleError(
@@ -183,6 +191,10 @@ class Outbox:
             "CREATE TABLE IF NOT EXISTS outbox (alert_id TEXT PRIMARY KEY, body TEXT NOT NULL,"
             " queued REAL NOT NULL, tries INTEGER NOT NULL DEFAULT 0)"
         )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS refused (alert_id TEXT PRIMARY KEY, body TEXT NOT NULL,"
+            " status INTEGER NOT NULL, refused REAL NOT NULL)"
+        )
 
     def put(self, alert: dict[str, Any]) -> None:
         with self._lock:
@@ -207,6 +219,18 @@ class Outbox:
             try:
                 self.client.send_alert(json.loads(body))
             except ConsoleError as exc:
+                if exc.status in REFUSED_STATUSES:
+                    # Kept aside, never dropped, and no longer holding back the alerts behind
+                    # it (it did, forever, before docs/reliability.md's agent fault test).
+                    with self._lock:
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO refused (alert_id, body, status, refused)"
+                            " VALUES (?, ?, ?, ?)",
+                            (alert_id, body, exc.status, time.time()),
+                        )
+                        self._db.execute("DELETE FROM outbox WHERE alert_id = ?", (alert_id,))
+                    log.error("alert %s refused (%s): kept in %s", alert_id, exc, self.path)
+                    continue
                 with self._lock:
                     self._db.execute(
                         "UPDATE outbox SET tries = tries + 1 WHERE alert_id = ?", (alert_id,)
