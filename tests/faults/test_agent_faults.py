@@ -60,7 +60,7 @@ def test_console_unreachable_then_agent_killed(
     live = LiveConsole(store).start()
     watched, state = tmp_path / "watched", tmp_path / "state"
     watched.mkdir()
-    args = ("agent", str(watched), "--console", live.url, "--state", str(state))
+    args: tuple[str, ...] = ("agent", str(watched), "--console", live.url, "--state", str(state))
     args += ("--watcher", "inotify", "--cpu", "100", "--no-robust")
     home = tmp_path / "home"
     agent = start_cli(home, *args, HASHSIEVE_SENSOR_TOKEN=token)

@@ -54,4 +54,4 @@ if _DELETE or _TRUNCATE or _SLOW:
 
         return open_stream
 
-    readonly.opener = opener  # type: ignore[assignment]
+    readonly.opener = opener
