@@ -68,11 +68,56 @@ class AlertIn(BaseModel):
     matches: list[MatchIn] = Field(min_length=1, max_length=100)
 
 
+class AlertStored(BaseModel):
+    id: int
+    duplicate: bool
+
+
+class ListVersion(BaseModel):
+    version: str
+    istag: str
+
+
+class AlertOut(BaseModel):
+    """An alert as the console shows it (``console.alert_dict``)."""
+
+    id: int
+    alert_id: str
+    sensor: str
+    received_at: str | None
+    time: str | None
+    source: str
+    host: str | None
+    user: str | None
+    location: str | None
+    client: str | None
+    action: str | None
+    hashset: str | None
+    category: int | None
+    algorithm: str | None
+    distance: int | None
+    entry: str | None
+    sha256: str | None
+    status: Literal["new", "acknowledged", "resolved"]
+    status_by: str | None
+    status_at: str | None
+    detail: dict[str, Any]
+
+
+class AlertList(BaseModel):
+    alerts: list[AlertOut]
+    status: str | None
+    statuses: list[str]
+
+
 @router.post(
     "/api/sensors/alerts",
     tags=["sensors"],
     status_code=201,
-    responses={200: {"description": "Seen before (same alert_id): not stored again"}},
+    response_model=AlertStored,
+    responses={
+        200: {"model": AlertStored, "description": "Seen before (same alert_id): not stored"}
+    },
 )
 def post_alert(request: Request, sensor: SensorDep, body: AlertIn) -> JSONResponse:
     """Store an alert (committed before this answers); a repeated ``alert_id`` is ignored."""
@@ -107,7 +152,7 @@ def get_hashlist(
     )
 
 
-@router.get("/api/sensors/version", tags=["sensors"])
+@router.get("/api/sensors/version", tags=["sensors"], response_model=ListVersion)
 def get_version(request: Request, _sensor: SensorDep) -> dict[str, Any]:
     """The current list version (cheap: sensors poll this, then pull the changes)."""
     version = console.list_version(get_store(request))
@@ -124,7 +169,7 @@ def _alerts(request: Request, status: str | None, before: int | None, limit: int
     return {"alerts": alerts, "status": status, "statuses": list(ALERT_STATUSES)}
 
 
-@router.get("/api/alerts", tags=["alerts"])
+@router.get("/api/alerts", tags=["alerts"], response_model=AlertList)
 def api_alerts(
     request: Request,
     _user: User,
@@ -182,7 +227,7 @@ def _set_status(request: Request, user: Principal, alert_id: int, status: str) -
     return alert
 
 
-@router.post("/api/alerts/{alert_id}/status", tags=["alerts"])
+@router.post("/api/alerts/{alert_id}/status", tags=["alerts"], response_model=AlertOut)
 def api_alert_status(
     request: Request, user: Csrf, alert_id: AlertId, body: StatusIn
 ) -> dict[str, Any]:

@@ -51,6 +51,16 @@ CSP = (
 Csrf = Annotated[Principal, Depends(csrf)]
 
 
+class LoginAnswer(BaseModel):
+    username: str
+    role: str
+    csrf_token: str
+
+
+class LoggedOut(BaseModel):
+    logged_out: bool
+
+
 class LoginRequest(BaseModel):
     username: str = Field(max_length=100)
     password: str = Field(max_length=1000)
@@ -167,7 +177,12 @@ def _safe_next(target: str | None) -> str:
 
 
 def _auth_routes(app: FastAPI) -> None:
-    @app.post("/api/login", tags=["session"], responses={429: {"description": "Slowed down"}})
+    @app.post(
+        "/api/login",
+        tags=["session"],
+        response_model=LoginAnswer,
+        responses={429: {"description": "Slowed down"}},
+    )
     def api_login(request: Request, body: LoginRequest) -> JSONResponse:
         """Log in; sets the same HttpOnly session cookie as the login page."""
         check_origin(request)
@@ -208,7 +223,7 @@ def _auth_routes(app: FastAPI) -> None:
         _set_cookie(request, response, token)
         return response
 
-    @app.post("/api/logout", tags=["session"])
+    @app.post("/api/logout", tags=["session"], response_model=LoggedOut)
     def api_logout(request: Request, user: Csrf) -> JSONResponse:
         """End the session (needs the CSRF token like every state change)."""
         close_session(request.app.state.store, request.cookies.get(SESSION_COOKIE))
