@@ -33,7 +33,7 @@ test: setup
 # archives, content, disk images. Finds go to fuzz/findings/ (fuzz/README.md); CI runs a short
 # bounded pass (tests/fuzz/test_fuzz_short.py).
 FUZZ_SECONDS ?= 300
-fuzz: setup
+fuzz: setup fuzz-api  # the parsers here, the API by fuzz-api below
 	$(PY) -m fuzz.run --seconds $(FUZZ_SECONDS)
 
 # schemathesis against a live `hashsieve serve` (tests/security/test_api_fuzz.py) with many more
