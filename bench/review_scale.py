@@ -208,7 +208,7 @@ def first_screen(page: Any, url: str) -> dict[str, Any]:
     ready, loaded, tiles = [], [], 0
     for _ in range(5):
         page.goto(url)
-        page.wait_for_selector("body[data-grid-ready]")
+        page.wait_for_selector("body[data-grid-ready][data-counted]")
         page.wait_for_function(VISIBLE_LOADED, polling=10, timeout=120_000)
         done = page.evaluate("() => performance.now()")
         ready.append(page.evaluate("() => window.hashsieveGrid.readyAt"))
@@ -228,7 +228,7 @@ def first_screen(page: Any, url: str) -> dict[str, Any]:
 
 def scrolling(page: Any, url: str) -> dict[str, Any]:
     page.goto(url)
-    page.wait_for_selector("body[data-grid-ready]")
+    page.wait_for_selector("body[data-grid-ready][data-counted]")
     for _ in range(60):  # one screen at a time, as a reviewer scrolls
         page.mouse.wheel(0, 900)
         page.wait_for_timeout(60)
@@ -250,7 +250,7 @@ def _saved(page: Any, timeout: float = 600_000) -> None:
 
 def keyboard_reviewer(page: Any, url: str, n: int = 1000) -> dict[str, Any]:
     page.goto(url + "?review=none&sort=id")
-    page.wait_for_selector("body[data-grid-ready]")
+    page.wait_for_selector("body[data-grid-ready][data-counted]")
     page.evaluate("() => window.hashsieveGrid.select(0)")
     started = time.perf_counter()
     for i in range(n):
@@ -271,7 +271,7 @@ def keyboard_reviewer(page: Any, url: str, n: int = 1000) -> dict[str, Any]:
 
 def bulk_reviewer(page: Any, url: str, n: int = 1000) -> dict[str, Any]:
     page.goto(url + "?review=none&sort=id")
-    page.wait_for_selector("body[data-grid-ready]")
+    page.wait_for_selector("body[data-grid-ready][data-counted]")
     page.evaluate("() => window.hashsieveGrid.select(0)")
     started = time.perf_counter()
     cols = page.evaluate("() => window.hashsieveGrid.state().cols")

@@ -392,7 +392,8 @@ def test_page_and_json_twin_carry_the_same_filter(reader: tuple[Api, Store]) -> 
             "order": "desc",
         }
     )
-    assert data["items"] == twin["items"] and data["total"] == twin["total"]
+    assert data["items"] == twin["items"]
+    assert data["total"] is None and twin["total"] > 0  # the page counts after its first screen
     assert 'value="Canon"' in page.text  # the form shows the filter
 
 

@@ -103,7 +103,7 @@ def test_dense_grid_in_a_real_browser(grid_server: str, grid_store: Store, tmp_p
             assert page.locator(f'tr[data-case="{GRID_CASE}"]').count() == 1
             _view(page, tmp_path, "cases")
             page.goto(base)
-            page.wait_for_selector("body[data-grid-ready]")
+            page.wait_for_selector("body[data-grid-ready][data-counted]")
             page.wait_for_load_state("networkidle")
             total = page.evaluate("() => window.hashsieveGrid.total")
             assert total > 200  # more than one window: the rest arrives by cursor
@@ -201,7 +201,7 @@ def test_dense_grid_in_a_real_browser(grid_server: str, grid_store: Store, tmp_p
 
             # Select all in a filter (not yet reviewed, one folder) and categorise it at once.
             page.goto(base + "?review=none&path=/evidence/dir0000/sub08/")
-            page.wait_for_selector("body[data-grid-ready]")
+            page.wait_for_selector("body[data-grid-ready][data-counted]")
             in_filter = page.evaluate("() => window.hashsieveGrid.total")
             assert in_filter > 0
             page.keyboard.press("Control+a")
@@ -209,7 +209,7 @@ def test_dense_grid_in_a_real_browser(grid_server: str, grid_store: Store, tmp_p
             page.keyboard.press("Digit4")
             _settle(page)
             page.reload()
-            page.wait_for_selector("body[data-grid-ready]")
+            page.wait_for_selector("body[data-grid-ready][data-counted]")
             assert page.evaluate("() => window.hashsieveGrid.total") == 0
         finally:
             browser.close()

@@ -63,11 +63,23 @@ def facet_row(file_id: int, case_id: int, metadata_json: str | None) -> dict[str
     }
 
 
+#: (database, case) -> the store's highest file id when the case's facets were last complete.
+_COMPLETE: dict[tuple[str, int], int] = {}
+
+
 def refresh(store: Store, case_id: int) -> int:
-    """Add the facet rows of the case's files that have none yet; returns how many."""
-    added = 0
+    """Add the facet rows of the case's files that have none yet; returns how many.
+
+    When no file was added to the store since this process last completed the case's facets
+    (the highest file id is the same), that is one primary-key look-up.
+    """
+    key = (str(store.engine.url), case_id)
     with store.session() as s:
+        top = s.scalar(select(func.max(FileRecord.id))) or 0
+        if _COMPLETE.get(key) == top:
+            return 0
         last = s.scalar(select(func.max(Facet.file_id)).where(Facet.case_id == case_id)) or 0
+    added = 0
     while True:
         with store.session() as s:
             rows = s.execute(
@@ -81,6 +93,7 @@ def refresh(store: Store, case_id: int) -> int:
             s.execute(insert(FACETS), [facet_row(fid, case_id, meta) for fid, meta in rows])
         added += len(rows)
         last = rows[-1][0]
+    _COMPLETE[key] = top
     if added and store.engine.dialect.name == "sqlite":
         # Statistics (a sample: milliseconds) let the planner drive a time sort from the
         # facets' index rather than sort a case's files; PostgreSQL's autovacuum keeps its own.

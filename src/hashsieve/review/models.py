@@ -56,6 +56,7 @@ class Facet(Base):
         Index("ix_review_facets_taken", "case_id", "taken_at", "file_id"),
         Index("ix_review_facets_camera", "case_id", "make", "model"),
         Index("ix_review_facets_serial", "case_id", "serial"),
+        Index("ix_review_facets_case_file", "case_id", "file_id"),
     )
 
     file_id: Mapped[int] = mapped_column(

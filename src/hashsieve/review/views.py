@@ -151,7 +151,8 @@ def grid_window(
     Every filter is a parameter (verdict, category, review, kind, size, width, height, path
     prefix or glob, make, model, serial, taken and file times, gps, recovered, group size;
     ``sort`` and ``order``). ``next`` is the cursor of the following window (``after``);
-    ``offset`` jumps; ``count`` adds the number of tiles the filter selects.
+    ``offset`` jumps; ``count`` adds the number of tiles the filter selects (the page asks for
+    it after its first screen: on a million files counting takes longer than a window).
     """
     return grid.window(
         get_store(request),
@@ -160,7 +161,7 @@ def grid_window(
         after=after,
         offset=offset,
         limit=limit,
-        count=count or request.url.path.startswith("/cases/"),
+        count=count,
     )
 
 

@@ -24,12 +24,22 @@
   ["after", "offset", "limit", "count"].forEach((k) => params.delete(k));
   const filterQuery = params.toString();
 
-  const total = first.total || 0;
   const windows = new Map(); // window index -> items
   const cursors = new Map(); // window index -> cursor that fetches it
   const pending = new Map(); // window index -> promise
   windows.set(0, first.items);
   if (first.next) cursors.set(1, first.next);
+
+  // The number of tiles is counted after the first screen (it takes longer than a window);
+  // until then the list is as long as what has loaded, and a window more while there is more.
+  let total = first.total === null || first.total === undefined ? provisional() : first.total;
+  let counted = first.total !== null && first.total !== undefined;
+  function provisional() {
+    let loaded = 0;
+    windows.forEach((items, k) => (loaded = Math.max(loaded, k * WINDOW + items.length)));
+    const more = cursors.has(Math.ceil(loaded / WINDOW));
+    return loaded + (more ? WINDOW : 0);
+  }
 
   let thumb = Number(body.dataset.thumb || 160);
   let cols = 1;
@@ -68,6 +78,7 @@
         windows.set(k, data.items);
         if (data.next) cursors.set(k + 1, data.next);
         pending.delete(k);
+        if (!counted) grow(provisional());
         window.hashsieveGrid.fetches.push(performance.now() - started);
         schedule();
       })
@@ -554,6 +565,28 @@
     if (e.key === "?" && help) help.hidden = !help.hidden;
   }
 
+  function grow(n) {
+    if (n === total) return;
+    total = n;
+    window.hashsieveGrid.total = total;
+    box.style.height = Math.ceil(total / cols) * tileW + "px";
+    if (countNode) countNode.innerHTML = "<strong>" + total + "</strong> tiles" + (counted ? "" : "+");
+    schedule();
+  }
+
+  function count() {
+    const url = api + "/grid?" + (filterQuery ? filterQuery + "&" : "") + "limit=1&count=true";
+    fetch(url, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
+      .then((data) => {
+        counted = true;
+        grow(data.total);
+        if (countNode) countNode.innerHTML = "<strong>" + total + "</strong> tiles";
+        body.dataset.counted = "1";
+      })
+      .catch((err) => say("Could not count the tiles: " + err.message, true));
+  }
+
   window.addEventListener("scroll", schedule, { passive: true });
   window.addEventListener("resize", () => layout());
   window.hashsieveGrid = {
@@ -563,9 +596,11 @@
     select: (i) => setCurrent(i, false),
     state: () => ({ current, cols, tileW, selected: selected.size, allInFilter }),
   };
-  if (countNode) countNode.innerHTML = "<strong>" + total + "</strong> tiles";
+  if (countNode) countNode.innerHTML = "<strong>" + total + "</strong> tiles" + (counted ? "" : "+");
   layout();
   repaint();
   window.hashsieveGrid.readyAt = performance.now();
   body.dataset.gridReady = "1";
+  if (counted) body.dataset.counted = "1";
+  else count();
 })();

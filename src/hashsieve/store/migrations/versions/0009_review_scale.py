@@ -48,6 +48,7 @@ def upgrade() -> None:
     op.create_index("ix_review_facets_taken", "review_facets", ["case_id", "taken_at", "file_id"])
     op.create_index("ix_review_facets_camera", "review_facets", ["case_id", "make", "model"])
     op.create_index("ix_review_facets_serial", "review_facets", ["case_id", "serial"])
+    op.create_index("ix_review_facets_case_file", "review_facets", ["case_id", "file_id"])
     for name, columns in FILE_INDEXES.items():
         op.create_index(name, "files", columns)
     op.create_index("ix_review_decisions_category", "review_decisions", ["case_id", "category"])
@@ -57,6 +58,7 @@ def downgrade() -> None:
     op.drop_index("ix_review_decisions_category", "review_decisions")
     for name in FILE_INDEXES:
         op.drop_index(name, "files")
+    op.drop_index("ix_review_facets_case_file", "review_facets")
     op.drop_index("ix_review_facets_serial", "review_facets")
     op.drop_index("ix_review_facets_camera", "review_facets")
     op.drop_index("ix_review_facets_taken", "review_facets")
