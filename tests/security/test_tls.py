@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 import requests
 
+from hashsieve.exchange.subscriber import SyncError, subscribe
 from hashsieve.sensors.client import ConsoleClient, InsecureConsoleError, new_alert_id
+from hashsieve.store import Store
 from tests.conftest import run_cli
 from tests.security.certs import Pki, make_pki
 from tests.security.conftest import PASSWORD, Home, Served, copy_home, hashsieve_env, serve
@@ -104,7 +106,7 @@ def test_untrusted_console_certificate_is_refused(tls_console: TlsConsole, trust
     "url", ["http://console.example:8642", "http://192.0.2.10:8642", "ftp://console.example"]
 )
 def test_token_is_never_sent_over_plain_http_to_another_machine(url: str) -> None:
-    with pytest.raises(InsecureConsoleError, match=r"refusing|not a console URL"):
+    with pytest.raises(InsecureConsoleError, match=r"refusing|not an http\(s\) URL"):
         ConsoleClient(url, "a-token")
 
 
@@ -181,3 +183,12 @@ def test_agent_alerts_a_tls_console_it_verifies(
         output = agent.communicate(timeout=30)[0].decode(errors="replace")
     assert len(found) == 1, output
     assert found[0]["sensor"] == "laptop-1" and found[0]["category"] == 1
+
+
+def test_exchange_never_sends_a_peer_token_over_plain_http_to_another_machine(
+    store: Store,
+) -> None:
+    with pytest.raises(SyncError, match="refusing to send the peer token over plain HTTP"):
+        subscribe(store, "http://agency-a.example:8642", "shared", "11" * 32, "t", "from-a")
+    sub = subscribe(store, "http://127.0.0.1:9", "shared", "11" * 32, "t", "from-a")
+    assert sub.url == "http://127.0.0.1:9"

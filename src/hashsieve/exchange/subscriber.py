@@ -44,6 +44,7 @@ from hashsieve.hashing.algorithms import PDQ_TABLES
 from hashsieve.hashsets.base import STORED_HEX_LENGTHS
 from hashsieve.hashsets.catalogue import KNOWN
 from hashsieve.index.store_index import WIDTHS, StoreIndex
+from hashsieve.sensors.client import InsecureConsoleError, check_console_url
 from hashsieve.store import Store
 from hashsieve.store.models import HashEntry, HashSet, utcnow
 
@@ -102,6 +103,10 @@ def subscribe(store: Store, url: str, feed: str, key: str, token: str, name: str
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SyncError(f"not an http(s) base address: {url!r}")
+    try:  # the peer token travels with every fetch: https, or loopback (docs/security.md)
+        check_console_url(url, "the peer token", hint="")
+    except InsecureConsoleError as exc:
+        raise SyncError(str(exc)) from None
     public = parse_public_key(key).encode().hex()
     if not token.strip():
         raise SyncError("a subscription needs the token the publisher gave")

@@ -50,6 +50,9 @@ class InsecureConsoleError(ConsoleError, HashsieveError):
     (``check``); a running sensor treats it like an unreachable console and keeps its alerts."""
 
 
+_HINT = " (hashsieve serve --tls-cert/--tls-key; --ca FILE for a private CA)"
+
+
 def is_loopback(host: str) -> bool:
     if host.lower() in ("localhost", "localhost."):
         return True
@@ -59,16 +62,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_console_url(url: str) -> str:
-    """``url`` when a token may be sent to it: https, or http to a loopback address only."""
+def check_console_url(url: str, what: str = "the sensor token", hint: str = _HINT) -> str:
+    """``url`` when a token (``what``) may be sent to it: https, or http to loopback only."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InsecureConsoleError(f"not a console URL: {url!r} (https://HOST:PORT)")
+        raise InsecureConsoleError(f"not an http(s) URL: {url!r} (https://HOST:PORT)")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise InsecureConsoleError(
-            f"refusing to send the sensor token over plain HTTP to {parts.hostname}: use "
-            "https:// (hashsieve serve --tls-cert/--tls-key; --ca FILE for a private CA); "
-            "plain http is allowed to a loopback address only"
+            f"refusing to send {what} over plain HTTP to {parts.hostname}: use https://"
+            f"{hint}; plain http is allowed to a loopback address only"
         )
     return url
 
