@@ -352,21 +352,38 @@ def _gps(metadata: dict[str, Any]) -> dict[str, float] | None:
     return None
 
 
-def places(store: Store, case: Case) -> list[dict[str, Any]]:
-    """Every GPS position found in the case's metadata (one point per file)."""
+#: GPS positions a map shows at most (the first files of the case; a file asked for is added).
+MAX_PLACES = 5000
+
+
+def places(store: Store, case: Case, *, include: int | None = None) -> list[dict[str, Any]]:
+    """GPS positions found in the case's metadata (one point per file, up to MAX_PLACES).
+
+    Files are found through the facets' GPS column (an index, not a scan of every file's
+    metadata); ``include`` adds that file's position when it has one.
+    """
+    from hashsieve.review import facets
+    from hashsieve.review.models import Facet
+
+    facets.refresh(store, case.id)
     points = []
     with store.session() as s:
-        rows = s.execute(
-            select(FileRecord.id, FileRecord.path_key, FileRecord.metadata_json).where(
-                (FileRecord.case_id == case.id) & FileRecord.metadata_json.like("%GPSLatitude%")
-            )
-        )
-        for file_id, key, meta in rows:
-            gps = _gps(json.loads(meta or "{}"))
-            if gps:
-                points.append(
-                    {"file_id": file_id, "name": os.path.basename(os.fsdecode(key)), **gps}
+        with_gps = select(Facet.file_id).where((Facet.case_id == case.id) & Facet.gps.is_(True))
+        ids = list(s.scalars(with_gps.order_by(Facet.file_id).limit(MAX_PLACES)))
+        if include is not None and include not in ids:
+            ids += list(s.scalars(with_gps.where(Facet.file_id == include)))
+        for i in range(0, len(ids), 500):
+            rows = s.execute(
+                select(FileRecord.id, FileRecord.path_key, FileRecord.metadata_json).where(
+                    FileRecord.id.in_(ids[i : i + 500])
                 )
+            )
+            for file_id, key, meta in rows:
+                gps = _gps(json.loads(meta or "{}"))
+                if gps:
+                    points.append(
+                        {"file_id": file_id, "name": os.path.basename(os.fsdecode(key)), **gps}
+                    )
     return points
 
 

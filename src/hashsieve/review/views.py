@@ -175,7 +175,7 @@ def file_detail(request: Request, user: User, case: CaseDep, file: FileDep) -> d
         links = data["crosscase"]
         seen = membership.visible_names(store, user, {str(x.get("case")) for x in links})
         data["crosscase"] = [x for x in links if str(x.get("case")) in seen]
-    data["map"] = geo.map_view(queries.places(store, case), highlight=file.id)
+    data["map"] = geo.map_view(queries.places(store, case, include=file.id), highlight=file.id)
     data["history"] = (
         audit.events(store, case.id, sha256=file.sha256, actions=("set", "undo"))
         if file.sha256
