@@ -61,6 +61,8 @@ class HashEntry(Base):
     __table_args__ = (Index("ix_hash_entries_hashset", "hashset_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: A foreign key on SQLite; on PostgreSQL its per-row check is dropped (migration
+    #: 0009_lists): the catalogue writes a set before its rows and deletes its rows first.
     hashset_id: Mapped[int] = mapped_column(ForeignKey("hashsets.id", ondelete="CASCADE"))
     algorithm: Mapped[str] = mapped_column(String(16))
     value: Mapped[bytes] = mapped_column(LargeBinary)
