@@ -52,3 +52,36 @@ def test_damaged_avif_is_a_recorded_corrupt_picture() -> None:
     result = hash_content(data, HashOptions(max_image_pixels=1_000_000))
     assert result.md5 is not None and result.pdq is None
     assert result.error == "corrupt: Failed to decode frame 0: Decoding of color planes failed"
+
+
+def test_an_exception_a_decoder_lets_through_is_the_items_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the AVIF fix, its RuntimeError left the worker and ended the whole scan: now any
+    such bug costs one item, recorded as 'internal-error', and its chunk's other items stay."""
+    import zipfile
+
+    from hashsieve.hashing.content import HashOptions
+    from hashsieve.scan import worker
+    from hashsieve.sources.archive import Member, list_members, plan_jobs
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("Failed to decode frame 0")
+
+    options = HashOptions(max_image_pixels=1_000_000, robust=False)
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"data")
+    monkeypatch.setattr(worker, "hash_file", broken)
+    result = worker.hash_evidence_file(str(path), options)
+    assert result.path == str(path)
+    assert result.error == "internal-error: RuntimeError: Failed to decode frame 0"
+
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("one.txt", b"1")
+        z.writestr("two.txt", b"2")
+    members = [m for m in list_members(str(archive)) if isinstance(m, Member)]
+    monkeypatch.setattr(worker, "hash_member", broken)
+    results = [r for job in plan_jobs(members) for r in worker.hash_archive_job(job, options)]
+    assert [r.path for r in results] == [m.path for m in members]
+    assert {r.error for r in results} == {"internal-error: RuntimeError: Failed to decode frame 0"}

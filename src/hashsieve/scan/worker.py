@@ -44,9 +44,24 @@ def _mark_embedded(result: FileResult, data: bytes) -> None:
         result.metadata[EMBEDDED_KEY] = len(found.items)
 
 
+def _internal_error(path: str, exc: Exception) -> FileResult:
+    """An exception a decoder or reader let through (a bug, found by fuzz/): the item's
+    recorded reason, never the end of the scan (the chunk's other items are kept)."""
+    return FileResult(path=path, error=f"internal-error: {type(exc).__name__}: {exc}"[:500])
+
+
 def hash_evidence_file(path: str, options: HashOptions) -> FileResult:
     """A file of the evidence (:func:`hash_file`); one the sniffer does not know, up to
     :data:`EMBEDDED_LIMIT`, is read again (from the page cache) and searched for pictures."""
+    try:
+        return _hash_evidence_file(path, options)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        return _internal_error(path, exc)
+
+
+def _hash_evidence_file(path: str, options: HashOptions) -> FileResult:
     result = hash_file(path, options)
     if result.mime == _UNKNOWN and result.error is None and (result.size or 0) <= EMBEDDED_LIMIT:
         try:
@@ -68,7 +83,12 @@ def hash_archive_job(job: ArchiveJob, options: HashOptions) -> list[FileResult]:
         if isinstance(stream, Exception):
             result = FileResult(path=member.path, error=str(stream))
         else:
-            result = hash_member(member, stream, options)
+            try:
+                result = hash_member(member, stream, options)
+            except MemoryError:
+                raise
+            except Exception as exc:
+                result = _internal_error(member.path, exc)
         # The size and time the archive declares: what a rerun compares to skip the member
         # (a compressed file's size was counted when it was listed).
         result.size, result.mtime_ns = member.size, member.mtime_ns
