@@ -192,3 +192,24 @@ def test_exchange_never_sends_a_peer_token_over_plain_http_to_another_machine(
         subscribe(store, "http://agency-a.example:8642", "shared", "11" * 32, "t", "from-a")
     sub = subscribe(store, "http://127.0.0.1:9", "shared", "11" * 32, "t", "from-a")
     assert sub.url == "http://127.0.0.1:9"
+
+
+def test_icap_service_refuses_console_signed_by_another_ca(
+    tls_console: TlsConsole, tmp_path: Path
+) -> None:
+    proc = run_cli(
+        tmp_path / "home",
+        "icap",
+        "--listen",
+        "127.0.0.1:0",
+        "--console",
+        tls_console.server.url,
+        "--token",
+        tls_console.home.token,
+        "--ca",
+        str(tls_console.wrong.ca),
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "certificate is not trusted" in proc.stdout + proc.stderr
