@@ -1,4 +1,4 @@
-"""Local users (argon2id password hashes), server-side sessions, login rate limiting."""
+"""Local users (argon2id password hashes), server-side sessions, login back-off."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@ workspace's routes and the sensor console's routes over the shared access layer.
 
 Every HTML page has a JSON twin under ``/api`` (the tested contract, described by OpenAPI at
 ``/openapi.json`` for logged-in users). Sessions are server-side, the cookie HttpOnly and
-SameSite=Strict; every state change needs the session's CSRF token; logins are rate limited.
+SameSite=Strict; every state change needs the session's CSRF token; failed logins slow the next
+try down (exponential back-off, never a lock-out: docs/security.md).
 """
 
 from __future__ import annotations
@@ -158,7 +159,9 @@ def _login(request: Request, username: str, password: str) -> tuple[str, Princip
     )
     if wait > 0:
         raise HTTPException(
-            429, "too many failed logins; try again later", {"Retry-After": str(int(wait) + 1)}
+            429,
+            f"too many failed logins; try again in {int(wait) + 1} s",
+            {"Retry-After": str(int(wait) + 1)},
         )
     user = authenticate(store, username, password)
     if user is None:
