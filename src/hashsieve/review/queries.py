@@ -52,7 +52,11 @@ def dashboard(store: Store, case: Case) -> dict[str, Any]:
     with store.session() as s:
         scans = []
         for scan in s.scalars(select(Scan).where(Scan.case_id == case.id).order_by(Scan.id)):
-            stored = s.scalar(select(func.count()).where(FileRecord.scan_id == scan.id)) or 0
+            stored = (  # a running scan's rows so far (a count, so not for finished ones)
+                scan.files
+                if scan.status == "completed"
+                else s.scalar(select(func.count()).where(FileRecord.scan_id == scan.id)) or 0
+            )
             scans.append(
                 {
                     "id": scan.id,
