@@ -363,10 +363,21 @@ def test_bulk_needs_the_writer_role(grid_store: Store) -> None:
         "gps=perhaps",
         "after=not-a-cursor",
         f"after={grid._encode('value', 2**70, 1)}",
+        f"after={grid._encode('value', [1, 2], 1)}",
+        "path=/evidence/%00",
+        "make=Can%00on",
     ],
 )
 def test_bad_parameters_are_422(reader: tuple[Api, Store], query: str) -> None:
+    """Out of range, unknown, malformed or NUL-carrying values: 422, never a server error."""
     assert reader[0].client.get(f"{URL}?{query}").status_code == 422
+
+
+@pytest.mark.parametrize(
+    "query", ["taken_from=0001-01-01T00:00:00%2B14:00", "mtime_to=9999-12-31T23:59:59-14:00"]
+)
+def test_extreme_times_are_answered(reader: tuple[Api, Store], query: str) -> None:
+    assert reader[0].client.get(f"{URL}?{query}&verdict=all").status_code == 200
 
 
 def test_bulk_ids_are_bounded(reader: tuple[Api, Store]) -> None:

@@ -57,7 +57,7 @@ MAX_WINDOW = 1000
 #: "All in the filter" acts on at most this many files in one request.
 MAX_SELECTION = 100_000
 Count = Annotated[int | None, Field(ge=0, le=DB_INT_MAX)]
-Text = Annotated[str | None, Field(max_length=200)]
+Text = Annotated[str | None, Field(max_length=200, pattern="^[^\x00]*$")]
 
 
 class GridError(HashsieveError):
@@ -82,7 +82,7 @@ class GridFilter(BaseModel):
     height_min: Count = None
     height_max: Count = None
     #: A path prefix, or a glob (``*`` any text, ``/`` included; ``?`` one character).
-    path: Annotated[str | None, Field(max_length=1000)] = None
+    path: Annotated[str | None, Field(max_length=1000, pattern="^[^\x00]*$")] = None
     make: Text = None
     model: Text = None
     serial: Text = None
@@ -134,7 +134,11 @@ class GridFilter(BaseModel):
 
 def _ns(when: datetime) -> int:
     aware = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return max(-DB_INT_MAX, min(DB_INT_MAX, int(aware.timestamp() * 1e9)))
+    try:
+        seconds = aware.timestamp()
+    except (OverflowError, ValueError):  # year 1 or 9999 pushed past the range by its offset
+        seconds = -1e11 if aware.year < 1970 else 1e11
+    return max(-DB_INT_MAX, min(DB_INT_MAX, int(seconds * 1e9)))
 
 
 def _exif(when: datetime) -> str:
@@ -318,7 +322,12 @@ def _decode(cursor: str) -> tuple[str, Any, int]:
             value = base64.b64decode(value["b"])
     except (ValueError, TypeError, KeyError, binascii.Error):
         raise GridError("the cursor is not one this grid gave") from None
-    if segment not in ("null", "value") or not isinstance(file_id, int):
+    if (
+        segment not in ("null", "value")
+        or not isinstance(file_id, int)
+        or isinstance(file_id, bool)
+        or not isinstance(value, str | int | float | bytes | None)
+    ):
         raise GridError("the cursor is not one this grid gave")
     if not -DB_INT_MAX <= file_id <= DB_INT_MAX or (
         isinstance(value, int) and not -DB_INT_MAX <= value <= DB_INT_MAX
