@@ -54,6 +54,15 @@ def test_damaged_avif_is_a_recorded_corrupt_picture() -> None:
     assert result.error == "corrupt: Failed to decode frame 0: Decoding of color planes failed"
 
 
+def test_heif_decoder_eoferror_is_a_recorded_corrupt_picture() -> None:
+    from hashsieve.hashing.content import HashOptions, hash_content
+
+    data = (CRASHES / "content" / "heif-decoder-eoferror.heic").read_bytes()
+    result = hash_content(data, HashOptions(max_image_pixels=4_000_000))
+    assert result.md5 is not None and result.pdq is None
+    assert result.error == "corrupt: Decoder plugin generated an error: Unexpected end of file"
+
+
 def test_an_exception_a_decoder_lets_through_is_the_items_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

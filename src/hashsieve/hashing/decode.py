@@ -119,7 +119,7 @@ def _open_image(data: bytes, *, max_pixels: int, fast: bool) -> OpenedImage:
         image = _not_identified(data, max_pixels)
     except Image.DecompressionBombError as exc:
         raise UnreadableImage("decompression-bomb", str(exc)) from None
-    except (OSError, ValueError, SyntaxError, RuntimeError) as exc:
+    except (OSError, ValueError, SyntaxError, RuntimeError, EOFError) as exc:
         # A PNG text chunk that inflates past Pillow's cap is a bomb too, not damage.
         bomb = "Decompressed data too large" in str(exc)
         raise UnreadableImage("decompression-bomb" if bomb else "corrupt", str(exc)) from None
@@ -146,8 +146,9 @@ def _open_image(data: bytes, *, max_pixels: int, fast: bool) -> OpenedImage:
         pixels = image if keep else image.convert("RGB")
     except Image.DecompressionBombError as exc:
         raise UnreadableImage("decompression-bomb", str(exc)) from None
-    except (OSError, ValueError, SyntaxError, RuntimeError) as exc:
-        # RuntimeError: Pillow's AVIF plugin on a damaged frame (found by fuzz/content.py).
+    except (OSError, ValueError, SyntaxError, RuntimeError, EOFError) as exc:
+        # RuntimeError: Pillow's AVIF plugin on a damaged frame; EOFError: pillow-heif's
+        # "Decoder plugin generated an error" (both found by fuzz/content.py).
         message = str(exc)
         # Pillow says "image file is truncated" when the data ends early; a decoder error
         # ("broken data stream ...") is damage inside the file.
