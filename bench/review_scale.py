@@ -227,6 +227,16 @@ def first_screen(page: Any, url: str) -> dict[str, Any]:
     }
 
 
+SHOWN = """() => {
+  const box = document.getElementById('dense');
+  const s = window.hashsieveGrid.state();
+  const top = window.scrollY - (box.getBoundingClientRect().top + window.scrollY);
+  const first = Math.max(0, Math.floor(top / s.tileW) + 1) * s.cols;
+  return first >= window.hashsieveGrid.total
+    || !!document.querySelector('#dense .tile[data-index="' + first + '"]');
+}"""
+
+
 def scrolling(page: Any, url: str) -> dict[str, Any]:
     page.goto(url)
     page.wait_for_selector("body[data-grid-ready][data-counted]")
@@ -237,10 +247,9 @@ def scrolling(page: Any, url: str) -> dict[str, Any]:
     cursor = page.evaluate("() => window.hashsieveGrid.fetches.slice()")
     rnd = random.Random(7)
     height = page.evaluate("() => document.body.scrollHeight")
-    for _ in range(20):  # the scroll bar dragged somewhere far
+    for _ in range(20):  # the scroll bar dragged somewhere far, until its tiles are there
         page.evaluate(f"() => window.scrollTo(0, {rnd.randrange(height)})")
-        page.wait_for_load_state("networkidle")
-        page.wait_for_timeout(50)
+        page.wait_for_function(SHOWN, timeout=60_000)
     jumps = page.evaluate("() => window.hashsieveGrid.fetches.slice()")[len(cursor) :]
     return {"by_cursor": summary(cursor), "by_offset_jump": summary(jumps)}
 
