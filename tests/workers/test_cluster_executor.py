@@ -56,3 +56,21 @@ def test_a_worker_killer_is_reported_and_its_chunk_mates_are_redone(client: Clie
     # The chunk [10..14], the single [13], then [13] alone killed a worker each (an innocent
     # queued on a dying worker may have ended in KilledWorker too, and been redone alone).
     assert ex.killed >= 3
+
+
+def test_at_most_in_flight_items_are_taken_from_the_source(client: Client) -> None:
+    pulled = 0
+
+    def source() -> Iterator[list[int]]:
+        nonlocal pulled
+        for n in range(100, 140):  # no killer among them
+            pulled += 1
+            yield [n]
+
+    ex: DaskExecutor[list[int], list[int]] = DaskExecutor(client, on_crash=crashed, in_flight=4)
+    done, ahead = 0, []
+    for batch in ex.map_unordered(squares_or_die, source()):
+        done += len(batch)
+        ahead.append(pulled - done)
+    assert done == 40
+    assert max(ahead) <= 3  # the memory stays flat: the rest of the source waits

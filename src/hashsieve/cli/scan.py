@@ -75,7 +75,7 @@ class _RichScanProgress:
     type=click.Path(path_type=Path),
     help="Write one JSON line per file as it goes; rewritten in review order at the end.",
 )
-@click.option("--workers", type=int, help="Worker processes (default: all cores).")
+@click.option("--workers", type=int, help="Worker processes (default: all cores; local pool only).")
 @click.option(
     "--examiner",
     help="Who runs this scan, recorded with it (default: HASHSIEVE_EXAMINER, else the login "

@@ -155,9 +155,7 @@ class DaskExecutor(Generic[T, R]):
         again: deque[T] = deque()  # the parts of split items go first
         suspects: deque[T] = deque()  # unsplittable items that ended in KilledWorker
         pending: dict[Future, T] = {}
-        # Results are fetched by the client's event loop as tasks finish, while this thread
-        # hands the previous ones on (to the store); an error comes back as its exception.
-        completed = as_completed(loop=self.client.loop, with_results=True, raise_errors=False)
+        completed = as_completed(loop=self.client.loop)
         limit, seen = self._limit(), 0
         alone: Future | None = None  # a suspect's task, with nothing else in flight
 
@@ -185,18 +183,17 @@ class DaskExecutor(Generic[T, R]):
                     completed.add(alone)
                 if not pending:
                     return
-                future, result = next(completed)
+                future = next(completed)
                 item = pending.pop(future)
                 was_alone = future is alone
                 if was_alone:
                     alone = None
-                failed = future.status != "finished"
-                if future.status == "error":  # (type, exception, traceback)
-                    result = result[1].with_traceback(result[2])
-                future.release()
-                if not failed:
-                    yield result
-                elif isinstance(result, KilledWorker):
+                try:
+                    # (A result lost with its worker after the task finished is computed again:
+                    # result() waits for it. Other errors - a bug in a task, a lost scheduler -
+                    # stop the scan, and a rerun resumes.)
+                    result = future.result()
+                except KilledWorker:
                     self.killed += 1
                     parts = self.split(item) if self.split is not None else []
                     if len(parts) > 1:
@@ -205,8 +202,10 @@ class DaskExecutor(Generic[T, R]):
                         yield self.on_crash(item, CRASH_MESSAGE)
                     else:
                         suspects.append(item)
-                else:  # a bug in a task, a lost scheduler: the scan stops (a rerun resumes)
-                    raise result
+                else:
+                    yield result
+                finally:
+                    future.release()
                 seen += 1
                 if seen % 256 == 0 and not self.in_flight:
                     limit = self._limit()  # workers come and go
