@@ -96,6 +96,8 @@ def run_import(home: Path, path: Path, kind: str, url: str | None) -> dict[str, 
     return {
         "command": " ".join(cmd),
         "import_s": round(wall, 1),
+        # CPU seconds of the import process: what it costs on an idle machine, whatever the load
+        "import_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
         "import_peak_rss_mb": round(usage.ru_maxrss / 1024),
         "load_before": load0,
         "load_after": load_average(),
@@ -116,9 +118,9 @@ def bench_pdq(index: Any, sample: np.ndarray, args: argparse.Namespace) -> dict[
     queries = np.concatenate([planted, rng.integers(0, 256, (nq - half, 32), dtype=np.uint8)])
     index.threads = args.threads
     index.query(queries[:8], THRESHOLD)  # JIT and pool warm-up
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     rows, ids, dists = index.query(queries, THRESHOLD)
-    batch_s = time.perf_counter() - t
+    batch_s, batch_cpu = time.perf_counter() - t, time.process_time() - cpu
     best = np.full(nq, 10**6)
     np.minimum.at(best, rows, dists)
     planted_ok = bool((best[:half] <= flips).all())
@@ -143,6 +145,8 @@ def bench_pdq(index: Any, sample: np.ndarray, args: argparse.Namespace) -> dict[
         "queries": nq,
         "threads": index.threads,
         "qps": round(nq / batch_s, 1),
+        # queries per CPU-second x threads: the rate on as many idle cores
+        "qps_idle_cores": round(nq / batch_cpu * index.threads, 1),
         "single_ms": round(single_ms, 3),
         "planted_found": planted_ok,
         "planted": half,
@@ -220,6 +224,12 @@ def bench_faiss(codes_index: Any, sample: np.ndarray, args: argparse.Namespace) 
     src = ids[np.sort(src_rows)].astype(np.int64)
     out: dict[str, Any] = {}
     for kind, bytes_per_hash in (("flat", 32), ("hma", 300)):
+        if kind == "hma" and n > args.hma_max:
+            out[kind] = {
+                "skipped": f"over --hma-max {args.hma_max:,}",
+                "needs_gb": round(n * 3e-7, 1),
+            }
+            continue
         if n * bytes_per_hash > budget:
             out[kind] = {"fits": False, "needs_gb": round(n * bytes_per_hash / 1e9, 1)}
             continue
@@ -246,6 +256,8 @@ class PrivatePostgres:
         subprocess.run([*prefix, *cmd], check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            return  # left running by an earlier run
         self.socket.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
@@ -308,6 +320,53 @@ def run_one(kind: str, db: str, args: argparse.Namespace, pg: PrivatePostgres | 
     return result
 
 
+def run_index_only(args: argparse.Namespace) -> dict[str, Any]:
+    """The PDQ index at ``--size`` built straight from generated codes (``build_saved``)."""
+    from hashsieve.index.pdq_index import build_saved, load
+
+    work = Path(args.work)
+    codes_path = work / f"codes-{args.size}.npy"
+    rng = np.random.default_rng(14)
+    if not codes_path.exists():
+        codes = np.lib.format.open_memmap(codes_path, "w+", np.uint8, (args.size, 32))
+        for s in range(0, args.size, CHUNK * 4):
+            n = min(CHUNK * 4, args.size - s)
+            codes[s : s + n] = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+        codes.flush()
+        del codes
+    codes = np.load(codes_path, mmap_mode="r")
+    lines = np.sort(rng.choice(args.size, min(SAMPLE, args.size), replace=False))
+    sample = np.zeros(lines.size, [("line", np.int64), ("value", np.uint8, (32,))])
+    sample["value"] = codes[lines]
+    folder = work / f"index-{args.size}"
+    shutil.rmtree(folder, ignore_errors=True)
+    ids = np.arange(1, args.size + 1, dtype=np.uint32)
+    result: dict[str, Any] = {"kind": "pdq", "db": "none (index only)", "size": args.size}
+    result["load_before_build"] = load_average()
+    t, cpu = time.perf_counter(), time.process_time()
+    built = build_saved(folder, ids, np.asarray(codes), threads=args.threads)
+    result["build_s"] = round(time.perf_counter() - t, 1)
+    result["build_cpu_s"] = round(time.process_time() - cpu, 1)
+    del built
+    result["index_bytes_per_hash"] = round(du(folder) / args.size, 1)
+    t = time.perf_counter()
+    index = load(folder, mmap=True, threads=args.threads)
+    result["load_s"] = round(time.perf_counter() - t, 4)
+    t = time.perf_counter()
+    for f in folder.iterdir():  # warm the page cache: queries are then memory-speed
+        with open(f, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+    result["warm_page_cache_s"] = round(time.perf_counter() - t, 1)
+    result["load_before_queries"] = load_average()
+    result["queries"] = bench_pdq(index, sample, args)
+    if args.faiss:
+        result["faiss"] = bench_faiss(index, sample, args)
+    if not args.keep:
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=1_000_000)
@@ -319,6 +378,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--faiss", action="store_true", help="faiss flat and HMA beside, if they fit")
     ap.add_argument("--faiss-memory-gb", type=float, default=6.0)
+    ap.add_argument("--hma-max", type=int, default=2_000_000, help="largest N for HMA's index")
+    ap.add_argument(
+        "--index-only",
+        action="store_true",
+        help="PDQ: build the index straight from generated codes (no list, no database)",
+    )
     ap.add_argument("--work", default="/tmp/lists-bench")
     ap.add_argument("--keep", action="store_true", help="keep the homes (stores and indexes)")
     ap.add_argument("--json", action="store_true")
@@ -330,6 +395,10 @@ def main(argv: list[str] | None = None) -> int:
         pg = PrivatePostgres(Path(args.work) / "pg")
         pg.start()
     results = []
+    if args.index_only:
+        results.append(run_index_only(args))
+        print(json.dumps(results[-1]), flush=True)
+        dbs = []
     try:
         for kind in args.kind or ["pdq", "md5"]:
             for db in dbs:
@@ -338,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if pg is not None:
             pg.stop()
-    out = Path(__file__).parent / "results" / f"lists-{args.size}.json"
+    tag = "-index" if args.index_only else ""
+    out = Path(__file__).parent / "results" / f"lists-{args.size}{tag}.json"
     out.parent.mkdir(exist_ok=True)
     record = {"date": time.strftime("%Y-%m-%d %H:%M"), "argv": sys.argv[1:], "results": results}
     out.write_text(json.dumps(record, indent=1))
