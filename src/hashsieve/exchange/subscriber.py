@@ -44,7 +44,7 @@ from hashsieve.hashing.algorithms import PDQ_TABLES
 from hashsieve.hashsets.base import STORED_HEX_LENGTHS
 from hashsieve.hashsets.catalogue import KNOWN
 from hashsieve.index.store_index import WIDTHS, StoreIndex
-from hashsieve.sensors.client import InsecureConsoleError, check_console_url
+from hashsieve.sensors.client import InsecureConsoleError, NoRedirect, check_console_url
 from hashsieve.store import Store
 from hashsieve.store.models import HashEntry, HashSet, utcnow
 
@@ -155,6 +155,9 @@ def list_subscriptions(store: Store) -> list[Subscription]:
 
 
 def http_fetch(store: Store, limit: int | None = None) -> Fetch:
+    # A redirect is refused, not followed: it would carry the peer token to another address.
+    opener = urllib.request.build_opener(NoRedirect())
+
     def fetch(sub: Subscription, feed: str, after: int) -> bytes:
         query = {"after": str(after), **({"limit": str(limit)} if limit else {})}
         url = f"{sub.url}/api/exchange/feeds/{urllib.parse.quote(feed)}?" + (
@@ -164,7 +167,7 @@ def http_fetch(store: Store, limit: int | None = None) -> Fetch:
             url, headers={"Authorization": f"Bearer {_token(store, sub)}"}
         )
         try:
-            with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
+            with opener.open(request, timeout=FETCH_TIMEOUT) as response:
                 body: bytes = response.read()
                 return body
         except urllib.error.HTTPError as exc:

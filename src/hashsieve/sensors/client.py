@@ -75,7 +75,7 @@ def check_console_url(url: str, what: str = "the sensor token", hint: str = _HIN
     return url
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
+class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None  # the redirect answer is raised as an HTTPError, the token stays here
 
@@ -105,7 +105,7 @@ class ConsoleClient:
         self.url = check_console_url(url).rstrip("/")
         self.token = token
         self.timeout = timeout
-        handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
+        handlers: list[urllib.request.BaseHandler] = [NoRedirect()]
         if self.url.startswith("https:"):
             handlers.append(urllib.request.HTTPSHandler(context=tls_context(ca)))
         self._opener = urllib.request.build_opener(*handlers)
