@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from procs import cpu_seconds
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -27,13 +29,6 @@ from hashsieve.config import Settings  # noqa: E402
 from hashsieve.samples.images import jpeg_bytes, photo_like  # noqa: E402
 from hashsieve.sensors import console  # noqa: E402
 from hashsieve.store import Store  # noqa: E402
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def rss_mb(pid: int) -> float:

@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import pickle
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +51,7 @@ from hashsieve.scan.stage import CLUSTER_CHUNK
 from hashsieve.scan.worker import HashOptions, hash_evidence_file
 from hashsieve.sources import SourceFile, open_source
 from hashsieve.store.models import Scan
+from procs import free_port
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -74,17 +74,11 @@ def hash_set(path: Path, paths: list[Path], randoms: int) -> int:
     return len(lines)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class LoopbackCluster:
     """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (as docs/deploy.md)."""
 
     def __init__(self, workers: int, log: Path) -> None:
-        port = _free_port()
+        port = free_port()
         self.address = f"tcp://127.0.0.1:{port}"
         self.log = open(log, "a")  # noqa: SIM115
         common: dict[str, Any] = {"stdout": self.log, "stderr": subprocess.STDOUT}

@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from procs import cpu_seconds, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "lookup_load.json"
@@ -43,12 +44,6 @@ BAR_P95_MS = 20.0
 
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def codes_of(entries: int, seed: int = 15) -> np.ndarray:
@@ -193,11 +188,6 @@ def wait_ready(port: int, token: str, proc: subprocess.Popen[bytes], limit: floa
     raise RuntimeError("hashsieve serve did not answer")
 
 
-def server_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
@@ -235,12 +225,12 @@ def main() -> int:
         ready = time.perf_counter() - started
         asyncio.run(load(port, token, work, min(args.peers, 10), 2.0))  # warm-up
         before = uptime()
-        cpu0 = server_cpu_seconds(proc.pid)
+        cpu0 = cpu_seconds(proc.pid)
         client0 = time.process_time()
         latencies, errors, wall = asyncio.run(
             load(port, token, work, args.peers, args.seconds, args.rate)
         )
-        cpu = server_cpu_seconds(proc.pid) - cpu0
+        cpu = cpu_seconds(proc.pid) - cpu0
         client_cpu = time.process_time() - client0
         after = uptime()
     finally:

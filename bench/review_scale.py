@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from procs import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -141,12 +143,6 @@ def server_side(home: Path) -> dict[str, Any]:
     finally:
         store.close()
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def browser(home: Path, only: list[str]) -> dict[str, Any]:
