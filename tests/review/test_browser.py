@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,20 +47,16 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server(review_store: Store) -> Iterator[str]:
+@contextmanager
+def served(store: Store, case: str) -> Iterator[str]:
     """The review app under uvicorn on 127.0.0.1 and a free port, in a thread."""
     import uvicorn
 
-    port = _free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
     config = uvicorn.Config(
-        create_app(review_store, case=CASE), host="127.0.0.1", port=port, log_level="warning"
+        create_app(store, case=case), host="127.0.0.1", port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -69,9 +66,17 @@ def server(review_store: Store) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("the review server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def server(review_store: Store) -> Iterator[str]:
+    with served(review_store, CASE) as url:
+        yield url
 
 
 def _shot(page, tmp_path: Path, name: str) -> Path:  # type: ignore[no-untyped-def]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,9 +22,8 @@ from hashsieve.access.preferences import get_preferences
 from hashsieve.review.models import Decision
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord
-from hashsieve.web.app import create_app
 from tests.review.conftest import GRID_CASE, PASSWORD
-from tests.review.test_browser import ARGS, CHROMIUM, _free_port, pytestmark  # noqa: F401
+from tests.review.test_browser import ARGS, CHROMIUM, pytestmark, served  # noqa: F401
 
 VISIBLE = """() => {
   const h = window.innerHeight, w = window.innerWidth;
@@ -39,23 +36,8 @@ VISIBLE = """() => {
 
 @pytest.fixture
 def grid_server(grid_store: Store) -> Iterator[str]:
-    import uvicorn
-
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(grid_store, case=GRID_CASE), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the review server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with served(grid_store, GRID_CASE) as url:
+        yield url
 
 
 def _decided(store: Store) -> dict[str, int | None]:
