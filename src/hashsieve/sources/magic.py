@@ -23,7 +23,9 @@ VHD = "application/x-vhd"
 VHDX = "application/x-vhdx"
 QCOW = "application/x-qemu-disk"
 RAW_DISK = "application/x-raw-disk-image"
-DISK_IMAGES = frozenset({EWF, VMDK, VHD, VHDX, QCOW, RAW_DISK})
+#: An Apple UDIF ``.dmg``: told by its trailer, not its head (:func:`...disk.stream_kind`).
+DMG = "application/x-apple-diskimage"
+DISK_IMAGES = frozenset({EWF, VMDK, VHD, VHDX, QCOW, RAW_DISK, DMG})
 
 #: Compressed streams: a tar inside, or else one compressed file.
 COMPRESSED = frozenset({GZIP, BZIP2, XZ})
