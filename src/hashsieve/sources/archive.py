@@ -95,8 +95,9 @@ def _open_outer(path: str) -> IO[bytes]:
     return os.fdopen(open_readonly(path), "rb")
 
 
-def _reader(stream: IO[bytes], label: str) -> Reader:
-    """The reader for a container, chosen by its content."""
+def _reader(stream: IO[bytes], label: str, unallocated: bool = True) -> Reader:
+    """The reader for a container, chosen by its content; a disk image's unallocated space is
+    carved after its files unless ``unallocated`` is False (the scan carves it in worker jobs)."""
     try:
         head = stream.read(magic.TAR_BLOCK)
         stream.seek(0)
@@ -133,6 +134,8 @@ def _reader(stream: IO[bytes], label: str) -> Reader:
         if kind in magic.DISK_IMAGES or disk.peek_kind(_peek(stream)) is not None:
             # The evidence file itself is opened by path, so its other segments are found.
             path = None if isinstance(stream, io.BytesIO) else label
+            if not unallocated:
+                return disk.DiskReader(stream, label, path)
             from hashsieve.sources.documents import WithUnallocated
 
             # Its files, then the pictures carved from the space no file claims.
@@ -229,9 +232,12 @@ def _guarded(exc: Exception, label: str) -> ArchiveError:
     return ArchiveError("corrupt-archive", f"{label}: {exc}")
 
 
-def list_members(container: str, names: tuple[str, ...] = ()) -> Iterator[Member | SourceProblem]:
+def list_members(
+    container: str, names: tuple[str, ...] = (), *, unallocated: bool = True
+) -> Iterator[Member | SourceProblem]:
     """Every regular file of the archive at ``names`` inside ``container``, in archive order;
-    what cannot be listed or is not hashed comes as a :class:`SourceProblem` (never raised)."""
+    what cannot be listed or is not hashed comes as a :class:`SourceProblem` (never raised).
+    ``unallocated=False``: a disk image's files only, not the pictures carved after them."""
     label = SEPARATOR.join((container, *names))
     try:
         stream, label = _open_chain(container, names, MEMBER_LIMIT)
@@ -240,7 +246,7 @@ def list_members(container: str, names: tuple[str, ...] = ()) -> Iterator[Member
         yield SourceProblem(label + SEPARATOR, error.reason, error.detail)
         return
     try:
-        reader = _reader(stream, label)
+        reader = _reader(stream, label, unallocated)
     except ArchiveError as exc:
         stream.close()
         yield SourceProblem(label + SEPARATOR, exc.reason, exc.detail)
