@@ -8,7 +8,7 @@ picklable results; every failure becomes a recorded error on the result.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from hashsieve.hashing.content import FileResult, HashOptions, hash_content, hash_file
 from hashsieve.hashing.crypto import CryptoHasher
@@ -20,7 +20,14 @@ if TYPE_CHECKING:
 
 _UNKNOWN = "application/octet-stream"
 
-__all__ = ["FileResult", "HashOptions", "hash_archive_job", "hash_evidence_file", "hash_file"]
+__all__ = [
+    "FileResult",
+    "HashOptions",
+    "hash_archive_job",
+    "hash_evidence_file",
+    "hash_file",
+    "hash_read_member",
+]
 
 #: Bytes digested per read of a member over the in-memory limit.
 _BLOCK = 8 * 1024 * 1024
@@ -78,32 +85,37 @@ def hash_archive_job(job: ArchiveJob, options: HashOptions) -> list[FileResult]:
     that cannot be read gets its error, the others go on."""
     from hashsieve.sources.archive import read_job
 
-    results = []
-    for member, stream in read_job(job):
-        if isinstance(stream, Exception):
-            result = FileResult(path=member.path, error=str(stream))
-        else:
-            try:
-                result = hash_member(member, stream, options)
-            except MemoryError:
-                raise
-            except Exception as exc:
-                result = _internal_error(member.path, exc)
-        # The size and time the archive declares: what a rerun compares to skip the member
-        # (a compressed file's size was counted when it was listed).
-        result.size, result.mtime_ns = member.size, member.mtime_ns
-        # How the review reaches the member again (the EXIF step sets the dict anew).
-        result.metadata = {**result.metadata, "archive": member.provenance()}
-        if member.details:  # a disk image's file: its file system's times and inode
-            # (a thumbnail's: the name of the file it was made from)
-            about = "thumbnail" if member.recovered == "thumbnail" else "filesystem"
-            result.metadata[about] = dict(member.details)
-        result.recovered, result.offset = member.recovered, member.offset
-        results.append(result)
-    return results
+    return [hash_read_member(member, stream, options) for member, stream in read_job(job)]
 
 
-def hash_member(member: Member, stream: Bounded, options: HashOptions) -> FileResult:
+def hash_read_member(
+    member: Member, stream: Bounded | IO[bytes] | Exception, options: HashOptions
+) -> FileResult:
+    """One member as read (or the error that kept it from being read), hashed and given its
+    place in its container (also a carve or document job's item: scan/listing.py)."""
+    if isinstance(stream, Exception):
+        result = FileResult(path=member.path, error=str(stream))
+    else:
+        try:
+            result = hash_member(member, stream, options)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            result = _internal_error(member.path, exc)
+    # The size and time the archive declares: what a rerun compares to skip the member
+    # (a compressed file's size was counted when it was listed).
+    result.size, result.mtime_ns = member.size, member.mtime_ns
+    # How the review reaches the member again (the EXIF step sets the dict anew).
+    result.metadata = {**result.metadata, "archive": member.provenance()}
+    if member.details:  # a disk image's file: its file system's times and inode
+        # (a thumbnail's: the name of the file it was made from)
+        about = "thumbnail" if member.recovered == "thumbnail" else "filesystem"
+        result.metadata[about] = dict(member.details)
+    result.recovered, result.offset = member.recovered, member.offset
+    return result
+
+
+def hash_member(member: Member, stream: Bounded | IO[bytes], options: HashOptions) -> FileResult:
     """A member held in memory up to the archive's limit and hashed like a file; a larger one
     gets its digests as it streams (never held whole) and, if it is media, ``too-large``."""
     from hashsieve.sources.archive import MEMBER_LIMIT, ArchiveError
