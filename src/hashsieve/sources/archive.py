@@ -131,7 +131,7 @@ def _reader(stream: IO[bytes], label: str, unallocated: bool = True) -> Reader:
             return _document_reader(stream, label, kind)
         from hashsieve.sources import disk
 
-        if kind in magic.DISK_IMAGES or disk.peek_kind(_peek(stream)) is not None:
+        if kind in magic.DISK_IMAGES or disk.stream_kind(stream) is not None:
             # The evidence file itself is opened by path, so its other segments are found.
             path = None if isinstance(stream, io.BytesIO) else label
             if not unallocated:
@@ -163,14 +163,6 @@ def _document_reader(stream: IO[bytes], label: str, kind: str) -> Reader:
     if kind == magic.PDF:
         return documents.PdfReader(stream, label)
     return documents.OleReader(stream, label)
-
-
-def _peek(stream: IO[bytes]) -> bytes:
-    from hashsieve.sources.disk import PEEK
-
-    head = stream.read(PEEK)
-    stream.seek(0)
-    return head
 
 
 def bounded(raw: IO[bytes], what: str) -> Bounded:

@@ -1,14 +1,16 @@
-"""Forensic disk images (EWF ``.E01``/``.Ex01`` sets, raw and split raw, VMDK, VHD/VHDX, QCOW2):
-the files of their file systems as members of a container, read in place, never mounted or
-extracted.
+"""Forensic disk images (EWF ``.E01``/``.Ex01`` sets, raw and split raw, VMDK, VHD/VHDX, QCOW2,
+Apple DMG): the files of their file systems as members of a container, read in place, never
+mounted or extracted.
 
-The media is read through the field's libraries (libewf, libvmdk, libvhdi, libqcow), each
-wrapped as a pytsk3 ``Img_Info``; The Sleuth Kit reads the partition table (MBR, GPT, ...) and
-the file systems (NTFS, FAT, exFAT, ext, HFS+, ISO 9660). A member is named by its partition
-(``p1``, ``p2``, ... in table order; nothing when there is no table) and its path in the file
-system: ``disk.E01!/p1/Users/x/a.jpg``. Deleted files whose content the file system still
-describes (a name and an inode not reused) are members too, marked ``recovered="deleted"``;
-NTFS alternate data streams are members of their own (``file.dll:here``).
+The media is read through the field's libraries (libewf, libvmdk, libvhdi, libqcow, libmodi),
+each wrapped as a pytsk3 ``Img_Info``; The Sleuth Kit reads the partition table (MBR, GPT, ...)
+and the file systems (NTFS, FAT, exFAT, ext, HFS+, ISO 9660), libfsapfs the APFS containers
+(:mod:`hashsieve.sources.apfs`). A member is named by its partition (``p1``, ``p2``, ... in
+table order; nothing when there is no table), an APFS volume's name, and its path in the file
+system: ``disk.E01!/p1/Users/x/a.jpg``, ``mac.dmg!/p2/Macintosh HD - Data/Users/x/a.jpg``.
+Deleted files whose content the file system still describes (a name and an inode not reused)
+are members too, marked ``recovered="deleted"``; NTFS alternate data streams are members of
+their own (``file.dll:here``).
 
 Every segment and extent file is opened read-only (:mod:`hashsieve.sources.readonly`, or by the
 libyal library in its read-only mode); nothing is ever written.
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import IO, Any, cast
 
-from hashsieve.sources import magic
+from hashsieve.sources import apfs, magic
 from hashsieve.sources.ewf import EwfChunks
 from hashsieve.sources.readers import ArchiveError, Entry, Reader
 
@@ -40,6 +42,7 @@ __all__ = [
     "open_image",
     "open_media",
     "peek_kind",
+    "stream_kind",
     "unallocated_runs",
     "verify_image",
 ]
@@ -57,6 +60,7 @@ DISK_SUFFIXES = (
     ".dd",
     ".raw",
     ".img",
+    ".dmg",
 )
 #: Bytes read to recognise a raw file-system image (ISO 9660's descriptor is at 32 KiB).
 PEEK = 34 * 1024
@@ -74,6 +78,8 @@ def _peek_raw_fs(head: bytes) -> bool:
         return True
     if len(head) >= 1026 and head[1024:1026] in (b"H+", b"HX"):  # HFS+, HFSX
         return True
+    if apfs.is_container(head[:512]):
+        return True
     return len(head) >= 32774 and head[32769:32774] == b"CD001"  # ISO 9660
 
 
@@ -86,13 +92,40 @@ def peek_kind(head: bytes) -> str | None:
     return magic.RAW_DISK if _peek_raw_fs(head) else None
 
 
+def _is_udif_trailer(tail: bytes) -> bool:
+    """An Apple UDIF (``.dmg``) trailer: ``koly``, version 4, its own size 512 (big-endian)."""
+    return (
+        len(tail) == 512
+        and tail[:4] == b"koly"
+        and int.from_bytes(tail[4:8], "big") == 4
+        and int.from_bytes(tail[8:12], "big") == 512
+    )
+
+
+def stream_kind(stream: IO[bytes]) -> str | None:
+    """The disk-image kind of a seekable stream by its content, head and tail (a DMG is told
+    only by its last 512 bytes); the stream is left at its start. None: not one."""
+    stream.seek(0)
+    head = stream.read(PEEK)
+    kind = magic.disk_image_type(head[:512])
+    if kind is None or kind == magic.RAW_DISK:
+        # A DMG's data fork may begin with a partition table of its own: its trailer decides.
+        end = stream.seek(0, os.SEEK_END)
+        if end >= 1024:
+            stream.seek(end - 512)
+            if _is_udif_trailer(stream.read(512)):
+                kind = magic.DMG
+    stream.seek(0)
+    return kind if kind is not None else peek_kind(head)
+
+
 def image_kind(path: str) -> str | None:
     """The disk-image kind of the file at ``path`` by its content (None: not one, or unreadable)."""
     from hashsieve.sources.readonly import open_readonly
 
     try:
         with os.fdopen(open_readonly(path), "rb") as stream:
-            return peek_kind(stream.read(PEEK))
+            return stream_kind(stream)
     except OSError:
         return None
 
@@ -251,10 +284,7 @@ def open_media(stream: IO[bytes], label: str, path: str | None = None) -> _Media
     """The disk behind ``stream`` (the image's first segment, read-only); ``path`` is the file's
     own path in the evidence, from which the other segments are found (None: an image held in
     memory, e.g. inside an archive, read alone). Raises :class:`ArchiveError`."""
-    stream.seek(0)
-    head = stream.read(PEEK)
-    stream.seek(0)
-    kind = peek_kind(head)
+    kind = stream_kind(stream)
     try:
         if kind == magic.EWF:
             import pyewf
@@ -287,6 +317,12 @@ def open_media(stream: IO[bytes], label: str, path: str | None = None) -> _Media
             handle = pyvhdi.file()
             handle.open_file_object(stream)
             return _HandleMedia("vhd" if kind == magic.VHD else "vhdx", handle, [stream], (label,))
+        if kind == magic.DMG:  # UDIF: zlib, bzip2, LZFSE, ADC or raw chunks
+            import pymodi
+
+            handle = pymodi.handle()
+            handle.open_file_object(stream)
+            return _HandleMedia("dmg", handle, [stream], (label,))
         if kind == magic.QCOW:
             import pyqcow
 
@@ -342,14 +378,24 @@ class Volume:
     offset: int  # bytes from the start of the media
     length: int
     description: str = ""
-    fs: Any = None  # pytsk3.FS_Info, or None with ``problem``
+    fs: Any = None  # pytsk3.FS_Info, or None with ``problem`` (or an APFS volume)
     problem: str | None = None
+    #: An APFS volume instead of a TSK file system: its container (shared by its siblings).
+    apfs: tuple[apfs.Container, apfs.Volume] | None = None
+    #: The reason recorded when nothing is read: ``unreadable-filesystem``, ``encrypted-volume``.
+    reason: str = "unreadable-filesystem"
 
     @property
     def filesystem(self) -> str | None:
+        if self.apfs is not None:
+            return "apfs"
         if self.fs is None:
             return None
         return _fs_name(int(self.fs.info.ftype))
+
+    @property
+    def readable(self) -> bool:
+        return self.fs is not None or (self.apfs is not None and self.problem is None)
 
 
 def _fs_name(ftype: int) -> str:
@@ -366,6 +412,47 @@ def _open_fs(img: Any, offset: int) -> Any:
     return _tsk().FS_Info(img, offset=offset)
 
 
+def _apfs_volumes(media: _Media, part: Volume, label: str) -> list[Volume] | None:
+    """The volumes of the APFS container in ``part`` (named ``p1/<volume>``), None when none
+    starts there; a container libfsapfs cannot open is ``part`` with its problem."""
+    if not apfs.is_container(media.read_or_zeros(part.offset, 512)):
+        return None
+    what = f"{label}!/{part.name}" if part.name else label
+    try:
+        container = apfs.Container(media, part.offset, part.length, what)
+    except ArchiveError as exc:
+        part.problem = exc.detail
+        return [part]
+    found = []
+    for volume in container.volumes:
+        name = f"{part.name}/{volume.name}" if part.name else volume.name
+        entry = Volume(name, part.offset, part.length, f"APFS volume in {part.description}")
+        entry.apfs = (container, volume)
+        if volume.problem is not None:
+            entry.problem = volume.problem
+            entry.reason = volume.problem.split(":", 1)[0]
+        found.append(entry)
+    if not found:
+        part.problem = "an APFS container without volumes"
+        return [part]
+    return found
+
+
+def _read_partition(img: Any, media: _Media, volume: Volume, label: str) -> list[Volume]:
+    """A partition with its file system opened (TSK, else APFS), or with why not."""
+    if volume.offset >= media.size:
+        volume.problem = f"partition starts at {volume.offset:,}, past the media's end"
+        return [volume]
+    try:
+        volume.fs = _open_fs(img, volume.offset)
+    except OSError as exc:
+        found = _apfs_volumes(media, volume, label)
+        if found is not None:
+            return found
+        volume.problem = f"no file system read ({volume.description}): {_first_line(exc)}"
+    return [volume]
+
+
 def _volumes(img: Any, media: _Media, label: str) -> list[Volume]:
     """The partitions of the media (each with its file system opened, or why not)."""
     pytsk3 = _tsk()
@@ -375,7 +462,7 @@ def _volumes(img: Any, media: _Media, label: str) -> list[Volume]:
         table = None
     volumes: list[Volume] = []
     if table is None:
-        volumes = _dos_fallback(img, media)
+        volumes = _dos_fallback(img, media, label)
     else:
         block = table.info.block_size
         number = 0
@@ -385,22 +472,22 @@ def _volumes(img: Any, media: _Media, label: str) -> list[Volume]:
             number += 1
             description = part.desc.decode("utf-8", "replace")
             volume = Volume(f"p{number}", part.start * block, part.len * block, description)
-            if volume.offset >= media.size:
-                volume.problem = f"partition starts at {volume.offset:,}, past the media's end"
-            else:
-                try:
-                    volume.fs = _open_fs(img, volume.offset)
-                except OSError as exc:
-                    volume.problem = f"no file system read ({description}): {_first_line(exc)}"
-            volumes.append(volume)
-    if any(v.fs is not None for v in volumes):
+            volumes.extend(_read_partition(img, media, volume, label))
+    if any(v.readable or v.apfs is not None for v in volumes):
         return volumes
     # No table, or one whose partitions hold nothing readable: a file system at the start?
     try:
         whole = Volume("", 0, media.size, "whole disk", _open_fs(img, 0))
     except OSError as exc:
+        container = _apfs_volumes(media, Volume("", 0, media.size, "whole disk"), label)
+        if container is not None and container[0].apfs is not None:
+            return container
         if volumes:
             return volumes
+        if container is not None:  # an APFS container libfsapfs could not open
+            raise ArchiveError(
+                "corrupt-image", f"{label}: no file system read: {container[0].problem}"
+            ) from exc
         why = _first_line(exc)
         if media.failures:  # the media itself could not be read: that is the reason to give
             why = f"the image cannot be read {media.last_failure}"
@@ -414,7 +501,7 @@ def _volumes(img: Any, media: _Media, label: str) -> list[Volume]:
 _NOT_FILE_SYSTEMS = {0x05, 0x0F, 0x85, 0xEE}
 
 
-def _dos_fallback(img: Any, media: _Media) -> list[Volume]:
+def _dos_fallback(img: Any, media: _Media, label: str) -> list[Volume]:
     """The primary DOS partitions read from sector 0 when TSK refuses the whole table (one entry
     past the end of the disk is enough for that): the sane partitions are still read."""
     sector = media.read_or_zeros(0, 512)
@@ -433,12 +520,9 @@ def _dos_fallback(img: Any, media: _Media) -> list[Volume]:
         volume = Volume(f"p{number}", start, length, f"DOS type {kind:#04x} (table read here)")
         if start + length > media.size:
             volume.problem = f"partition runs to {start + length:,}, past the media's end"
+            volumes.append(volume)
         else:
-            try:
-                volume.fs = _open_fs(img, start)
-            except OSError as exc:
-                volume.problem = f"no file system read: {_first_line(exc)}"
-        volumes.append(volume)
+            volumes.extend(_read_partition(img, media, volume, label))
     return volumes
 
 
@@ -616,9 +700,10 @@ class DiskReader(Reader):
     def _volume(self, parts: list[str]) -> tuple[Volume, list[str]]:
         if len(self.volumes) == 1 and self.volumes[0].name == "":
             return self.volumes[0], parts
-        for volume in self.volumes:
-            if parts and volume.name == parts[0]:
-                return volume, parts[1:]
+        for volume in self.volumes:  # an APFS volume's name is two parts: ``p1/Macintosh HD``
+            own = volume.name.split("/")
+            if parts[: len(own)] == own:
+                return volume, parts[len(own) :]
         raise ArchiveError("unreadable", f"{self._what('/'.join(parts))}: no such partition")
 
     def _children(self, index: int, volume: Volume, inode: int) -> dict[str, _Item]:
@@ -631,8 +716,12 @@ class DiskReader(Reader):
     def entries(self) -> Iterator[Entry]:
         for index, volume in enumerate(self.volumes):
             prefix = f"{volume.name}/" if volume.name else ""
-            if volume.fs is None:
-                yield Entry(prefix, 0, 0, problem="unreadable-filesystem")
+            if not volume.readable:
+                yield Entry(prefix, 0, 0, problem=volume.reason)
+                continue
+            if volume.apfs is not None:
+                container, own = volume.apfs
+                yield from container.files(own, prefix)
                 continue
             yield from self._files(index, volume, prefix)
 
@@ -672,8 +761,11 @@ class DiskReader(Reader):
     def open(self, name: str) -> IO[bytes]:
         parts = name.split("/")
         volume, rest = self._volume(parts)
-        if volume.fs is None or not rest:
+        if not volume.readable or not rest:
             raise ArchiveError("unreadable", f"{self._what(name)}: no file system there")
+        if volume.apfs is not None:
+            container, own = volume.apfs
+            return container.open(own, rest, self._what(name))
         index = self.volumes.index(volume)
         inode = int(volume.fs.info.root_inum)
         try:
@@ -702,8 +794,14 @@ class DiskReader(Reader):
 
     def close(self) -> None:
         super().close()
+        _close_containers(self.volumes)
         self.volumes = []
         self.media.close()
+
+
+def _close_containers(volumes: list[Volume]) -> None:
+    for container in {id(v.apfs[0]): v.apfs[0] for v in volumes if v.apfs is not None}.values():
+        container.close()
 
 
 # -- the image itself: what it says about itself, and its verification -----------------------
@@ -780,6 +878,7 @@ def image_info(path: str) -> ImageInfo:
         except ArchiveError as exc:
             info.problems.append(exc.detail)
             volumes = []
+        _close_containers(volumes)
         for volume in volumes:
             info.volumes.append(
                 {
@@ -848,6 +947,12 @@ def unallocated_runs(path: str) -> Iterator[tuple[int, int]]:
         img = _image(media)
         volumes = _volumes(img, media, path)
         covered: list[tuple[int, int]] = []
+        containers = {id(v.apfs[0]): v for v in volumes if v.apfs is not None}
+        for volume in containers.values():  # once per container, whatever its volumes
+            assert volume.apfs is not None
+            yield from _free_runs(volume.offset, volume.length, volume.apfs[0].used())
+            covered.append((volume.offset, volume.length))
+        _close_containers(volumes)
         for volume in volumes:
             if volume.fs is None:
                 continue
@@ -873,6 +978,21 @@ def unallocated_runs(path: str) -> Iterator[tuple[int, int]]:
             yield cursor, media.size - cursor
     finally:
         media.close()
+
+
+def _free_runs(
+    offset: int, length: int, used: Iterator[tuple[int, int]]
+) -> Iterator[tuple[int, int]]:
+    """The runs of ``offset .. offset + length`` that no (offset, length) of ``used`` covers."""
+    cursor, end = offset, offset + length
+    for start, size in sorted(used):
+        if start > cursor:
+            yield cursor, min(start, end) - cursor
+        cursor = max(cursor, start + size)
+        if cursor >= end:
+            return
+    if cursor < end:
+        yield cursor, end - cursor
 
 
 def _used_blocks(volume: Volume) -> Iterator[tuple[int, int]]:
