@@ -65,11 +65,30 @@ def _render(request: Request, template: str, data: dict[str, Any]) -> Response:
     )
 
 
-def twin(path: str, template: str, **route: Any) -> Callable[[Callable[..., Any]], Any]:
-    """Register ``fn`` as ``/api{path}`` (JSON) and ``path`` (the HTML page of the same data)."""
+def _json(data: dict[str, Any]) -> Response:
+    """Plain data as JSON without FastAPI's encoder (15 ms for a window of 200 tiles; 1 ms so)."""
+    return Response(json.dumps(data, separators=(",", ":")), media_type="application/json")
+
+
+def twin(
+    path: str, template: str, *, plain: bool = False, **route: Any
+) -> Callable[[Callable[..., Any]], Any]:
+    """Register ``fn`` as ``/api{path}`` (JSON) and ``path`` (the HTML page of the same data).
+
+    ``plain``: ``fn`` returns JSON types only (str, int, float, bool, None, lists, dicts), so its
+    answer is dumped as it is.
+    """
 
     def register(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        router.get("/api" + path, **route)(fn)
+        if plain:
+
+            @functools.wraps(fn)
+            def api(*args: Any, **kwargs: Any) -> Response:
+                return _json(fn(*args, **kwargs))
+
+            router.get("/api" + path, **route)(api)
+        else:
+            router.get("/api" + path, **route)(fn)
 
         @functools.wraps(fn)
         def page(*args: Any, **kwargs: Any) -> Response:
@@ -135,7 +154,7 @@ def groups(
     )
 
 
-@twin("/cases/{case}/grid", "grid.html", tags=["review"])
+@twin("/cases/{case}/grid", "grid.html", plain=True, tags=["review"])
 def grid_window(
     request: Request,
     user: User,
@@ -359,21 +378,24 @@ def thumbnail(
 MAX_BATCH = 120
 
 
-@router.get("/api/cases/{case}/thumbs", tags=["media"])
+@router.get(
+    "/api/cases/{case}/thumbs",
+    tags=["media"],
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
 def thumbnails(
     request: Request,
     user: User,
     case: CaseDep,
     ids: Annotated[list[Annotated[int, Field(ge=1, le=DB_INT_MAX)]], Query(max_length=MAX_BATCH)],
     size: Annotated[int, Query(ge=64, le=512)] = 128,
-) -> dict[str, Any]:
+) -> Response:
     """Thumbnails of many files of the case in one request, as ``data:`` URLs by file id
     (each one audited, in one transaction): the grid asks for a screen of them at once."""
     store = get_store(request)
-    return {
-        "size": size,
-        "thumbs": thumbs.batch(store, case.id, ids, size, user.username, client_of(request)),
-    }
+    thumbnails = thumbs.batch(store, case.id, ids, size, user.username, client_of(request))
+    return _json({"size": size, "thumbs": thumbnails})
 
 
 @router.get(
@@ -458,6 +480,7 @@ def decide(
         )
     except DecisionError as exc:
         raise HTTPException(422, str(exc)) from None
+    grid.changed(get_store(request), case.id)
     decisions = result.decisions
     return {
         "batch": result.batch,
@@ -474,6 +497,7 @@ def undo(request: Request, _writer: Writer, user: Csrf, case: CaseDep) -> dict[s
         result = undo_last(get_store(request), case.id, user.username, client=client_of(request))
     except NothingToUndo as exc:
         raise HTTPException(409, str(exc)) from None
+    grid.changed(get_store(request), case.id)
     decisions = result.decisions
     return {
         "batch": result.batch,
