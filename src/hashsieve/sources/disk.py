@@ -36,6 +36,7 @@ __all__ = [
     "DiskReader",
     "ImageInfo",
     "Verification",
+    "has_dmg_trailer",
     "image_info",
     "image_kind",
     "named_like_image",
@@ -100,6 +101,22 @@ def _is_udif_trailer(tail: bytes) -> bool:
         and int.from_bytes(tail[4:8], "big") == 4
         and int.from_bytes(tail[8:12], "big") == 512
     )
+
+
+def has_dmg_trailer(path: str) -> bool:
+    """Whether the file at ``path`` ends in a UDIF trailer (a DMG's size is no multiple of 512,
+    so the scan's second look at unrecognised files asks this too)."""
+    from hashsieve.sources.readonly import open_readonly
+
+    try:
+        with os.fdopen(open_readonly(path), "rb") as stream:
+            end = stream.seek(0, os.SEEK_END)
+            if end < 1024:
+                return False
+            stream.seek(end - 512)
+            return _is_udif_trailer(stream.read(512))
+    except OSError:
+        return False
 
 
 def stream_kind(stream: IO[bytes]) -> str | None:
