@@ -464,7 +464,9 @@ def _archives_in_case(
             path = os.fsdecode(key)
             if metadata_json and '"archive"' in metadata_json:
                 continue  # inside an archive: read only by the magic the sniffer saw
-            sized = (size or 0) >= _MIN_RAW_IMAGE and (size or 0) % 512 == 0
+            # A DMG is told by its trailer and has any size.
+            aligned = (size or 0) % 512 == 0 or disk.has_dmg_trailer(path)
+            sized = (size or 0) >= _MIN_RAW_IMAGE and aligned
             if not (sized and disk.image_kind(path)) and not disk.named_like_image(path):
                 continue
         metadata = json.loads(metadata_json) if metadata_json else None
