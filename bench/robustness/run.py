@@ -29,6 +29,7 @@ import io
 import json
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -43,7 +44,7 @@ from PIL import Image, ImageOps
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
-from styles import HOLDOUT, STYLES, apply  # noqa: E402
+from styles import HOLDOUT, POOLS, STYLES, UNSEEN, apply  # noqa: E402
 
 from hashsieve.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY  # noqa: E402
 from hashsieve.hashing.candidates import THRESHOLDS, candidate_hashes  # noqa: E402
@@ -103,13 +104,19 @@ def _easy(img: Image.Image, name: str) -> bytes:
 
 
 def transform(
-    img: Image.Image, name: str, rng: np.random.Generator, *, holdout: bool = False
+    img: Image.Image,
+    name: str,
+    rng: np.random.Generator,
+    *,
+    holdout: bool = False,
+    pool: str = "all",
 ) -> tuple[bytes, str]:
     """``img`` transformed and encoded as a file, and the style drawn ("" for easy ones).
 
-    Hard transforms draw a style per image (bench/robustness/styles.py); screenshots are PNG."""
+    Hard transforms draw a style per image from ``pool`` (bench/robustness/styles.py);
+    screenshots are PNG."""
     if name in STYLES:
-        altered, style = apply(img, name, rng, holdout=holdout)
+        altered, style = apply(img, name, rng, holdout=holdout, pool=pool)
         return _encode(altered, "PNG" if name == "screenshot" else "JPEG"), style
     return _easy(img, name), ""
 
@@ -177,7 +184,9 @@ def _make(job: tuple[str, str, int, int]) -> tuple[bytes, str]:
         return _encode(picture, quality=92), ""
     name = TRANSFORMS[t] if kind == "originals" else DISGUISES[t]
     rng = np.random.default_rng([int(str(_OPTIONS["seed"])), index, t, int(kind == "distractors")])
-    data, style = transform(picture, name, rng, holdout=bool(_OPTIONS["holdout"]))
+    data, style = transform(
+        picture, name, rng, holdout=bool(_OPTIONS["holdout"]), pool=str(_OPTIONS["pool"])
+    )
     return data, f"{name}/{style}" if style else name
 
 
@@ -401,6 +410,15 @@ def _throughput(images: list[Image.Image], originals: list[Image.Image], workers
 # ---------------------------------------------------------------------------------------------
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its ended children (the pool's workers, the scans): on a
+    shared machine the wall clock says little, this says what the run cost."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer originals and distractors")
@@ -409,7 +427,20 @@ def main() -> None:
     ap.add_argument("--no-scan", action="store_true", help="skip the scan throughput run")
     ap.add_argument("--seed", type=int, default=2026, help="draws distractors, styles, sizes")
     ap.add_argument("--holdout", action="store_true", help="leave out styles.HOLDOUT")
+    ap.add_argument(
+        "--styles",
+        choices=POOLS,
+        default="all",
+        help="hard transforms' styles: all, all but styles.UNSEEN, or only those",
+    )
+    ap.add_argument(
+        "--hard-only",
+        action="store_true",
+        help="copies of the hard transforms only (crop, letterbox, watermark, screenshot)",
+    )
+    ap.add_argument("--out", type=Path, default=RESULTS, help="where the JSON results go")
     args = ap.parse_args()
+    transforms = HARD if args.hard_only else TRANSFORMS
     n_distractors = 600 if args.quick else args.distractors
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
@@ -442,10 +473,11 @@ def main() -> None:
         (f"q/{i}/{t}", "originals", i, k)
         for i in range(len(originals))
         for k, t in enumerate(TRANSFORMS)
+        if t in transforms
     ]
     jobs += [(f"d/{i}", "distractors", i, i % len(DISGUISES)) for i in range(len(distractors))]
     _PICTURES.update(originals=originals, distractors=distractors)
-    _OPTIONS.update(seed=args.seed, holdout=args.holdout)
+    _OPTIONS.update(seed=args.seed, holdout=args.holdout, pool=args.styles)
     print(f"making and hashing {len(jobs)} images on {args.workers} processes ...", flush=True)
     with mp.get_context("fork").Pool(args.workers, initializer=_init) as pool:
         results = {r["key"]: r for r in pool.imap_unordered(_hash, jobs, chunksize=4)}
@@ -487,7 +519,7 @@ def main() -> None:
     wrong = dict.fromkeys(modes, 0)
     # Per style of each hard transform: copies, and copies matched per mode.
     by_style: dict[str, Counter[str]] = defaultdict(Counter)
-    for t in TRANSFORMS:
+    for t in transforms:
         got = dict.fromkeys(modes, 0)
         for i in kept:
             per = _evaluate(results[f"q/{i}/{t}"], known, position[i])
@@ -547,7 +579,7 @@ def main() -> None:
         f"\n{'transform':<13}{'plain PDQ':>10}{'hashsieve':>11}{'+ parts':>9}"
         "   regions that added matches"
     )
-    for t in TRANSFORMS:
+    for t in transforms:
         bar = f"  (bar {BAR[t]:.0%})" if t in BAR else ""
         extra = ", ".join(f"{_label(n)} {c}" for n, c in wins[t].most_common())
         r = recall[t]
@@ -598,8 +630,8 @@ def main() -> None:
             f"(off/on {scan['ratio']:.2f}x), on with reference parts in the store "
             f"{scan['files_per_s_parts']:.0f} files/s ({scan['ratio_parts']:.2f}x)"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
         json.dumps(
             {
                 "sources": len(paths),
@@ -608,6 +640,9 @@ def main() -> None:
                 "recall": recall,
                 "seed": args.seed,
                 "holdout": sorted("/".join(s) for s in HOLDOUT) if args.holdout else [],
+                "styles": args.styles,
+                "unseen": sorted("/".join(s) for s in UNSEEN),
+                "hard_only": args.hard_only,
                 "recall_by_style": {
                     s: {"copies": c["n"], **{m: c[m] / c["n"] for m in modes}}
                     for s, c in sorted(by_style.items())
@@ -638,11 +673,15 @@ def main() -> None:
                 "distractors_without_candidates": len(plain_only),
                 "scan": scan,
                 "seconds": time.perf_counter() - started,
+                "cpu_seconds": _cpu_seconds(),
             },
             indent=2,
         )
     )
-    print(f"\nwrote {RESULTS.relative_to(ROOT)} in {time.perf_counter() - started:.0f} s")
+    print(
+        f"\nwrote {args.out} in {time.perf_counter() - started:.0f} s "
+        f"({_cpu_seconds():.0f} s of CPU, workers included)"
+    )
 
 
 if __name__ == "__main__":
