@@ -141,7 +141,7 @@ def _reader(stream: IO[bytes], label: str, unallocated: bool = True) -> Reader:
             # Its files, then the pictures carved from the space no file claims.
             return WithUnallocated(disk.DiskReader(stream, label, path), stream, label, path)
         if disk.named_like_image(label):
-            raise ArchiveError("not-a-disk-image", f"{label}: content is no disk image read here")
+            raise disk.not_an_image(stream, label)
         # No container by its magic: a file the scan found pictures in (by their structure).
         from hashsieve.sources.documents import EmbeddedReader
 

@@ -40,6 +40,7 @@ __all__ = [
     "image_info",
     "image_kind",
     "named_like_image",
+    "not_an_image",
     "open_image",
     "open_media",
     "peek_kind",
@@ -117,6 +118,27 @@ def has_dmg_trailer(path: str) -> bool:
             return _is_udif_trailer(stream.read(512))
     except OSError:
         return False
+
+
+def not_an_image(stream: IO[bytes], label: str) -> ArchiveError:
+    """The error for a file named like an image whose content is none we read. A ``.dmg`` is
+    told only by its trailer, so one without is most likely cut short (``corrupt-image``), or
+    a kind of DMG not read here: encrypted (``encrcdsa``/``cdsaencr``), a sparse image."""
+    if label.lower().endswith(".dmg"):
+        stream.seek(0)
+        head = stream.read(8)
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(max(0, end - 8))
+        tail = stream.read(8)
+        stream.seek(0)
+        if head == b"encrcdsa" or tail == b"cdsaencr":
+            return ArchiveError("unsupported-image", f"{label}: an encrypted DMG (no key is asked)")
+        if head[:4] == b"sprs":
+            return ArchiveError("unsupported-image", f"{label}: a sparse DMG (.sparseimage)")
+        return ArchiveError(
+            "corrupt-image", f"{label}: no UDIF trailer ('koly') in its last 512 bytes: cut short?"
+        )
+    return ArchiveError("not-a-disk-image", f"{label}: content is no disk image read here")
 
 
 def stream_kind(stream: IO[bytes]) -> str | None:
