@@ -25,6 +25,7 @@ from hashsieve.matching import Matcher, MatchHit
 from hashsieve.matching.crosscase import CrossCaseIndex
 from hashsieve.matching.verdict import Verdict, decide
 from hashsieve.scan.answers import Hashed, match_answered
+from hashsieve.scan.listing import LISTED_KEY, Listed, ListingJob, carve_jobs
 from hashsieve.scan.stage import HashingStage, hashing_stage
 from hashsieve.scan.worker import EMBEDDED_KEY, FileResult, HashOptions
 from hashsieve.sources import SourceFile, SourceProblem, disk, magic, open_source
@@ -32,17 +33,20 @@ from hashsieve.sources.archive import (
     ARCHIVE_TYPES,
     MAX_DEPTH,
     SEPARATOR,
+    ArchiveError,
     ArchiveJob,
     Member,
     list_members,
     member_from_metadata,
     plan_jobs,
 )
+from hashsieve.sources.documents import UNALLOCATED, merged_runs
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord, Match, Scan
 
 if TYPE_CHECKING:
     from distributed import Client
+    from sqlalchemy.orm import Session
 
     from hashsieve.workers.cluster import Cluster
 
@@ -112,8 +116,15 @@ class _Writer:
         self.store, self.case_id, self.scan_id, self.jsonl = store, case_id, scan_id, jsonl
         self.crosscase = crosscase  # other cases' new files (matching/crosscase.py)
 
-    def write(self, rows: list[tuple[FileResult, Verdict, int | None, list[MatchHit]]]) -> None:
+    def write(
+        self,
+        rows: list[tuple[FileResult, Verdict, int | None, list[MatchHit]]],
+        marks: list[tuple[ListingJob, int]] | None = None,
+    ) -> None:
         if not rows:
+            if marks:
+                with self.store.session() as s:
+                    self._mark(s, marks)
             return
         # New files already in other cases: one index lookup per batch (matching/crosscase.py).
         links = self.crosscase.row_links(self.case_id, rows) if self.crosscase else {}
@@ -170,10 +181,37 @@ class _Writer:
             ]
             if match_rows:
                 s.execute(insert(Match), match_rows)
+            if marks:
+                self._mark(s, marks)
         if self.jsonl is not None:
             for r, verdict, category, hits in rows:
                 self.jsonl.write(json.dumps(result_line(r, verdict, category, hits)) + "\n")
             self.jsonl.flush()
+
+    def _mark(self, s: Session, marks: list[tuple[ListingJob, int]]) -> None:
+        """Listing jobs done: noted in their container's record (with their member count), and
+        a crash an earlier run recorded for the job is gone."""
+        for job, members in marks:
+            key = os.fsencode(job.label)
+            where = (FileRecord.case_id == self.case_id) & (FileRecord.path_key == key)
+            found = s.execute(select(FileRecord.id, FileRecord.metadata_json).where(where)).first()
+            if found is None:
+                continue
+            metadata = json.loads(found.metadata_json) if found.metadata_json else {}
+            metadata.setdefault(LISTED_KEY, {})[job.key] = members
+            s.execute(
+                update(FileRecord)
+                .where(FileRecord.id == found.id)
+                .values(metadata_json=json.dumps(metadata, default=str))
+            )
+            crash = os.fsencode(job.path)
+            s.execute(
+                delete(FileRecord).where(
+                    (FileRecord.case_id == self.case_id)
+                    & (FileRecord.path_key == crash)
+                    & FileRecord.error.startswith("crash: ")
+                )
+            )
 
     def _file_row(
         self,
@@ -383,6 +421,22 @@ def run_scan(
     return summary
 
 
+@dataclass(frozen=True)
+class _Container:
+    """A container of the case to open: its record's key, where it is, its content type and
+    the jobs already done inside it (:data:`~hashsieve.scan.listing.LISTED_KEY`)."""
+
+    key: bytes
+    container: str
+    names: tuple[str, ...]
+    mime: str | None
+    done: dict[str, int]
+
+    @property
+    def label(self) -> str:
+        return SEPARATOR.join((self.container, *self.names))
+
+
 def _scan_archives(
     store: Store,
     case_id: int,
@@ -394,7 +448,10 @@ def _scan_archives(
 ) -> None:
     """Hash what the case's archives hold, level by level (an archive found inside one is opened
     on the next level, down to ``MAX_DEPTH``). Archives come from the store, so a rerun after a
-    crash lists them again and skips the members already done."""
+    crash lists them again and skips the members already done. An archive's or a disk image's
+    entries are listed here and hashed in jobs; a document and a disk's unallocated space are
+    listed by the workers themselves (:mod:`hashsieve.scan.listing`): parsing and carving never
+    run in this process."""
     settings = matcher.settings
     listed: set[bytes] = set()
     for _level in range(MAX_DEPTH + 1):  # the last round only records what is too deep
@@ -402,38 +459,119 @@ def _scan_archives(
         if not todo:
             return
         jobs: list[ArchiveJob] = []
+        listings: list[tuple[_Container, ListingJob]] = []
         problems: list[SourceProblem] = []
-        for key, container, names in todo:
-            listed.add(key)
-            if len(names) >= MAX_DEPTH:
+        for found in todo:
+            listed.add(found.key)
+            if len(found.names) >= MAX_DEPTH:
                 problems.append(
                     SourceProblem(
-                        os.fsdecode(key) + SEPARATOR,
+                        os.fsdecode(found.key) + SEPARATOR,
                         "archive-depth",
                         f"nested deeper than {MAX_DEPTH}",
                     )
                 )
                 continue
+            if not _is_disk(found) and _listed_by_workers(found):
+                listings.append((found, ListingJob(found.container, found.names)))
+                continue
             members: list[Member] = []
-            listed_items = list(list_members(container, names))
+            listed_items = list(list_members(found.container, found.names, unallocated=False))
             if progress is not None:
-                found = [m for m in listed_items if isinstance(m, Member)]
-                progress.more(len(found), sum(m.size for m in found))
+                new = [m for m in listed_items if isinstance(m, Member)]
+                progress.more(len(new), sum(m.size for m in new))
             for item in _pending(store, case_id, listed_items, summary, progress):
                 if isinstance(item, SourceProblem):
                     problems.append(item)
                 else:
                     members.append(item)
             jobs += plan_jobs(members)
+            opened = not any(
+                isinstance(i, SourceProblem) and i.path == found.label + SEPARATOR
+                for i in listed_items
+            )
+            if opened and not found.names and _is_disk(found):
+                listings += _carve_jobs(found, problems)
         _consume(stage.jobs(jobs), problems, matcher, writer, summary, settings, progress)
+        left = [job for found, job in listings if not _finished(found, job, summary, progress)]
+        _consume_listings(stage.listings(left), matcher, writer, summary, settings, progress)
+
+
+def _is_disk(found: _Container) -> bool:
+    """A disk image (its files listed here, its free space carved in jobs)."""
+    if found.mime in magic.DISK_IMAGES:
+        return True
+    if found.mime != _UNKNOWN or found.names:
+        return False
+    return disk.image_kind(found.container) is not None
+
+
+def _listed_by_workers(found: _Container) -> bool:
+    """A document, or a file holding pictures found by their structure (a raw disk image inside
+    an archive too: the worker's reader tells it by content)."""
+    return found.mime in magic.DOCUMENTS or found.mime == _UNKNOWN
+
+
+def _carve_jobs(
+    found: _Container, problems: list[SourceProblem]
+) -> list[tuple[_Container, ListingJob]]:
+    """The jobs that carve a disk image's unallocated space (its runs found from the file
+    systems' metadata here: no data is read)."""
+    try:
+        runs = merged_runs(disk.unallocated_runs(found.container))
+    except ArchiveError as exc:
+        path = f"{found.label}{SEPARATOR}{UNALLOCATED}"
+        problems.append(SourceProblem(path, exc.reason, exc.detail))
+        return []
+    return [(found, job) for job in carve_jobs(found.container, runs)]
+
+
+def _finished(
+    found: _Container, job: ListingJob, summary: ScanSummary, progress: ScanProgress | None
+) -> bool:
+    """Whether an earlier run stored all of ``job``'s results (its members count as skipped)."""
+    if job.key not in found.done:
+        return False
+    members = found.done[job.key]
+    summary.skipped += members
+    if progress is not None:
+        progress.more(members, 0)
+        progress.advance(members, 0)
+    return True
+
+
+def _consume_listings(
+    listings: Iterator[Listed],
+    matcher: Matcher,
+    writer: _Writer,
+    summary: ScanSummary,
+    settings: Settings,
+    progress: ScanProgress | None,
+) -> None:
+    """Store what the workers' listing jobs found; a job is marked done in its container's
+    record with its last rows, or after them (never before: see scan/listing.py)."""
+    problems: list[SourceProblem] = []
+    marks: list[tuple[ListingJob, int]] = []
+
+    def results() -> Iterator[Hashed]:
+        for listed in listings:
+            problems.extend(listed.problems)
+            if progress is not None and listed.hashed:
+                size = sum(r.size or 0 for r, _ in listed.hashed)
+                progress.more(len(listed.hashed), size)
+            yield from listed.hashed
+            if listed.done:
+                marks.append((listed.job, listed.members))
+
+    _consume(results(), problems, matcher, writer, summary, settings, progress, marks)
 
 
 def _archives_in_case(
     store: Store, case_id: int, listed: set[bytes], disk_images: bool = True
-) -> list[tuple[bytes, str, tuple[str, ...]]]:
-    """(path key, container, names inside it) of every readable archive of the case not yet
-    listed in this run: files of the evidence, and archives found inside archives; with
-    ``disk_images``, disk images too (:mod:`hashsieve.sources.disk`)."""
+) -> list[_Container]:
+    """Every readable archive of the case not yet listed in this run: files of the evidence,
+    and archives found inside archives; with ``disk_images``, disk images too
+    (:mod:`hashsieve.sources.disk`)."""
     kinds = ARCHIVE_TYPES if disk_images else ARCHIVE_TYPES - magic.DISK_IMAGES
     with store.session() as s:
         rows = s.execute(
@@ -453,7 +591,7 @@ def _archives_in_case(
                 & FileRecord.error.is_(None)
             )
         ).all()
-    out: list[tuple[bytes, str, tuple[str, ...]]] = []
+    out: list[_Container] = []
     for key, size, mtime, metadata_json, mime in rows:
         if key in listed:
             continue
@@ -469,12 +607,15 @@ def _archives_in_case(
             sized = (size or 0) >= _MIN_RAW_IMAGE and aligned
             if not (sized and disk.image_kind(path)) and not disk.named_like_image(path):
                 continue
+            mime = magic.RAW_DISK  # or a file named like one, which its listing refuses
         metadata = json.loads(metadata_json) if metadata_json else None
+        done = (metadata or {}).get(LISTED_KEY)
+        done = done if isinstance(done, dict) else {}
         member = member_from_metadata(metadata, size or 0, mtime or 0)
         if member is None:
-            out.append((key, os.fsdecode(key), ()))
+            out.append(_Container(key, os.fsdecode(key), (), mime, done))
         else:
-            out.append((key, member.container, member.names))
+            out.append(_Container(key, member.container, member.names, mime, done))
     return out
 
 
@@ -490,7 +631,11 @@ def _consume(
     summary: ScanSummary,
     settings: Settings,
     progress: ScanProgress | None,
+    marks: list[tuple[ListingJob, int]] | None = None,
 ) -> None:
+    """Match, decide and store ``results`` and ``problems`` in batches; ``marks``: listing jobs
+    whose results have all been taken from ``results`` (filled as it is read), marked done
+    with the batch that holds their last rows."""
     batch: list[Hashed] = []
     last_commit = time.monotonic()
 
@@ -504,7 +649,9 @@ def _consume(
             verdict = Verdict.OTHER if p.reason in _NOT_CONTENT else Verdict.UNREADABLE
             rows.append((_problem_result(p), verdict, None, []))
         problems.clear()
-        writer.write(rows)
+        writer.write(rows, marks)
+        if marks:
+            marks.clear()
         for _, verdict, category, _ in rows:
             summary.verdicts[verdict.value] += 1
             if verdict is Verdict.KNOWN:

@@ -11,6 +11,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Protocol
 
 from hashsieve.scan.answers import Hashed, IndexHits, MatchPlan, answer_files, answer_job
+from hashsieve.scan.listing import Listed, ListingJob, answer_listing, crashed_listing, list_job
 from hashsieve.scan.worker import FileResult, HashOptions, hash_archive_job, hash_evidence_file
 from hashsieve.workers.executor import WORKER_PRELOAD, LocalProcessExecutor
 
@@ -39,6 +40,8 @@ class HashingStage(Protocol):
 
     def jobs(self, jobs: Iterable[ArchiveJob]) -> Iterator[Hashed]: ...
 
+    def listings(self, jobs: Iterable[ListingJob]) -> Iterator[Listed]: ...
+
     def close(self) -> None: ...
 
 
@@ -53,6 +56,10 @@ class LocalStage:
         self._jobs: LocalProcessExecutor[ArchiveJob, list[FileResult]] = LocalProcessExecutor(
             workers, on_crash=crashed_job, chunk_size=1, preload=WORKER_PRELOAD
         )
+        # Its pool starts only when a document or a disk's free space is met.
+        self._listings: LocalProcessExecutor[ListingJob, Listed] = LocalProcessExecutor(
+            workers, on_crash=crashed_listing, chunk_size=1, preload=WORKER_PRELOAD
+        )
 
     def files(self, paths: Iterable[str]) -> Iterator[Hashed]:
         fn = functools.partial(hash_evidence_file, options=self.options)
@@ -65,9 +72,14 @@ class LocalStage:
             for result in batch:
                 yield result, None
 
+    def listings(self, jobs: Iterable[ListingJob]) -> Iterator[Listed]:
+        fn = functools.partial(list_job, options=self.options)
+        yield from self._listings.map_unordered(fn, jobs)
+
     def close(self) -> None:
         self._files.close()
         self._jobs.close()
+        self._listings.close()
 
 
 def _chunks(paths: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -103,6 +115,9 @@ class ClusterStage:
         self._jobs: DaskExecutor[ArchiveJob, list[Hashed]] = DaskExecutor(
             client, on_crash=_crashed_hashed_job
         )
+        self._listings: DaskExecutor[ListingJob, Listed] = DaskExecutor(
+            client, on_crash=functools.partial(crashed_listing, answered=True)
+        )
 
     def files(self, paths: Iterable[str]) -> Iterator[Hashed]:
         fn = functools.partial(answer_files, options=self.options, plan=self.plan)
@@ -114,9 +129,14 @@ class ClusterStage:
         for batch in self._jobs.map_unordered(fn, jobs):
             yield from batch
 
+    def listings(self, jobs: Iterable[ListingJob]) -> Iterator[Listed]:
+        fn = functools.partial(answer_listing, options=self.options, plan=self.plan)
+        yield from self._listings.map_unordered(fn, jobs)
+
     def close(self) -> None:
         self._files.close()
         self._jobs.close()
+        self._listings.close()
 
 
 def hashing_stage(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, cast
 
 from hashsieve.sources import carve
@@ -229,7 +229,8 @@ class PdfReader(Reader):
         return out
 
 
-#: Seconds the carver may take over the unallocated space of one disk image (all its runs).
+#: Seconds the carver may take over the unallocated runs of one carve job (a disk image's
+#: whole free space when read by :class:`WithUnallocated`).
 UNALLOCATED_SECONDS = 3600.0
 #: Where a disk image's carved pictures are listed (offsets in the whole media, in hex).
 UNALLOCATED = "$Unallocated/"
@@ -265,7 +266,7 @@ class _MediaStream(io.RawIOBase):
         return data
 
 
-def _merged(runs: Iterator[tuple[int, int]]) -> list[tuple[int, int]]:
+def merged_runs(runs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """Runs sorted, touching ones joined (a picture may span a partition gap and free blocks)."""
     out: list[tuple[int, int]] = []
     for offset, length in sorted(runs):
@@ -275,6 +276,53 @@ def _merged(runs: Iterator[tuple[int, int]]) -> list[tuple[int, int]]:
         elif length > 0:
             out.append((offset, length))
     return out
+
+
+def _unallocated_entries(
+    stream: IO[bytes], runs: Iterable[tuple[int, int]], deadline: float
+) -> Iterator[Entry]:
+    """The pictures carved from each run of ``stream`` (a disk's media), and one problem entry
+    per fragment run and for a search cut short by ``deadline``. Each run is searched on its
+    own: a picture never spans two runs that are not touching."""
+    for start, length in runs:
+        found = carve.carve(stream, start, start + length, deadline=deadline)
+        for item in found.items:
+            name = UNALLOCATED + item.name
+            yield Entry(name, item.length, 0, recovered="carved", offset=item.offset)
+        for run in found.fragments:
+            kinds = "/".join(run.kinds)
+            yield Entry(
+                f"{UNALLOCATED}@0x{run.offset:x}+{run.length}.{run.count}-{kinds}-fragments",
+                run.length,
+                0,
+                problem="carve-fragments",
+                offset=run.offset,
+            )
+        if found.timed_out:
+            yield Entry(f"{UNALLOCATED}@0x{found.reached:x}.timeout", 0, 0, problem="timeout")
+            return
+
+
+def carve_runs(
+    path: str, runs: Sequence[tuple[int, int]], seconds: float = UNALLOCATED_SECONDS
+) -> Iterator[tuple[Entry, IO[bytes] | None]]:
+    """A scan's carve job, in the worker: the disk image at ``path`` opened here (every segment,
+    read-only), ``runs`` (offset, length in the media; merged, see :func:`merged_runs`) carved,
+    and each entry of :func:`_unallocated_entries` with its bytes (valid until the next entry is
+    asked for; None for a problem). Raises :class:`ArchiveError` when the image cannot be
+    opened."""
+    from hashsieve.sources import disk
+
+    media = disk.open_image(path)
+    try:
+        stream = cast(IO[bytes], _MediaStream(media))
+        for entry in _unallocated_entries(stream, runs, time.monotonic() + seconds):
+            if entry.problem is not None or entry.offset is None:
+                yield entry, None
+            else:
+                yield entry, cast(IO[bytes], _Slice(stream, entry.offset, entry.size))
+    finally:
+        media.close()
 
 
 class WithUnallocated(Reader):
@@ -303,25 +351,9 @@ class WithUnallocated(Reader):
 
         if self.path is None:  # an image inside an archive: its files only
             return
+        runs = merged_runs(disk.unallocated_runs(self.path))
         deadline = time.monotonic() + UNALLOCATED_SECONDS
-        stream = self._carve_stream()
-        for start, length in _merged(disk.unallocated_runs(self.path)):
-            found = carve.carve(stream, start, start + length, deadline=deadline)
-            for item in found.items:
-                name = UNALLOCATED + item.name
-                yield Entry(name, item.length, 0, recovered="carved", offset=item.offset)
-            for run in found.fragments:
-                kinds = "/".join(run.kinds)
-                yield Entry(
-                    f"{UNALLOCATED}@0x{run.offset:x}+{run.length}.{run.count}-{kinds}-fragments",
-                    run.length,
-                    0,
-                    problem="carve-fragments",
-                    offset=run.offset,
-                )
-            if found.timed_out:
-                yield Entry(f"{UNALLOCATED}@0x{found.reached:x}.timeout", 0, 0, problem="timeout")
-                return
+        yield from _unallocated_entries(self._carve_stream(), runs, deadline)
 
     def entries(self) -> Iterator[Entry]:
         yield from self.inner.entries()
