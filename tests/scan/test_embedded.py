@@ -283,8 +283,13 @@ def test_thumbcache_entries_of_each_windows_version(version: int) -> None:
 
 
 def test_pictures_in_a_disk_images_unallocated_space_are_carved(
-    store: Store, tmp_path: Path
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from sqlalchemy import func, select, update
+
+    from hashsieve.scan.listing import LISTED_KEY
+    from hashsieve.sources import carve
+    from hashsieve.store.models import FileRecord
     from tests.sources.disk_builders import MISSING, fat_fs
 
     if MISSING:
@@ -298,6 +303,12 @@ def test_pictures_in_a_disk_images_unallocated_space_are_carved(
     raw[at : at + len(KNOWN)] = KNOWN
     raw[cut : cut + 5000] = THUMB[:5000]  # a picture cut short: one fragment run
     image.write_bytes(bytes(raw))
+
+    def not_here(*args: object, **kwargs: object) -> None:
+        raise AssertionError("carving ran in the scan's main process")
+
+    # The workers are fresh interpreters (forkserver): only this process is patched.
+    monkeypatch.setattr(carve, "carve", not_here)
     rows = _scan(store, folder, tmp_path)
     carved = rows[f"card.img!/$Unallocated/@0x{at:x}.jpg"]
     assert (carved["verdict"], carved["recovered"], carved["offset"]) == ("known", "carved", at)
@@ -306,6 +317,24 @@ def test_pictures_in_a_disk_images_unallocated_space_are_carved(
     fragments = [p for p in rows if p.endswith("-fragments")]
     assert len(fragments) == 1 and fragments[0].startswith(f"card.img!/$Unallocated/@0x{cut:x}+")
     assert rows[fragments[0]]["verdict"] == "unreadable"
+
+    # The carve job is marked done in the image's record with its last rows: not redone.
+    key = FileRecord.path_key == str(image).encode()
+    with store.session() as s:
+        (marked,) = s.execute(select(FileRecord.metadata_json).where(key)).one()
+    assert list(json.loads(marked)[LISTED_KEY].values()) == [1]  # one job, one picture
+    again = run_scan(store, "c", [str(folder)])
+    assert again.files == 0 and again.skipped == len(rows) - 1  # all but the fragment record
+    # A job whose mark never made it (killed after some of its rows): redone, rows replaced.
+    with store.session() as s:
+        s.execute(update(FileRecord).where(key).values(metadata_json=None))
+    redone = run_scan(store, "c", [str(folder)])
+    assert redone.files == 1
+    with store.session() as s:
+        count = select(func.count(), func.count(FileRecord.path_key.distinct()))
+        assert tuple(s.execute(count).one()) == (len(rows), len(rows))
+        (marked,) = s.execute(select(FileRecord.metadata_json).where(key)).one()
+    assert LISTED_KEY in json.loads(marked)
 
 
 def test_a_pdf_image_that_is_not_a_jpeg_is_decoded_to_a_png() -> None:
