@@ -51,8 +51,8 @@ class Settings:
     #: Robust matching (docs/robust-matching.md): also hash and match candidate regions of each
     #: image (borders trimmed, window chrome, overlays, crops). ``HASHSIEVE_ROBUST=0`` turns it off.
     robust: bool = field(default_factory=lambda: os.environ.get("HASHSIEVE_ROBUST", "1") != "0")
-    #: Disk images found among the files (E01, raw, VMDK, VHD, QCOW2) are opened and their file
-    #: systems' files scanned (``scan --no-images``: hashed as files only).
+    #: Disk images found among the files (E01, raw, VMDK, VHD, QCOW2, DMG) are opened and their
+    #: file systems' files scanned (``scan --no-images``: hashed as files only).
     disk_images: bool = True
     #: Who runs the scans, recorded with each scan: a picture met again in another case names
     #: them (``scan --examiner``, ``HASHSIEVE_EXAMINER``; default the login name).

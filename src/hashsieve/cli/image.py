@@ -20,7 +20,7 @@ def _fail(exc: Exception) -> None:
 
 @click.group("image")
 def image_group() -> None:
-    """Forensic disk images (E01, raw, VMDK, VHD, QCOW2): their notes and their integrity."""
+    """Forensic disk images (E01, raw, VMDK, VHD, QCOW2, DMG): their notes and their integrity."""
 
 
 @image_group.command("info")

@@ -103,7 +103,7 @@ class _RichScanProgress:
 @click.option(
     "--images/--no-images",
     default=True,
-    help="Open the disk images found (E01, raw, VMDK, VHD, QCOW2) and scan their files "
+    help="Open the disk images found (E01, raw, VMDK, VHD, QCOW2, DMG) and scan their files "
     "(default on; off: an image is hashed as one file).",
 )
 @click.pass_context
