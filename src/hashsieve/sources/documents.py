@@ -261,9 +261,15 @@ class _MediaStream(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         size = int(self.media.size) - self.pos if size < 0 else size
-        data = bytes(self.media.read(self.pos, size)) if size > 0 else b""
+        # Zeros where the image cannot be read (a segment cut short): the rest is still carved,
+        # and the run is recorded as damaged (see _unallocated_entries).
+        data = bytes(self.media.read_or_zeros(self.pos, size)) if size > 0 else b""
         self.pos += len(data)
         return data
+
+    @property
+    def failures(self) -> int:
+        return int(getattr(self.media, "failures", 0))
 
 
 def merged_runs(runs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -285,7 +291,16 @@ def _unallocated_entries(
     per fragment run and for a search cut short by ``deadline``. Each run is searched on its
     own: a picture never spans two runs that are not touching."""
     for start, length in runs:
+        failures = getattr(stream, "failures", 0)
         found = carve.carve(stream, start, start + length, deadline=deadline)
+        if getattr(stream, "failures", 0) > failures:
+            yield Entry(
+                f"{UNALLOCATED}@0x{start:x}+{length}.unreadable",
+                length,
+                0,
+                problem="corrupt-image",
+                offset=start,
+            )
         for item in found.items:
             name = UNALLOCATED + item.name
             yield Entry(name, item.length, 0, recovered="carved", offset=item.offset)
