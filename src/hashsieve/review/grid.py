@@ -15,7 +15,6 @@ import binascii
 import json
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,11 +36,11 @@ from sqlalchemy.orm import Session
 
 from hashsieve.access.web import DB_INT_MAX
 from hashsieve.errors import HashsieveError
-from hashsieve.review import facets
+from hashsieve.review import facets, kept
 from hashsieve.review.decisions import decision_dict, decisions_for
 from hashsieve.review.models import Decision, Facet
 from hashsieve.store import Store
-from hashsieve.store.models import Case, FileRecord, Scan
+from hashsieve.store.models import Case, FileRecord
 
 Verdicts = Literal["new", "known", "known-good", "other", "unreadable", "all"]
 Sort = Literal["group", "taken", "mtime", "path", "size", "id"]
@@ -413,8 +412,7 @@ class Positions:
     marks: tuple[tuple[str, Any, int], ...]
 
 
-_KEPT: OrderedDict[tuple[Any, ...], Positions] = OrderedDict()
-_BUILDING: dict[tuple[Any, ...], threading.Lock] = {}
+_KEPT = kept.Kept(MAX_KEPT)
 _LOCK = threading.Lock()
 #: Per (database, case): bumped by :func:`changed` when this process changes decisions.
 _GENERATION: dict[tuple[str, int], int] = {}
@@ -428,22 +426,15 @@ def changed(store: Store, case_id: int) -> None:
 
 
 def _version(s: Session, store: Store, case_id: int, flt: GridFilter) -> tuple[Any, ...] | None:
-    """What a filter's positions depend on, read from primary keys and the (few) scan rows;
-    None while a scan of the case runs (its rows are still coming: nothing is kept)."""
-    scans = s.execute(
-        select(func.count(), func.max(Scan.finished_at), func.sum(Scan.status == "running")).where(
-            Scan.case_id == case_id
-        )
-    ).one()
-    if scans[2]:
+    """What a filter's positions depend on (None: nothing is kept while a scan runs)."""
+    files = kept.files_version(s, store, case_id)
+    if files is None:
         return None
-    top = s.scalar(select(func.max(FileRecord.id)))
-    url = str(store.engine.url)
     decided: tuple[Any, ...] = ()
     if flt.review is not None:  # the reviewers' categories decide which tiles are in
-        decided = (s.scalar(select(func.max(Decision.id))), _GENERATION.get((url, case_id), 0))
-    filt = json.dumps(flt.query(), sort_keys=True, default=str)
-    return (url, case_id, filt, top, scans[0], str(scans[1]), *decided)
+        generation = _GENERATION.get((str(store.engine.url), case_id), 0)
+        decided = (s.scalar(select(func.max(Decision.id))), generation)
+    return (*files, json.dumps(flt.query(), sort_keys=True, default=str), *decided)
 
 
 def _build(s: Session, case_id: int, flt: GridFilter, dialect: str) -> Positions:
@@ -477,26 +468,7 @@ def positions(store: Store, case: Case, flt: GridFilter) -> Positions:
     with store.session() as s:
         dialect = s.get_bind().dialect.name
         version = _version(s, store, case.id, flt)
-        if version is None:
-            return _build(s, case.id, flt, dialect)
-        with _LOCK:
-            kept = _KEPT.get(version)
-            if kept is not None:
-                _KEPT.move_to_end(version)
-                return kept
-            building = _BUILDING.setdefault(version, threading.Lock())
-        with building:  # the page's count and a jump at once: one walk
-            with _LOCK:
-                kept = _KEPT.get(version)
-            if kept is None:
-                kept = _build(s, case.id, flt, dialect)
-                with _LOCK:
-                    _KEPT[version] = kept
-                    while len(_KEPT) > MAX_KEPT:
-                        _KEPT.popitem(last=False)
-        with _LOCK:
-            _BUILDING.pop(version, None)
-        return kept
+        return _KEPT.get(version, lambda: _build(s, case.id, flt, dialect))
 
 
 def _rows(

@@ -20,6 +20,7 @@ from hashsieve.matching.crosscase import current_links
 from hashsieve.matching.verdict import Verdict
 from hashsieve.report.ordering import file_line
 from hashsieve.report.summary import case_summary
+from hashsieve.review import geo, kept
 from hashsieve.review.decisions import decision_dict, decisions_for
 from hashsieve.review.models import Decision
 from hashsieve.store import Store
@@ -47,8 +48,23 @@ def categories() -> list[dict[str, Any]]:
     return [{"code": c, "label": label} for c, label in US_CATEGORIES.items()]
 
 
+#: Per case and version of its files: verdict counts, known sections, the map (see kept).
+_KEPT = kept.Kept(256)
+
+
+def _files_key(store: Store, case_id: int, what: str) -> tuple[Any, ...] | None:
+    with store.session() as s:
+        version = kept.files_version(s, store, case_id)
+    return None if version is None else (what, *version)
+
+
 def dashboard(store: Store, case: Case) -> dict[str, Any]:
-    summary = case_summary(store, case.name)
+    """Counts of a case: those of its files (a walk of a million rows) kept per version of its
+    files; reviewers' counts, scans and hash sets read each time."""
+    summary = _KEPT.get(
+        _files_key(store, case.id, "summary"), lambda: case_summary(store, case.name)
+    )
+    used_key = _files_key(store, case.id, "matched")
     with store.session() as s:
         scans = []
         for scan in s.scalars(select(Scan).where(Scan.case_id == case.id).order_by(Scan.id)):
@@ -69,13 +85,16 @@ def dashboard(store: Store, case: Case) -> dict[str, Any]:
                     "files": scan.files if scan.status == "completed" else stored,
                 }
             )
-        used = dict(
-            s.execute(
-                select(Match.hashset, func.count(func.distinct(Match.file_id)))
-                .join(FileRecord, FileRecord.id == Match.file_id)
-                .where(FileRecord.case_id == case.id)
-                .group_by(Match.hashset)
-            ).all()
+        used: dict[str, int] = _KEPT.get(
+            used_key,
+            lambda: dict(
+                s.execute(
+                    select(Match.hashset, func.count(func.distinct(Match.file_id)))
+                    .join(FileRecord, FileRecord.id == Match.file_id)
+                    .where(FileRecord.case_id == case.id)
+                    .group_by(Match.hashset)
+                ).all()
+            ),
         )
         hashsets = [
             {
@@ -131,19 +150,34 @@ def reviewers(store: Store, case_id: int | None = None) -> dict[int, list[dict[s
 
 
 def case_list(store: Store, served: str | None = None) -> list[dict[str, Any]]:
-    """Every case with its counts: files per verdict, reviewed so far (by whom), its scans."""
+    """Every case with its counts: files per verdict, reviewed so far (by whom), its scans.
+
+    A case's verdict counts are kept per version of its files (see :mod:`kept`)."""
     with store.session() as s:
         cases = list(s.scalars(select(Case).order_by(Case.name)))
         if served is not None:
             cases = [c for c in cases if c.name == served]
         ids = [c.id for c in cases]
+        keys: dict[int, tuple[Any, ...] | None] = {}
+        for cid in ids:
+            version = kept.files_version(s, store, cid)
+            keys[cid] = None if version is None else ("verdicts", *version)
         verdicts: dict[int, dict[str, int]] = defaultdict(dict)
+        missing = []
+        for cid in ids:
+            got = _KEPT.peek(keys[cid])
+            if got is not None:
+                verdicts[cid] = got
+            else:
+                missing.append(cid)
         for cid, verdict, n in s.execute(
             select(FileRecord.case_id, FileRecord.verdict, func.count())
-            .where(FileRecord.case_id.in_(ids))
+            .where(FileRecord.case_id.in_(missing))
             .group_by(FileRecord.case_id, FileRecord.verdict)
         ):
             verdicts[cid][verdict] = n
+        for cid in missing:
+            _KEPT.put(keys[cid], dict(verdicts[cid]))
         scans: dict[int, list[Scan]] = defaultdict(list)
         for scan in s.scalars(select(Scan).where(Scan.case_id.in_(ids)).order_by(Scan.id)):
             scans[scan.case_id].append(scan)
@@ -202,6 +236,11 @@ def _verdict_filter(
 
 def known_sections(store: Store, case: Case) -> list[dict[str, Any]]:
     """Known material collapsed by category: one section per category with its counts."""
+    key = _files_key(store, case.id, "known")
+    return list(_KEPT.get(key, lambda: _known_sections(store, case)))
+
+
+def _known_sections(store: Store, case: Case) -> list[dict[str, Any]]:
     with store.session() as s:
         rows = s.execute(
             select(FileRecord.category, func.count(), func.count(func.distinct(FileRecord.sha256)))
@@ -354,6 +393,12 @@ def _gps(metadata: dict[str, Any]) -> dict[str, float] | None:
     if isinstance(lat, int | float) and isinstance(lon, int | float):
         return {"lat": float(lat), "lon": float(lon)}
     return None
+
+
+def case_map(store: Store, case: Case) -> dict[str, Any]:
+    """The dashboard's map of the case's GPS positions, kept per version of its files."""
+    key = _files_key(store, case.id, "map")
+    return dict(_KEPT.get(key, lambda: geo.map_view(places(store, case))))
 
 
 #: GPS positions a map shows at most (the first files of the case; a file asked for is added).

@@ -120,7 +120,7 @@ def dashboard(request: Request, user: User, case: CaseDep) -> dict[str, Any]:
     store = get_store(request)
     data = queries.dashboard(store, case)
     data["known"] = queries.known_sections(store, case)
-    data["map"] = geo.map_view(queries.places(store, case))
+    data["map"] = queries.case_map(store, case)
     return data
 
 

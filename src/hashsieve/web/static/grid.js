@@ -158,6 +158,7 @@
   const thumbCache = new Map(); // file id -> data: URL
   const asked = new Set();
   const BATCH = 60;
+  let thumbRequests = []; // the first screen's (null after it)
   function loadThumbs(from, to) {
     const [viewFrom, viewTo] = visibleRange(0);
     const order = [];
@@ -170,7 +171,7 @@
       const query = ids.map((id) => "ids=" + id).join("&");
       const batch = ids;
       ids = [];
-      fetch(api + "/thumbs?size=" + size + "&" + query, { credentials: "same-origin" })
+      const request = fetch(api + "/thumbs?size=" + size + "&" + query, { credentials: "same-origin" })
         .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
         .then((data) => {
           Object.entries(data.thumbs).forEach(([id, url]) => thumbCache.set(Number(id), url));
@@ -189,6 +190,7 @@
           });
         })
         .catch(() => batch.forEach((id) => asked.delete(id)));
+      if (thumbRequests) thumbRequests.push(request);
     };
     order.forEach((i) => {
       const el = nodes.get(i);
@@ -602,5 +604,9 @@
   window.hashsieveGrid.readyAt = performance.now();
   body.dataset.gridReady = "1";
   if (counted) body.dataset.counted = "1";
-  else count();
+  // The count (a walk of the whole filter the first time) waits for the first screen's
+  // thumbnails: on one server process it would otherwise hold them up.
+  const firstThumbs = thumbRequests;
+  thumbRequests = null;
+  if (!counted) Promise.allSettled(firstThumbs).then(count);
 })();
