@@ -12,13 +12,16 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from hashsieve.errors import HashsieveError
 from hashsieve.hashing.algorithms import CRYPTO_ALGORITHMS, PART_ALGORITHMS
@@ -95,6 +98,16 @@ def authenticate(store: Store, token: str | None) -> Sensor | None:
     return sensor
 
 
+def verified(store: Store, token: str) -> Sensor | None:
+    """The sensor holding ``token`` if it was verified in the last TOKEN_TTL seconds, else
+    None, without asking the database (the alert fast path: one that is not goes the whole way
+    through :func:`authenticate`)."""
+    held = _verified.get((str(store.engine.url), _token_hash(token)))
+    if held is not None and time.monotonic() - held[1] < TOKEN_TTL:
+        return held[0]
+    return None
+
+
 def _authenticate(store: Store, digest: str) -> Sensor | None:
     with store.session() as s:
         sensor = s.scalar(select(Sensor).where(Sensor.token_hash == digest))
@@ -141,26 +154,25 @@ def _best(matches: list[dict[str, Any]]) -> dict[str, Any]:
     )
 
 
-def _resolve_entries(store: Store, matches: list[dict[str, Any]]) -> None:
+def _resolve_entries(session: Session, matches: list[dict[str, Any]]) -> None:
     """Fill hash set, entry and category from the console's own rows (sensors send entry ids)."""
-    ids = [m["entry_id"] for m in matches if isinstance(m.get("entry_id"), int)]
+    ids = {m["entry_id"] for m in matches if isinstance(m.get("entry_id"), int)}
     if not ids:
         return
-    with store.session() as s:
-        rows = {
-            r.id: r
-            for r in s.execute(
-                select(
-                    HashEntry.id,
-                    HashEntry.entry,
-                    HashEntry.category,
-                    HashEntry.origin,
-                    HashSet.name,
-                )
-                .join(HashSet, HashSet.id == HashEntry.hashset_id)
-                .where(HashEntry.id.in_(ids))
+    rows = {
+        r.id: r
+        for r in session.execute(
+            select(
+                HashEntry.id,
+                HashEntry.entry,
+                HashEntry.category,
+                HashEntry.origin,
+                HashSet.name,
             )
-        }
+            .join(HashSet, HashSet.id == HashEntry.hashset_id)
+            .where(HashEntry.id.in_(ids))
+        )
+    }
     for m in matches:
         row = rows.get(m.get("entry_id"))
         if row is not None:
@@ -177,13 +189,14 @@ class Recorded:
     created: bool
 
 
-def record_alert(store: Store, sensor: Sensor, payload: dict[str, Any]) -> Recorded:
-    """Store one alert (committed on return); a repeated alert id returns the stored one."""
-    alert_id = payload["alert_id"]
-    # A repeated id (a sensor's retry) is rare: the insert is tried first and the unique
-    # constraint finds the repeat, one transaction per new alert (bench/alerts_load.py).
-    matches = [dict(m) for m in payload.get("matches") or []]
-    _resolve_entries(store, matches)
+_ALERTS = SensorAlert.__table__
+_COLUMNS = tuple(c.key for c in _ALERTS.columns)
+
+
+def _row(
+    sensor: Sensor, payload: Mapping[str, Any], matches: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``sensor_alerts`` row of one alert (its matches already resolved); no id yet."""
     best = _best(matches)
     hashes = payload.get("hashes") or {}
     detail = {
@@ -192,67 +205,146 @@ def record_alert(store: Store, sensor: Sensor, payload: dict[str, Any]) -> Recor
         "mime": payload.get("mime"),
         "size": payload.get("size"),
     }
-    row = SensorAlert(
-        sensor_id=sensor.id,
-        alert_id=alert_id,
-        observed_at=_parse_time(payload.get("time")),
-        source=payload.get("source") or "file",
-        host=payload.get("host"),
-        username=payload.get("user"),
-        location=payload.get("location"),
-        client=payload.get("client"),
-        action=payload.get("action"),
-        hashset=best.get("hashset"),
-        category=best.get("category"),
-        algorithm=best.get("algorithm"),
-        distance=best.get("distance"),
-        entry=best.get("entry"),
-        sha256=hashes.get("sha256"),
-        detail_json=json.dumps(detail, sort_keys=True),
-        status="new",
-    )
+    return {
+        "sensor_id": sensor.id,
+        "alert_id": payload["alert_id"],
+        "received_at": utcnow(),
+        "observed_at": _parse_time(payload.get("time")),
+        "source": payload.get("source") or "file",
+        "host": payload.get("host"),
+        "username": payload.get("user"),
+        "location": payload.get("location"),
+        "client": payload.get("client"),
+        "action": payload.get("action"),
+        "hashset": best.get("hashset"),
+        "category": best.get("category"),
+        "algorithm": best.get("algorithm"),
+        "distance": best.get("distance"),
+        "entry": best.get("entry"),
+        "sha256": hashes.get("sha256"),
+        "detail_json": json.dumps(detail, sort_keys=True),
+        "status": "new",
+        "status_by": None,
+        "status_at": None,
+    }
+
+
+#: The INSERT of :func:`_record` per database dialect, built once (building it cost as much as
+#: running it).
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_new(session: Session) -> Any:
+    """INSERT that skips an alert already stored (same sensor and alert id) and returns the
+    keys of the rows it did insert: the unique constraint is the duplicate check, so a retry
+    costs nothing extra and two racing deliveries (another process, PostgreSQL) store one."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _INSERTS:
+        insert: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        _INSERTS[dialect] = (
+            insert(_ALERTS)
+            .on_conflict_do_nothing(index_elements=["sensor_id", "alert_id"])
+            .returning(_ALERTS.c.id, _ALERTS.c.sensor_id, _ALERTS.c.alert_id)
+        )
+    return _INSERTS[dialect]
+
+
+def _record(session: Session, alerts: Sequence[tuple[Sensor, Mapping[str, Any]]]) -> list[Recorded]:
+    matches = [[dict(m) for m in payload.get("matches") or []] for _, payload in alerts]
+    _resolve_entries(session, [m for ms in matches for m in ms])
+    rows = [_row(s, payload, ms) for (s, payload), ms in zip(alerts, matches, strict=True)]
+    stored = {(r.sensor_id, r.alert_id): r.id for r in session.execute(_insert_new(session), rows)}
+    keys = [(row["sensor_id"], row["alert_id"]) for row in rows]
+    names = {sensor.id: sensor.name for sensor, _ in alerts}
+    seen_before = [k for k in keys if k not in stored]
+    old: dict[tuple[int, str], Mapping[Any, Any]] = {}
+    if seen_before:  # retries: answered with the alert stored the first time
+        query = select(_ALERTS).where(
+            tuple_(_ALERTS.c.sensor_id, _ALERTS.c.alert_id).in_(seen_before)
+        )
+        old = {(r.sensor_id, r.alert_id): r._mapping for r in session.execute(query)}
+        if missing := set(seen_before) - old.keys():  # removed by another transaction since
+            raise SensorError(f"alert {min(missing)[1]!r} was neither stored nor found")
+    out: list[Recorded] = []
+    first: dict[tuple[int, str], dict[str, Any]] = {}
+    for key, row in zip(keys, rows, strict=True):
+        if key in first:  # the same alert twice in one batch: the second one is a retry
+            out.append(Recorded(first[key], False))
+        elif key in stored:
+            first[key] = alert_dict({**row, "id": stored[key]}, names[key[0]])
+            out.append(Recorded(first[key], True))
+        else:
+            out.append(Recorded(alert_dict(old[key], names[key[0]]), False))
+    return out
+
+
+def record_alerts(
+    store: Store, alerts: Sequence[tuple[Sensor, Mapping[str, Any]]]
+) -> list[Recorded]:
+    """Store alerts from sensors in one transaction, committed on return (group commit: see
+    :class:`hashsieve.sensors.writer.AlertWriter`); an alert id that its sensor sent before
+    is not stored again and returns the stored alert. One result per alert, in order."""
+
+    def work() -> list[Recorded]:
+        with store.engine.connect() as conn, _synced(conn), Session(bind=conn) as s, s.begin():
+            return _record(s, alerts)
+
+    return store.retrying(work)  # SQLite busy past its timeout, a PostgreSQL race: run again
+
+
+@contextmanager
+def _synced(conn: Connection) -> Iterator[None]:
+    """SQLite: this connection's commits reach the disk before they return (``synchronous=FULL``;
+    the store's NORMAL survives a crash of the process but not of the machine). A sensor drops
+    its copy of an alert once the console acknowledged it, so the console's copy must survive a
+    power cut; with group commit the sync is one per batch, not one per alert."""
+    if conn.dialect.name != "sqlite":  # PostgreSQL's commits are synchronous already
+        yield
+        return
+    conn.exec_driver_sql("PRAGMA synchronous=FULL")  # no transaction yet: allowed
+    conn.commit()
     try:
-        with store.session() as s:
-            s.add(row)
-    except IntegrityError:  # sent before (a retry), or raced in on another connection
-        with store.session() as s:
-            old = s.scalar(
-                select(SensorAlert).where(
-                    (SensorAlert.sensor_id == sensor.id) & (SensorAlert.alert_id == alert_id)
-                )
-            )
-        if old is None:
-            raise
-        return Recorded(alert_dict(old, sensor.name), False)
-    return Recorded(alert_dict(row, sensor.name), True)
+        yield
+    finally:
+        conn.rollback()  # nothing to roll back after a commit; after an error, the rest
+        conn.exec_driver_sql("PRAGMA synchronous=NORMAL")  # the pooled connection as it was
+        conn.commit()
 
 
-def alert_dict(a: SensorAlert, sensor_name: str) -> dict[str, Any]:
+def record_alert(store: Store, sensor: Sensor, payload: Mapping[str, Any]) -> Recorded:
+    """Store one alert (committed on return); a repeated alert id returns the stored one."""
+    return record_alerts(store, [(sensor, payload)])[0]
+
+
+def alert_dict(a: SensorAlert | Mapping[Any, Any], sensor_name: str) -> dict[str, Any]:
+    """An alert as the API and the page show it, from its row (an ORM object or a mapping)."""
+    v = a if isinstance(a, Mapping) else {k: getattr(a, k) for k in _COLUMNS}
+
     def iso(t: datetime | None) -> str | None:
         return t.isoformat(timespec="seconds") if t else None
 
     return {
-        "id": a.id,
-        "alert_id": a.alert_id,
+        "id": v["id"],
+        "alert_id": v["alert_id"],
         "sensor": sensor_name,
-        "received_at": iso(a.received_at),
-        "time": iso(a.observed_at or a.received_at),
-        "source": a.source,
-        "host": a.host,
-        "user": a.username,
-        "location": a.location,
-        "client": a.client,
-        "action": a.action,
-        "hashset": a.hashset,
-        "category": a.category,
-        "algorithm": a.algorithm,
-        "distance": a.distance,
-        "entry": a.entry,
-        "sha256": a.sha256,
-        "status": a.status,
-        "status_by": a.status_by,
-        "status_at": iso(a.status_at),
-        "detail": json.loads(a.detail_json),
+        "received_at": iso(v["received_at"]),
+        "time": iso(v["observed_at"] or v["received_at"]),
+        "source": v["source"],
+        "host": v["host"],
+        "user": v["username"],
+        "location": v["location"],
+        "client": v["client"],
+        "action": v["action"],
+        "hashset": v["hashset"],
+        "category": v["category"],
+        "algorithm": v["algorithm"],
+        "distance": v["distance"],
+        "entry": v["entry"],
+        "sha256": v["sha256"],
+        "status": v["status"],
+        "status_by": v["status_by"],
+        "status_at": iso(v["status_at"]),
+        "detail": json.loads(v["detail_json"]),
     }
 
 
@@ -260,14 +352,17 @@ def list_alerts(
     store: Store, *, status: str | None = None, before: int | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Newest first; ``before`` pages by alert id."""
-    query = select(SensorAlert, Sensor.name).join(Sensor, Sensor.id == SensorAlert.sensor_id)
+    # Rows, not ORM objects: the alerts page reads these while sensors write (bench/alerts_load.py).
+    query = select(_ALERTS, Sensor.name.label("sensor_name")).join(
+        Sensor, Sensor.id == _ALERTS.c.sensor_id
+    )
     if status:
-        query = query.where(SensorAlert.status == status)
+        query = query.where(_ALERTS.c.status == status)
     if before:
-        query = query.where(SensorAlert.id < before)
-    query = query.order_by(SensorAlert.id.desc()).limit(limit)
+        query = query.where(_ALERTS.c.id < before)
+    query = query.order_by(_ALERTS.c.id.desc()).limit(limit)
     with store.session() as s:
-        return [alert_dict(a, name) for a, name in s.execute(query)]
+        return [alert_dict(r._mapping, r.sensor_name) for r in s.execute(query)]
 
 
 def set_status(store: Store, alert: int, status: str, username: str) -> tuple[str, dict[str, Any]]:

@@ -35,8 +35,8 @@ from hashsieve.config import VERSION
 from hashsieve.errors import HashsieveError
 from hashsieve.exchange.api import router as exchange_router
 from hashsieve.review import geo, views
+from hashsieve.sensors import api as sensors_api
 from hashsieve.sensors import hma
-from hashsieve.sensors.api import router as sensors_router
 from hashsieve.store import Store
 
 HERE = Path(__file__).parent
@@ -115,7 +115,7 @@ def create_app(
 
     _auth_routes(app)
     app.include_router(views.router)
-    app.include_router(sensors_router)  # sensor API + alerts page (docs/sensors.md)
+    sensors_api.install(app, csp=CSP)  # sensor API, alerts page, alert fast path (docs/sensors.md)
     hma.install(app)  # HMA-shaped match API for sensor tokens, and its fast path (docs/sensors.md)
     app.include_router(exchange_router)  # signed feeds for peers (docs/exchange.md)
 
