@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from hashsieve import run_scan
 from hashsieve.cli import main
 from hashsieve.hashsets.catalogue import import_hashset
+from hashsieve.sources.disk import open_image
 from hashsieve.store import Store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ex01"
@@ -78,6 +79,13 @@ def test_image_info_and_verify_read_what_the_acquisition_stored() -> None:
     assert verified.exit_code == 0, verified.output
     assert f"md5: {MEDIA_MD5} matches" in verified.output
     assert f"sha1: {MEDIA_SHA1} matches" in verified.output
+    # Its chunks are read with zlib from EWF2's sector tables, not through libewf.
+    media = open_image(str(SET))
+    try:
+        assert media.chunks is not None and len(media.chunks.chunks) == 32
+        assert hashlib.md5(media.read(0, media.size)).hexdigest() == MEDIA_MD5
+    finally:
+        media.close()
 
 
 def test_a_truncated_ex01_set_is_a_recorded_error(store: Store, tmp_path: Path) -> None:
