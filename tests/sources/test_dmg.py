@@ -4,18 +4,24 @@ by their ``koly`` trailer whatever their name, the HFS+ inside dfVFS's compresse
 
 from __future__ import annotations
 
+import bz2
 import os
+import plistlib
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
+import pytest
+
+from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.sources import archive, disk, magic
 from hashsieve.sources.archive import Member
 from tests.conftest import REPO, needs_realworld
+from tests.sources.disk_builders import fat_fs, needs_tools
 
 DFVFS = REPO.parent / "shared" / "realworld" / "disk-images" / "dfvfs"
 DMG = DFVFS / "hfsplus_zlib.dmg"
-
-pytestmark = needs_realworld(DMG)
 
 
 def _problems(path: Path) -> dict[str, tuple[str, str]]:
@@ -26,6 +32,7 @@ def _problems(path: Path) -> dict[str, tuple[str, str]]:
     }
 
 
+@needs_realworld(DMG)
 def test_a_dmg_is_told_by_its_trailer_and_its_hfs_plus_files_read(tmp_path: Path) -> None:
     renamed = tmp_path / "download.bin"  # the content decides, not the name
     shutil.copy(DMG, renamed)
@@ -42,6 +49,7 @@ def test_a_dmg_is_told_by_its_trailer_and_its_hfs_plus_files_read(tmp_path: Path
     assert [(v["name"], v["filesystem"]) for v in info.volumes] == [("p1", "hfs")]
 
 
+@needs_realworld(DMG)
 def test_damaged_and_unread_dmgs_are_recorded_errors(tmp_path: Path) -> None:
     data = DMG.read_bytes()
     cut = tmp_path / "cut.dmg"  # the trailer gone: only the name says DMG
@@ -60,3 +68,66 @@ def test_damaged_and_unread_dmgs_are_recorded_errors(tmp_path: Path) -> None:
     fake[-512:-500] = b"koly" + (5).to_bytes(4, "big") + (512).to_bytes(4, "big")
     (tmp_path / "fake.bin").write_bytes(bytes(fake))
     assert disk.image_kind(str(tmp_path / "fake.bin")) is None
+
+
+#: UDIF chunk types (libmodi's documentation of the format).
+_ZERO, _RAW, _ZLIB, _BZIP2, _END = 0x0, 0x1, 0x80000005, 0x80000006, 0xFFFFFFFF
+
+
+def _udif(raw: bytes, kind: int, chunk_sectors: int = 128) -> tuple[bytes, set[int]]:
+    """A UDIF image of ``raw`` as hdiutil writes one: the data fork's chunks (zeros as zero-fill
+    chunks, what does not shrink stored, the rest compressed by ``kind``: one compression per
+    image, as libmodi expects), one ``blkx`` table in the XML property list, and the 512-byte
+    ``koly`` trailer. No checksums (type 0: none). Returns it and the chunk types used."""
+    fork = bytearray()
+    chunks = []
+    used = set()
+    size = chunk_sectors * 512
+    for at in range(0, len(raw), size):
+        piece = raw[at : at + size]
+        body = zlib.compress(piece) if kind == _ZLIB else bz2.compress(piece)
+        chunk = kind if len(body) < len(piece) else _RAW
+        if not piece.strip(b"\0"):
+            chunk, body = _ZERO, b""
+        elif chunk == _RAW:
+            body = piece
+        sectors = -(-len(piece) // 512)
+        used.add(chunk)
+        chunks.append(struct.pack(">IIQQQQ", chunk, 0, at // 512, sectors, len(fork), len(body)))
+        fork += body
+    total = -(-len(raw) // 512)
+    chunks.append(struct.pack(">IIQQQQ", _END, 0, total, 0, len(fork), 0))
+    mish = struct.pack(">4sIQQQII", b"mish", 1, 0, total, 0, 2056, 0) + bytes(24)
+    mish += bytes(136) + struct.pack(">I", len(chunks) - 1 + 1) + b"".join(chunks)
+    table = {"Attributes": "0x0050", "CFName": "whole disk", "Data": mish, "ID": "0"}
+    table["Name"] = "whole disk (MS-DOS : 0)"
+    xml = plistlib.dumps({"resource-fork": {"blkx": [table]}})
+    koly = struct.pack(">4sIIIQQQQQII", b"koly", 4, 512, 1, 0, 0, len(fork), 0, 0, 1, 1)
+    koly += bytes(16 + 136) + struct.pack(">QQ", len(fork), len(xml)) + bytes(120 + 136)
+    koly += struct.pack(">IQ", 1, total) + bytes(12)
+    assert len(koly) == 512
+    return bytes(fork) + xml + koly, used
+
+
+@needs_tools
+@pytest.mark.parametrize("kind", [_ZLIB, _BZIP2], ids=["zlib", "bzip2"])
+def test_a_dmg_of_compressed_stored_and_zero_chunks_reads_like_its_raw_disk(
+    tmp_path: Path, kind: int
+) -> None:
+    picture = jpeg_bytes(photo_like(31, (320, 240)))
+    noise = os.urandom(300_000)
+    fat = fat_fs(tmp_path / "fat.img", {"DCIM/a.jpg": picture, "noise.bin": noise}, {})
+    dmg = tmp_path / "card.dmg"
+    data, used = _udif(fat.read_bytes(), kind)
+    assert used == {kind, _RAW, _ZERO}  # the noise is stored, the empty clusters zero-filled
+    dmg.write_bytes(data)
+    assert disk.image_kind(str(dmg)) == magic.DMG
+    media = disk.open_image(str(dmg))
+    try:
+        assert media.kind == "dmg" and media.size == fat.stat().st_size
+        assert media.read(0, media.size) == fat.read_bytes()
+    finally:
+        media.close()
+    members = {m.names[-1]: m for m in archive.list_members(str(dmg)) if isinstance(m, Member)}
+    assert archive.read_member(members["DCIM/a.jpg"]) == picture
+    assert archive.read_member(members["noise.bin"]) == noise

@@ -102,6 +102,11 @@ def _reader(stream: IO[bytes], label: str, unallocated: bool = True) -> Reader:
         head = stream.read(magic.TAR_BLOCK)
         stream.seek(0)
         kind = magic.container_type(head)
+        if kind not in magic.DISK_IMAGES:
+            from hashsieve.sources.disk import ends_in_dmg_trailer
+
+            # A DMG is told by its end: a bzip2 one begins as a .bz2 does.
+            kind = magic.DMG if ends_in_dmg_trailer(stream) else kind
         if kind in magic.COMPRESSED:
             assert kind is not None
             # A compressed tar is a tar; anything else compressed is one member.

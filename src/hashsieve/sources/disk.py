@@ -36,6 +36,7 @@ __all__ = [
     "DiskReader",
     "ImageInfo",
     "Verification",
+    "ends_in_dmg_trailer",
     "has_dmg_trailer",
     "image_info",
     "image_kind",
@@ -104,6 +105,19 @@ def _is_udif_trailer(tail: bytes) -> bool:
     )
 
 
+def ends_in_dmg_trailer(stream: IO[bytes]) -> bool:
+    """Whether a seekable stream ends in a UDIF trailer; it is left at its start. Its head
+    cannot say: a bzip2 DMG's data fork begins as a ``.bz2`` file does, a stored one as the
+    disk inside."""
+    end = stream.seek(0, os.SEEK_END)
+    found = False
+    if end >= 1024:
+        stream.seek(end - 512)
+        found = _is_udif_trailer(stream.read(512))
+    stream.seek(0)
+    return found
+
+
 def has_dmg_trailer(path: str) -> bool:
     """Whether the file at ``path`` ends in a UDIF trailer (a DMG's size is no multiple of 512,
     so the scan's second look at unrecognised files asks this too)."""
@@ -111,11 +125,7 @@ def has_dmg_trailer(path: str) -> bool:
 
     try:
         with os.fdopen(open_readonly(path), "rb") as stream:
-            end = stream.seek(0, os.SEEK_END)
-            if end < 1024:
-                return False
-            stream.seek(end - 512)
-            return _is_udif_trailer(stream.read(512))
+            return ends_in_dmg_trailer(stream)
     except OSError:
         return False
 
@@ -147,13 +157,9 @@ def stream_kind(stream: IO[bytes]) -> str | None:
     stream.seek(0)
     head = stream.read(PEEK)
     kind = magic.disk_image_type(head[:512])
-    if kind is None or kind == magic.RAW_DISK:
-        # A DMG's data fork may begin with a partition table of its own: its trailer decides.
-        end = stream.seek(0, os.SEEK_END)
-        if end >= 1024:
-            stream.seek(end - 512)
-            if _is_udif_trailer(stream.read(512)):
-                kind = magic.DMG
+    # A DMG's data fork may begin with a partition table of its own: its trailer decides.
+    if (kind is None or kind == magic.RAW_DISK) and ends_in_dmg_trailer(stream):
+        kind = magic.DMG
     stream.seek(0)
     return kind if kind is not None else peek_kind(head)
 
