@@ -280,6 +280,68 @@ def test_grid_queries_use_indexes(reader: tuple[Api, Store], name: str) -> None:
         assert "SCAN review_facets" not in text, text
         if name not in ("camera",):  # a selective filter may sort its few rows
             assert "TEMP B-TREE" not in text, text
+        if after is not None and flt.sort in ("group", "size", "mtime"):
+            # the window after a cursor starts inside its key: an index range on the id too,
+            # not every entry of that key (a quarter of a million singletons at case scale)
+            assert "=? AND id<?" in text or "=? AND id>?" in text, text
+
+
+@pytest.mark.parametrize("sort", ["group", "size", "mtime", "path"])
+def test_counting_walks_a_covering_index(reader: tuple[Api, Store], sort: str) -> None:
+    """The walk behind the count and jump marks reads the sort's index alone, in order."""
+    grid_store = reader[1]
+    case = grid_store.get_case(GRID_CASE)
+    plan = grid.query_plan(grid_store, case, grid.GridFilter(sort=sort), walk=True)  # type: ignore[arg-type]
+    text = " | ".join(plan)
+    assert "COVERING INDEX ix_files_grid_" in text, text
+    assert "TEMP B-TREE" not in text, text
+
+
+def test_jumps_from_marks_land_where_the_cursor_walk_does(
+    reader: tuple[Api, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grid_api = reader[0]
+    monkeypatch.setattr(grid, "STRIDE", 7)  # marks every 7th tile: most jumps skip a few
+    monkeypatch.setattr(grid, "_KEPT", grid.kept.Kept(8))
+    walked = [t["file_id"] for t in _all(grid_api, sort="size")]
+    for offset in (0, 6, 7, 50, 699, len(walked) - 3, len(walked)):
+        got = grid_api.client.get(URL, params={"sort": "size", "offset": offset, "limit": 40})
+        assert [t["file_id"] for t in got.json()["items"]] == walked[offset : offset + 40]
+    counted = grid_api.client.get(URL, params={"sort": "size", "count": "true", "limit": 1})
+    assert counted.json()["total"] == len(walked)
+
+
+def test_kept_counts_follow_decisions_and_new_files(grid_alice: Api, grid_store: Store) -> None:
+    def total(**params: Any) -> int:
+        r = grid_alice.client.get(URL, params={**params, "count": "true", "limit": 1})
+        return int(r.json()["total"])
+
+    before = total(review="none", collapse="false")
+    files = total(verdict="all", collapse="false")
+    dashboard = grid_alice.client.get(f"/api/cases/{GRID_CASE}").json()
+    tiles = _all(grid_alice, review="none", collapse="false", limit=500)[:3]
+    r = _post(grid_alice, {"file_ids": [t["file_id"] for t in tiles], "set": {"category": 2}})
+    assert r.status_code == 200
+    assert total(review="none", collapse="false") < before  # its kept count was dropped
+    with grid_store.session() as s:  # a file added to the case (as a scan would)
+        row = s.get(FileRecord, tiles[0]["file_id"])
+        assert row is not None
+        s.add(
+            FileRecord(
+                case_id=row.case_id,
+                scan_id=row.scan_id,
+                path_key=b"/evidence/late.jpg",
+                path_text="/evidence/late.jpg",
+                media_kind="image",
+                verdict="new",
+            )
+        )
+    assert total(verdict="all", collapse="false") == files + 1
+    again = grid_alice.client.get(f"/api/cases/{GRID_CASE}").json()
+    assert again["files"] == dashboard["files"] + 1
+    assert again["verdicts"]["new"] == dashboard["verdicts"]["new"] + 1
+    listed = grid_alice.client.get("/api/cases").json()["cases"][0]
+    assert listed["files"] == again["files"]
 
 
 # --- bulk decisions ------------------------------------------------------------------------------

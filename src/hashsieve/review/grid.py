@@ -602,19 +602,27 @@ def query_plan(
     *,
     after: str | None = None,
     settings: tuple[str, ...] = (),
+    walk: bool = False,
 ) -> list[str]:
     """The plans of the grid's window queries, one after the other for each keyset piece
     (SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN under ``settings`` such as
-    ``enable_seqscan = off``), for the tests and the bench."""
+    ``enable_seqscan = off``), for the tests and the bench; ``walk``: the plan of the walk that
+    counts the filter and marks its positions."""
     out: list[str] = []
     with store.session() as s:
         dialect = s.get_bind().dialect.name
         conn = s.connection()
         for setting in settings if dialect != "sqlite" else ():
             conn.exec_driver_sql(f"SET LOCAL {setting}")
-        for _, segment in _segments(flt, _decode(after) if after else None, dialect):
-            query = _ordered(_base(case.id, flt, dialect, *COLUMNS).where(segment), flt, dialect)
-            compiled = query.limit(200).compile(s.get_bind())
+        pieces = _segments(flt, _decode(after) if after else None, dialect)
+        if walk:
+            pieces = [("all", true())]
+        for _, segment in pieces:
+            columns = (_sort_column(flt), _tie(flt)) if walk else COLUMNS
+            query = _ordered(_base(case.id, flt, dialect, *columns).where(segment), flt, dialect)
+            if not walk:
+                query = query.limit(200)
+            compiled = query.compile(s.get_bind())
             if dialect == "sqlite":
                 params = tuple(compiled.params[name] for name in compiled.positiontup or ())
                 rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", params).all()

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from hashsieve.store import Store
@@ -27,9 +27,11 @@ T = TypeVar("T")
 def files_version(s: Session, store: Store, case_id: int) -> tuple[Any, ...] | None:
     """The version of the case's file rows; None while a scan of the case runs."""
     scans, finished, running = s.execute(
-        select(func.count(), func.max(Scan.finished_at), func.sum(Scan.status == "running")).where(
-            Scan.case_id == case_id
-        )
+        select(
+            func.count(),
+            func.max(Scan.finished_at),
+            func.sum(case((Scan.status == "running", 1), else_=0)),
+        ).where(Scan.case_id == case_id)
     ).one()
     if running:
         return None
