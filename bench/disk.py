@@ -1,15 +1,17 @@
 """Scanning pictures inside a disk image against the same pictures in a folder.
 
-    .venv/bin/python bench/disk.py [--count 300] [--repeat 2] [--workers 2]
+    .venv/bin/python bench/disk.py [--count 300] [--repeat 2] [--workers 2] [--ewfacquire2 PATH]
 
 Makes ``--count`` generated JPEGs (``samples.images.photo_like``, 1-2 MP), puts them in a folder,
 in an ext4 file system image made from that folder (``mkfs.ext4 -d``: raw, no partition table)
 and in an E01 of that image (``ewfacquire``, fast deflate), then runs ``hashsieve scan`` on each
 with a fresh ``HASHSIEVE_HOME`` and prints the pictures per second by wall clock (the best of
-``--repeat`` runs, the three kinds alternating) and each image's rate relative to the folder's.
-An image scan also hashes the image file itself (its MD5, SHA-1 and SHA-256 as evidence), which
-is counted in its time. Needs e2fsprogs and ewf-tools; the corpus is kept in
-``bench/corpus/disk-N/``.
+``--repeat`` runs, the kinds alternating), the CPU seconds of the scan and its workers (of that
+best run) and each image's rate relative to the folder's. With ``--ewfacquire2``, an
+``ewfacquire`` that writes EWF2 (libewf 2021 or later; Debian's writes EWF1 only), the same
+image is also acquired as an ``.Ex01`` set and scanned. An image scan also hashes the image file
+itself (its MD5, SHA-1 and SHA-256 as evidence), which is counted in its time. Needs e2fsprogs
+and ewf-tools; the corpus is kept in ``bench/corpus/disk-N/``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -31,11 +34,14 @@ HERE = Path(__file__).resolve().parent
 HASHSIEVE = Path(sys.executable).with_name("hashsieve")
 
 
-def build(count: int) -> dict[str, Path]:
+def build(count: int, ewfacquire2: str | None) -> dict[str, Path]:
     corpus = HERE / "corpus" / f"disk-{count}"
     folder, raw, e01 = corpus / "folder", corpus / "pictures.img", corpus / "pictures.E01"
     if e01.exists():
-        return {"folder": folder, "raw": raw, "E01": e01}
+        paths = {"folder": folder, "raw": raw, "E01": e01}
+        if ewfacquire2:
+            paths["Ex01"] = ex01(ewfacquire2, raw, corpus)
+        return paths
     shutil.rmtree(corpus, ignore_errors=True)
     (folder / "DCIM").mkdir(parents=True)
     rng = random.Random(7)
@@ -59,21 +65,39 @@ def build(count: int) -> dict[str, Path]:
         capture_output=True,
         stdin=subprocess.DEVNULL,
     )
-    return {"folder": folder, "raw": raw, "E01": e01}
+    paths = {"folder": folder, "raw": raw, "E01": e01}
+    if ewfacquire2:
+        paths["Ex01"] = ex01(ewfacquire2, raw, corpus)
+    return paths
 
 
-def scan(path: Path, workers: int) -> tuple[float, int]:
-    """Seconds of one ``hashsieve scan`` in a fresh home, and the JPEG rows it wrote."""
+def ex01(tool: str, raw: Path, corpus: Path) -> Path:
+    """An EWF2 set of ``raw`` (32 MiB segments, fast deflate), made once."""
+    first = corpus / "ex01" / "pictures.Ex01"
+    if not first.exists():
+        first.parent.mkdir(exist_ok=True)
+        args = [tool, "-u", "-q", "-f", "encase7-v2", "-c", "deflate:fast", "-S", str(32 << 20)]
+        args += ["-t", str(first.with_suffix("")), str(raw)]
+        subprocess.run(args, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    return first
+
+
+def scan(path: Path, workers: int) -> tuple[float, float, int]:
+    """Seconds and CPU seconds (the scan and every process it waited for: its workers) of one
+    ``hashsieve scan`` in a fresh home, and the JPEG rows it wrote."""
     with tempfile.TemporaryDirectory() as home:
         jsonl = Path(home) / "out.jsonl"
         env = dict(os.environ, HASHSIEVE_HOME=home)
         args = [str(HASHSIEVE), "scan", str(path), "--case", "bench", "--jsonl", str(jsonl)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run([*args, "--workers", str(workers)], check=True, env=env, capture_output=True)
         seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     pictures = sum(1 for r in rows if r["media_type"] == "image/jpeg" and not r["error"])
-    return seconds, pictures
+    return seconds, cpu, pictures
 
 
 def main() -> None:
@@ -81,21 +105,28 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--ewfacquire2", help="an ewfacquire that writes EWF2: scan an Ex01 too")
     args = parser.parse_args()
-    paths = build(args.count)
-    best: dict[str, float] = {}
+    paths = build(args.count, args.ewfacquire2)
+    best: dict[str, tuple[float, float]] = {}
+    load = os.getloadavg()[0]
     for _ in range(args.repeat):
         for kind, path in paths.items():
-            seconds, pictures = scan(path, args.workers)
+            seconds, cpu, pictures = scan(path, args.workers)
             if pictures != args.count:
                 raise SystemExit(f"{kind}: {pictures} pictures scanned, not {args.count}")
-            best[kind] = min(best.get(kind, float("inf")), seconds)
-    folder_rate = args.count / best["folder"]
-    load = os.getloadavg()[0]
-    print(f"{args.count} JPEGs (1-2 MP), {args.workers} workers, load {load:.2f} at the end")
-    for kind, seconds in best.items():
+            best[kind] = min(best.get(kind, (float("inf"), 0.0)), (seconds, cpu))
+    folder_rate = args.count / best["folder"][0]
+    print(
+        f"{args.count} JPEGs (1-2 MP), {args.workers} workers, "
+        f"load {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    )
+    for kind, (seconds, cpu) in best.items():
         rate = args.count / seconds
-        print(f"{kind:7} {seconds:7.2f} s  {rate:7.1f} pictures/s  {rate / folder_rate:5.2f}x")
+        print(
+            f"{kind:7} {seconds:7.2f} s  {rate:7.1f} pictures/s  {rate / folder_rate:5.2f}x  "
+            f"CPU {cpu:6.1f} s"
+        )
 
 
 if __name__ == "__main__":
