@@ -13,11 +13,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import IntegrityError
 
 from hashsieve import delete_hashset, import_hashset
 from hashsieve.sensors import console
 from hashsieve.sensors.client import ConsoleClient
+from hashsieve.sensors.models import Sensor
 from hashsieve.sensors.outputs import Forwarder, cef_line, cef_syslog, webhook
+from hashsieve.sensors.writer import AlertWriter
 from hashsieve.store import Store
 from hashsieve.web.app import create_app
 from tests.conftest import run_cli
@@ -339,3 +342,118 @@ def test_the_alert_columns_show_the_most_serious_match_not_a_non_pertinent_one(
     client.post("/api/login", json={"username": "root", "password": PASSWORD})
     [shown] = client.get("/api/alerts").json()["alerts"]
     assert (shown["hashset"], shown["category"]) == ("bad", 2)
+
+
+# --- alerts under load: the fast path and group commit (bench/alerts_load.py) ------------------
+
+
+def test_the_fast_path_answers_as_the_route_does(
+    client: TestClient, console_store: Store, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a token is verified its well-formed alerts skip the routing; the answers (status,
+    body, security headers) are the route's, and anything the fast path does not take — a bad
+    alert, a revoked token — gets the route's refusal."""
+    fast: list[bool] = []
+    verified = console.verified
+
+    def spy(store: Store, t: str) -> Any:
+        sensor = verified(store, t)
+        fast.append(sensor is not None)
+        return sensor
+
+    monkeypatch.setattr(console, "verified", spy)
+    url = "/api/sensors/alerts"
+    by_route = client.post(url, json=alert("a-0000000001"), headers=bearer(token))
+    by_fast = client.post(url, json=alert("a-0000000002"), headers=bearer(token))
+    again = client.post(url, json=alert("a-0000000002"), headers=bearer(token))
+    assert fast == [False, True, True]
+    assert (by_route.status_code, by_fast.status_code, again.status_code) == (201, 201, 200)
+    assert by_fast.json() == {"id": by_route.json()["id"] + 1, "duplicate": False}
+    assert again.json() == {"id": by_fast.json()["id"], "duplicate": True}
+    security = ("content-security-policy", "x-frame-options", "cache-control", "content-type")
+    assert [by_fast.headers[h] for h in security] == [by_route.headers[h] for h in security]
+
+    bad = client.post(url, json=alert("a-0000000003", matches=[]), headers=bearer(token))
+    assert bad.status_code == 422 and "matches" in json.dumps(bad.json()["detail"])
+    assert fast[-1] is True  # the token was known: the body sent it on to the route
+    console.revoke_sensor(console_store, "laptop-1")
+    assert client.post(url, json=alert("a-0000000004"), headers=bearer(token)).status_code == 401
+    client.post("/api/login", json={"username": "root", "password": PASSWORD})
+    stored = [a["alert_id"] for a in client.get("/api/alerts").json()["alerts"]]
+    assert stored == ["a-0000000002", "a-0000000001"]
+
+
+def held_writer(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> tuple[AlertWriter, threading.Event, list[int]]:
+    """A writer whose first transaction waits for the event: what is submitted meanwhile is
+    one batch (the sizes of the batches written are listed)."""
+    release, sizes = threading.Event(), list[int]()
+    record = console.record_alerts
+
+    def held(s: Store, alerts: Any) -> Any:
+        if not sizes:
+            release.wait(30)
+        sizes.append(len(alerts))
+        return record(s, alerts)
+
+    monkeypatch.setattr(console, "record_alerts", held)
+    return AlertWriter(store), release, sizes
+
+
+def test_alerts_that_arrive_together_are_committed_together_once_each(
+    console_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sensors = [
+        console.authenticate(console_store, console.add_sensor(console_store, f"s-{i}"))
+        for i in range(3)
+    ]
+    assert all(sensors)
+    stored = console.record_alert(console_store, sensors[0], alert("sent-before"))
+    writer, release, sizes = held_writer(console_store, monkeypatch)
+    first = writer.submit(sensors[0], alert("first-000"))
+    batch = [(s, f"s{i}-{n:04}") for n in range(10) for i, s in enumerate(sensors)] + [
+        (sensors[0], "s0-0003"),
+        (sensors[0], "sent-before"),
+    ]  # a retry within, one from before
+    futures = [writer.submit(s, alert(a)) for s, a in batch]
+    release.set()
+    results = [f.result(30) for f in [first, *futures]]
+    assert sizes == [1, len(batch)]
+    assert [r.created for r in results] == [True] * 31 + [False, False]
+    assert results[-2].alert["id"] == results[1 + 3 * 3].alert["id"]  # s0-0003's own id
+    assert results[-1].alert["id"] == stored.alert["id"]
+    listed = console.list_alerts(console_store, limit=1000)
+    assert sorted(a["alert_id"] for a in listed) == sorted(
+        {"sent-before", "first-000", *(a for _, a in batch)}
+    )
+
+
+def test_one_bad_alert_fails_only_its_own_sender(
+    console_store: Store, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sensor = console.authenticate(console_store, token)
+    assert sensor is not None
+    gone = Sensor(id=999_999, name="gone")  # no such sensor: its row breaks the foreign key
+    writer, release, sizes = held_writer(console_store, monkeypatch)
+    futures = [writer.submit(sensor, alert("held-0000"))]
+    futures += [
+        writer.submit(s, alert(f"alert-{i:04}")) for i, s in enumerate([sensor, gone, sensor])
+    ]
+    release.set()
+    assert [f.result(30).created for f in futures[:2]] == [True, True]
+    with pytest.raises(IntegrityError):
+        futures[2].result(30)
+    assert futures[3].result(30).created
+    assert sizes == [1, 3, 1, 1, 1]  # the failed batch, then each of its alerts on its own
+    stored = {a["alert_id"] for a in console.list_alerts(console_store)}
+    assert stored == {"held-0000", "alert-0000", "alert-0002"}
+
+
+def test_an_acknowledged_alert_is_synced_to_disk(console_store: Store) -> None:
+    """Alert transactions run with SQLite's synchronous=FULL (the sensor drops its copy on the
+    answer), and give their connection back to the pool with the store's NORMAL."""
+    with console_store.engine.connect() as conn:
+        with console._synced(conn):
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
