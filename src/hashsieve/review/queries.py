@@ -395,10 +395,22 @@ def _gps(metadata: dict[str, Any]) -> dict[str, float] | None:
     return None
 
 
+#: Points the dashboard's small map draws at most (evenly spaced; the map page has them all).
+DASHBOARD_POINTS = 500
+
+
 def case_map(store: Store, case: Case) -> dict[str, Any]:
-    """The dashboard's map of the case's GPS positions, kept per version of its files."""
-    key = _files_key(store, case.id, "map")
-    return dict(_KEPT.get(key, lambda: geo.map_view(places(store, case))))
+    """The dashboard's map of the case's GPS positions, kept per version of its files.
+
+    ``positions`` is how many there are; ``points`` at most :data:`DASHBOARD_POINTS` of them
+    (a page of 5,000 linked points was 1.2 MB and a second to render)."""
+
+    def make() -> dict[str, Any]:
+        points = places(store, case)
+        step = max(1, -(-len(points) // DASHBOARD_POINTS))
+        return {**geo.map_view(points[::step]), "positions": len(points)}
+
+    return dict(_KEPT.get(_files_key(store, case.id, "map"), make))
 
 
 #: GPS positions a map shows at most (the first files of the case; a file asked for is added).
