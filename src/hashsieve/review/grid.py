@@ -2,10 +2,14 @@
 
 A grid lists files, one per near-duplicate group when series are collapsed (the group's first
 file, ``group_id = id``; its tile shows the group's size), in windows of up to 1,000. A window
-follows the last one by a keyset cursor (``next``), so scrolling a million files costs an index
-seek per window; ``offset`` jumps (the scroll bar dragged far) at the price of skipping rows.
-Every filter and sort is a column with an index (migration ``0009_review``): the tests read
-the query plans. Camera, serial, picture time and GPS come from :mod:`hashsieve.review.facets`.
+follows the last one by a keyset cursor (``next``): two index seeks (the rest of the cursor's
+key by id, then the later keys), so scrolling a million files costs the same at any depth. The
+count and ``offset`` jumps (the scroll bar dragged far) come from one walk of the filter's
+(key, id) pairs in index order that keeps every :data:`STRIDE`-th cursor (:func:`positions`,
+kept until the case's files or decisions change): a jump is a seek from the nearest mark.
+Every filter and sort is a column with an index (migrations ``0009_review`` and ``0011``): the
+tests read the query plans. Camera, serial, picture time and GPS come from
+:mod:`hashsieve.review.facets`.
 """
 
 from __future__ import annotations
