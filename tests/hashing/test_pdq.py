@@ -181,7 +181,12 @@ def test_array_and_image_inputs_agree() -> None:
         pdq.pdq_hash(np.zeros((10, 10, 4), dtype=np.uint8))
 
 
-@pytest.mark.parametrize(("width", "height"), [(640, 480), (301, 1203), (64, 64), (37, 90)])
+# Widths with windows of 1 to 16 columns, odd and even, and edge phases that meet (5 px): the
+# luma path's first row pass sums whole levels (_pdq_kernels._grey_rows_pass1).
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(640, 480), (301, 1203), (64, 64), (37, 90), (5, 9), (258, 20), (1931, 33)],
+)
 def test_luma_entry_equals_pdqhash_on_grey_rgb(width: int, height: int) -> None:
     """A luma plane (a JPEG's Y channel, decode.py's luma path) hashes as pdqhash hashes the RGB
     image with R = G = B = luma: bit for bit, through the grey view's own kernel branch."""

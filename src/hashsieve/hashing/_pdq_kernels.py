@@ -127,13 +127,14 @@ def _luma_block(rgb, i0, nb, t):
     ``i0 + r``). A grey view (channel stride 0, R = G = B) takes the level itself: for any level
     L, float32(0.299 L + 0.587 L + 0.114 L) computed in float64 is exactly L."""
     cols = rgb.shape[1]
+    # Column-outer, as in _row_pass2: each of t's rows is written whole.
     if rgb.strides[2] == 0:
-        for r in range(nb):
-            for j in range(cols):
+        for j in range(cols):
+            for r in range(nb):
                 t[j, r] = np.float32(rgb[i0 + r, j, 0])
     else:
-        for r in range(nb):
-            for j in range(cols):
+        for j in range(cols):
+            for r in range(nb):
                 y = (
                     rgb[i0 + r, j, 0] * 0.299
                     + rgb[i0 + r, j, 1] * 0.587
@@ -142,14 +143,83 @@ def _luma_block(rgb, i0, nb, t):
                 t[j, r] = np.float32(y)
 
 
+#: The first row pass sums whole levels of a luma plane in integers while every partial sum
+#: stays exact in float32 (under 2**24): then it is the reference's float32 running sum, bit
+#: for bit, whatever the order of the additions.
+_EXACT_SUM = 1 << 24
+
+
+@njit(cache=True, nogil=True)
+def _grey_rows_pass1(plane, i0, nb, w, ring, ring_n, prefix):
+    """The first row pass (``box1DFloat`` along each row) of rows ``i0 .. i0 + nb`` of a grey
+    view (R = G = B, levels 0-255), into their slots of ``ring``.
+
+    The reference's float32 running sum of whole levels below 2**24 is exact, so output ``i`` is
+    float32(window sum) / float32(window size), the window being columns ``i - (w - h) .. i + h -
+    1`` cut to the row (the reference's edge phases): integer prefix sums give it with no
+    transpose. Four rows are summed side by side (independent chains)."""
+    cols = plane.shape[1]
+    h = (w + 2) // 2
+    lead = w - h  # columns before ``i`` in its window (``h - 1`` after it)
+    for q0 in range(0, nb, 4):
+        nq = min(4, nb - q0)
+        for k in range(nq):
+            prefix[k, 0] = F32(0.0)
+        if nq == 4:
+            a = 0
+            b = 0
+            c = 0
+            d = 0
+            r0 = plane[i0 + q0]
+            r1 = plane[i0 + q0 + 1]
+            r2 = plane[i0 + q0 + 2]
+            r3 = plane[i0 + q0 + 3]
+            for j in range(cols):
+                a += np.int32(r0[j])
+                b += np.int32(r1[j])
+                c += np.int32(r2[j])
+                d += np.int32(r3[j])
+                prefix[0, j + 1] = F32(a)
+                prefix[1, j + 1] = F32(b)
+                prefix[2, j + 1] = F32(c)
+                prefix[3, j + 1] = F32(d)
+        else:
+            for k in range(nq):
+                acc = 0
+                row = plane[i0 + q0 + k]
+                for j in range(cols):
+                    acc += np.int32(row[j])
+                    prefix[k, j + 1] = F32(acc)
+        # Edge phases: the window grows from h columns, is w wide in the middle, then
+        # shrinks to the end of the row.
+        head = min(lead + 1, cols)
+        tail = max(head, cols - h + 1)
+        full = F32(w)
+        for k in range(nq):
+            out = ring[(i0 + q0 + k) % ring_n]
+            pk = prefix[k]
+            for i in range(head):
+                hi = min(i + h, cols)
+                out[i] = pk[hi] / F32(hi)
+            # The middle through views indexed from 0: numba then emits no negative-index
+            # wraparound and the loop vectorises.
+            mid, upper, lower = out[head:tail], pk[head + h :], pk[head - lead :]
+            for u in range(tail - head):
+                mid[u] = (upper[u] - lower[u]) / full
+            for i in range(tail, cols):
+                lo = i - lead
+                out[i] = (pk[cols] - pk[lo]) / F32(cols - lo)
+
+
 @njit(cache=True, nogil=True)
 def _row_pass2(bblock, nb, t, o2, w_rows, col_slot, c, r0):
     """Pass 2 along ``nb`` rows of ``bblock`` (the first column pass's output rows ``r0 ..``),
     kept only at the sampled columns, into ``c``."""
     cols = bblock.shape[1]
     nuc = o2.shape[0]
-    for r in range(nb):
-        for j in range(cols):
+    # Column-outer: each of t's rows is written whole (2.5x faster than row-outer).
+    for j in range(cols):
+        for r in range(nb):
             t[j, r] = bblock[r, j]
     _box_cols(t, o2, w_rows, col_slot)
     for r in range(nb):
@@ -190,14 +260,21 @@ def _downsample64(rgb, row_samples, col_samples):
     oi = 0  # next output row of the y pass
     # The reference primes the y pass with rows 0 .. h - 2 before its first output.
     primed = 0
+    # A grey view's rows, summed whole (see _grey_rows_pass1) while a row's total is exact.
+    grey_ints = rgb.strides[2] == 0 and cols * 255 < _EXACT_SUM
+    plane = rgb[:, :, 0]
+    prefix = np.empty((4, cols + 1), dtype=np.float32)
     for i0 in range(0, rows, LANES):
         nb = min(LANES, rows - i0)
-        _luma_block(rgb, i0, nb, t)
-        _box_cols(t, o, w_rows, all_cols)
-        for r in range(nb):
-            slot = (i0 + r) % ring_n
-            for j in range(cols):
-                ring[slot, j] = o[j, r]
+        if grey_ints:
+            _grey_rows_pass1(plane, i0, nb, w_rows, ring, ring_n, prefix)
+        else:
+            _luma_block(rgb, i0, nb, t)
+            _box_cols(t, o, w_rows, all_cols)
+            for r in range(nb):
+                slot = (i0 + r) % ring_n
+                for j in range(cols):
+                    ring[slot, j] = o[j, r]
         produced = i0 + nb
         while primed < h - 1 and primed < produced:
             src = ring[primed % ring_n]
