@@ -153,6 +153,21 @@ def test_each_filter_selects_what_the_oracle_selects(reader: tuple[Api, Store], 
     _check_filter(*reader, *FILTERS[name], cached=True)
 
 
+@pytest.mark.parametrize("name", ["camera make", "camera serial", "gps absent"])
+def test_facet_filters_probed_from_the_sort_index_select_the_same(
+    reader: tuple[Api, Store], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A facet filter matching many files (here: any) is checked per row of the sort's index,
+    a primary-key probe of its facet row, with no sort of the matches."""
+    monkeypatch.setattr(grid, "FACET_PROBE", 0)
+    _check_filter(*reader, *FILTERS[name], cached=True)
+    grid_store = reader[1]
+    plan = " | ".join(
+        grid.query_plan(grid_store, grid_store.get_case(GRID_CASE), grid.GridFilter(make="Canon"))
+    )
+    assert "review_facets USING INTEGER PRIMARY KEY" in plan and "TEMP B-TREE" not in plan, plan
+
+
 @pytest.mark.parametrize("name", REVIEW_FILTERS)
 def test_reviewers_category_filters(grid_alice: Api, grid_store: Store, name: str) -> None:
     some = _all(grid_alice, verdict="all", collapse="false", sort="id")[::7]

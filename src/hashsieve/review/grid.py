@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -102,6 +102,9 @@ class GridFilter(BaseModel):
     order: Literal["asc", "desc"] | None = None
     #: One tile per near-duplicate group (its first file); false: every file.
     collapse: bool = True
+    #: Set by :func:`_prepared`: the facet filter matches many files, so each row of the
+    #: sort's index probes its facet row instead of the matches being read and sorted.
+    _probe: bool = PrivateAttr(default=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -225,6 +228,20 @@ def conditions(case_id: int, flt: GridFilter, dialect: str) -> list[ColumnElemen
         conds.append(f.recovered == flt.recovered)
     if flt.path:
         conds.append(_path_condition(flt.path, dialect))
+    facet = _facet_conditions(flt)
+    if facet:
+        if flt.sort == "taken":  # the facet table is joined already
+            conds.extend(facet)
+        elif flt._probe:  # the sort's index drives; a primary-key probe per row
+            conds.append(exists().where((Facet.file_id == f.id) & and_(*facet)))
+        else:  # few matches: read from the facets' index, sorted per window
+            conds.append(
+                f.id.in_(select(Facet.file_id).where(and_(Facet.case_id == case_id, *facet)))
+            )
+    return conds
+
+
+def _facet_conditions(flt: GridFilter) -> list[ColumnElement[bool]]:
     facet: list[ColumnElement[bool]] = []
     if flt.make is not None:
         facet.append(Facet.make == flt.make)
@@ -238,14 +255,40 @@ def conditions(case_id: int, flt: GridFilter, dialect: str) -> list[ColumnElemen
         facet.append(Facet.taken_at <= _exif(flt.taken_to))
     if flt.gps is not None:
         facet.append(Facet.gps.is_(true()) if flt.gps else Facet.gps.is_(false()))
-    if facet:
-        if flt.sort == "taken":  # the facet table is joined already
-            conds.extend(facet)
-        else:
-            conds.append(
-                f.id.in_(select(Facet.file_id).where(and_(Facet.case_id == case_id, *facet)))
-            )
-    return conds
+    return facet
+
+
+#: A facet filter (camera, serial, picture time, GPS) matching more files of the case than
+#: this is checked row by row from the sort's index (a window reads about 200 / share rows);
+#: fewer are read from the facets' index and sorted (a window sorts all of them). The two
+#: cost the same near 10,000 matches in a million files; Canon, 98,000 of a million: 36 ms
+#: against 185 ms of CPU a window.
+FACET_PROBE = 10_000
+
+
+def _prepared(store: Store, case: Case, flt: GridFilter) -> GridFilter:
+    """The filter with its facet strategy chosen by the number of matches (kept per version)."""
+    facet = _facet_conditions(flt)
+    if not facet or flt.sort == "taken":
+        return flt
+    facets.refresh(store, case.id)
+    with store.session() as s:
+        version = kept.files_version(s, store, case.id)
+        fields = ("make", "model", "serial", "taken_from", "taken_to", "gps")
+        named = json.dumps({k: str(getattr(flt, k)) for k in fields}, sort_keys=True)
+        key = None if version is None else ("facet matches", *version, named)
+        matches = _KEPT.get(
+            key,
+            lambda: (
+                s.scalar(
+                    select(func.count()).select_from(Facet).where(Facet.case_id == case.id, *facet)
+                )
+                or 0
+            ),
+        )
+    out = flt.model_copy()
+    out._probe = matches > FACET_PROBE
+    return out
 
 
 # --- windows -------------------------------------------------------------------------------------
@@ -469,6 +512,7 @@ def positions(store: Store, case: Case, flt: GridFilter) -> Positions:
     """The filter's count and jump marks, kept until the case's files or decisions change."""
     if flt.uses_facets():
         facets.refresh(store, case.id)
+    flt = _prepared(store, case, flt)
     with store.session() as s:
         dialect = s.get_bind().dialect.name
         version = _version(s, store, case.id, flt)
@@ -523,6 +567,7 @@ def window(
     marks = positions(store, case, flt) if count or offset else None
     if flt.uses_facets():
         facets.refresh(store, case.id)
+    flt = _prepared(store, case, flt)
     with store.session() as s:
         rows, cursor = _rows(s, case, flt, after, offset, limit, marks)
         decided = decisions_for(s, case.id, [r[1] for r in rows if r[1]])
@@ -566,6 +611,7 @@ def selection(store: Store, case: Case, flt: GridFilter, *, limit: int | None = 
     limit = MAX_SELECTION if limit is None else limit
     if flt.uses_facets():
         facets.refresh(store, case.id)
+    flt = _prepared(store, case, flt)
     with store.session() as s:
         dialect = s.get_bind().dialect.name
         query = _base(case.id, flt, dialect, FileRecord.id, FileRecord.group_id, FileRecord.sha256)
@@ -612,6 +658,7 @@ def query_plan(
     (SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN under ``settings`` such as
     ``enable_seqscan = off``), for the tests and the bench; ``walk``: the plan of the walk that
     counts the filter and marks its positions."""
+    flt = _prepared(store, case, flt)
     out: list[str] = []
     with store.session() as s:
         dialect = s.get_bind().dialect.name
