@@ -42,9 +42,9 @@ import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from hashsieve.access import audit
+from hashsieve.access.models import AuditEvent
 from hashsieve.access.web import client_of, get_store
 from hashsieve.hashing.content import FileResult
 from hashsieve.hashing.pdq import DIHEDRAL_NAMES
@@ -52,13 +52,13 @@ from hashsieve.matching import Matcher, rules
 from hashsieve.matching.hits import Entry, Found, MatchHit
 from hashsieve.sensors import console
 from hashsieve.store import Store
-from hashsieve.store.models import HashEntry, HashSet
+from hashsieve.store.models import HashEntry, HashSet, utcnow
 
 #: Seconds a verified token is trusted without asking the database again.
 TOKEN_TTL = 5.0
 #: Seconds between checks that the hash sets changed (an import, a deletion, a feed's sync).
 REFRESH_EVERY = 5.0
-#: Lookups written to the audit log per transaction, and the most seconds one waits.
+#: Lookups written to the audit log per INSERT, and the most seconds one waits.
 AUDIT_BATCH = 500
 AUDIT_EVERY = 0.5
 #: Quality a bare PDQ code is taken to have (it carries none; the caller vouches for it).
@@ -309,10 +309,12 @@ class LookupService:
         """Queue one lookup for the audit log (written in batches by a background thread)."""
         self._audit.put(
             {
+                "at": utcnow(),
                 "username": f"sensor:{sensor}"[:100],
+                "action": "hma-lookup",
                 "client": client[:64],
                 "field": signal_type[:32],
-                "new": {"signal": signal, "matches": n},
+                "new_value": json.dumps({"signal": signal, "matches": n}),
             }
         )
         if self._writer is None or not self._writer.is_alive():
@@ -324,7 +326,9 @@ class LookupService:
                     self._writer.start()
 
     def flush(self) -> int:
-        """Write what is queued now (the writer does so every AUDIT_EVERY seconds)."""
+        """Write what is queued now (the writer does so every AUDIT_EVERY seconds): the rows
+        :func:`hashsieve.access.audit.record` writes, with the time of the lookup, in one
+        multi-row INSERT (ORM objects cost 0.25 ms a row, as much as the lookup itself)."""
         events = []
         while True:
             try:
@@ -332,16 +336,9 @@ class LookupService:
             except queue.Empty:
                 break
         if events:
-            with self.store.session() as s:
-                for e in events:
-                    audit.record(
-                        s,
-                        e["username"],
-                        "hma-lookup",
-                        field=e["field"],
-                        new=e["new"],
-                        client=e["client"],
-                    )
+            with self.store.engine.begin() as conn:
+                for start in range(0, len(events), AUDIT_BATCH):
+                    conn.execute(insert(AuditEvent), events[start : start + AUDIT_BATCH])
         return len(events)
 
     def _write_audit(self) -> None:
