@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
@@ -197,16 +198,17 @@ class Run:
         started = self.loop.time() + 0.2  # every connection open before the first is due
         self.deadline = started + self.seconds
         rng = random.Random(peers)
-        made = []
-        for p in range(peers):
+        made: list[Peer] = []
+        for n in range(peers):
             first = started + (rng.random() * self.interval if self.interval else 0.0)
-            peer = Peer(self, p * step, first)
-            made.append(peer)
-            await self.loop.create_connection(lambda peer=peer: peer, "127.0.0.1", self.port)
-        await asyncio.gather(*(p.finished for p in made))
-        for p in made:
-            if p.transport is not None:
-                p.transport.close()
+            made.append(Peer(self, n * step, first))
+            await self.loop.create_connection(
+                functools.partial(made.__getitem__, n), "127.0.0.1", self.port
+            )
+        await asyncio.gather(*(peer.finished for peer in made))
+        for peer in made:
+            if peer.transport is not None:
+                peer.transport.close()
         return self.loop.time() - started
 
 
