@@ -279,6 +279,42 @@ class _HandleMedia(_Media):
                 stream.close()
 
 
+class _DmgMedia(_Media):
+    """An Apple UDIF image: its chunks through Python's zlib and bz2 (:mod:`.dmg`, 10x
+    libmodi's inflate), or libmodi where they are of a kind that reads not (ADC, LZFSE)."""
+
+    kind = "dmg"
+
+    def __init__(self, stream: IO[bytes], label: str) -> None:
+        from hashsieve.sources.dmg import UdifChunks
+
+        self.stream, self.segments = stream, (label,)
+        self.handle: Any = None
+        self.chunks: UdifChunks | None = None
+        try:
+            self.chunks = UdifChunks(stream)
+            self.size = self.chunks.size
+        except ValueError:
+            import pymodi
+
+            self.handle = pymodi.handle()
+            self.handle.open_file_object(stream)
+            self.size = int(self.handle.get_media_size())
+
+    def read(self, offset: int, size: int) -> bytes:
+        if self.chunks is not None:
+            return self.chunks.read(offset, size)
+        size = max(0, min(size, self.size - offset))
+        return cast(bytes, self.handle.read_buffer_at_offset(size, offset)) if size else b""
+
+    def close(self) -> None:
+        try:
+            if self.handle is not None:
+                self.handle.close()
+        finally:
+            self.stream.close()
+
+
 def _open_path(path: str) -> IO[bytes]:
     from hashsieve.sources.readonly import open_readonly
 
@@ -363,11 +399,7 @@ def open_media(stream: IO[bytes], label: str, path: str | None = None) -> _Media
             handle.open_file_object(stream)
             return _HandleMedia("vhd" if kind == magic.VHD else "vhdx", handle, [stream], (label,))
         if kind == magic.DMG:  # UDIF: zlib, bzip2, LZFSE, ADC or raw chunks
-            import pymodi
-
-            handle = pymodi.handle()
-            handle.open_file_object(stream)
-            return _HandleMedia("dmg", handle, [stream], (label,))
+            return _DmgMedia(stream, label)
         if kind == magic.QCOW:
             import pyqcow
 
