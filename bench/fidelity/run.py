@@ -82,7 +82,7 @@ def _encode(img: Image.Image, quality: int, subsampling: int, progressive: bool)
 def _fit(img: Image.Image, long_side: int) -> Image.Image:
     w, h = img.size
     k = long_side / max(w, h)
-    return img.resize((max(1, round(w * k)), max(1, round(h * k))), Image.LANCZOS)
+    return img.resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.LANCZOS)
 
 
 def copies(seed: int, img: Image.Image, classes: tuple[str, ...]) -> dict[str, tuple[bytes, str]]:
@@ -132,13 +132,15 @@ def field_hash(data: bytes) -> tuple[list[bytes], int]:
 def edited(name: str, img: Image.Image) -> bytes:
     w, h = img.size
     if name == "resize50":
-        return _encode(img.resize((max(1, w // 2), max(1, h // 2)), Image.LANCZOS), 85, 2, False)
+        return _encode(
+            img.resize((max(1, w // 2), max(1, h // 2)), Image.Resampling.LANCZOS), 85, 2, False
+        )
     if name == "jpeg30":
         return _encode(img, 30, 2, False)
     if name == "flip":
-        return _encode(img.transpose(Image.FLIP_LEFT_RIGHT), 85, 2, False)
+        return _encode(img.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 85, 2, False)
     if name == "rot90":
-        return _encode(img.transpose(Image.ROTATE_90), 85, 2, False)
+        return _encode(img.transpose(Image.Transpose.ROTATE_90), 85, 2, False)
     if name == "grey":
         return _encode(img.convert("L"), 85, 2, False)
     if name == "bright":

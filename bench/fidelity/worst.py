@@ -119,6 +119,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--min-bits", type=int, default=5)
     args = ap.parse_args()
+    if not fidelity.RESULTS.exists():
+        sys.exit(f"{fidelity.RESULTS} is not there: run make bench-fidelity first")
     rows = json.loads(fidelity.RESULTS.read_text())["rows"]
     worst = [
         (i, r["name"], cls)
@@ -137,7 +139,8 @@ def main() -> None:
         img = picture(name)
         data, style = fidelity.copies(i, img, (cls,))[cls]
         cause = why(data)
-        size = tuple(int(v) for v in style.split()[0].split("x"))
+        w, h = (int(v) for v in style.split()[0].split("x"))
+        size = (w, h)
         base = img if size == img.size else img.resize(size, Image.Resampling.LANCZOS)
         field = pdq.pdq_hash(Image.open(io.BytesIO(data)).convert("RGB"), impl="pdqhash").code
         edits = verdicts(base, field)

@@ -126,9 +126,9 @@ def transform(
 
 
 def _load(path: Path, side: int = 2048) -> Image.Image:
-    im = Image.open(path)
-    im.draft("RGB", (side, side))
-    im = im.convert("RGB")
+    with Image.open(path) as opened:
+        opened.draft("RGB", (side, side))
+        im = opened.convert("RGB")
     im.thumbnail((side, side), Image.Resampling.BILINEAR)
     return im
 
@@ -259,7 +259,8 @@ class RuleLists:
     ) -> None:
         records = [(k + 1, 1, "pdq", code, 1) for k, code in enumerate(plain)]
         self.owner = {k + 1: k for k in range(len(plain))}
-        parts, original = [], {}
+        parts: list[tuple[int, int, str, bytes, int]] = []
+        original: dict[int, int] = {}
         for algo, items in (("pdq-crop", crop), ("pdq-top", top)):
             for k, code in items:
                 entry_id = len(records) + len(parts) + 1

@@ -56,7 +56,9 @@ def cached(cache: Path) -> list[Path] | None:
 def apt_download(packages: list[str], folder: str) -> str | None:
     """``apt-get download`` the packages into ``folder`` (once more after an ``apt-get update``
     when the lists are stale); None when done, else apt's complaint."""
-    got = subprocess.run(["apt-get", "download", *packages], cwd=folder, capture_output=True)
+    got = subprocess.run(
+        ["apt-get", "download", *packages], cwd=folder, capture_output=True, text=True
+    )
     if got.returncode == 0:
         return None
     subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
@@ -93,9 +95,9 @@ def fetch() -> list[Path]:
                         continue
                     key = f"{package}:{_picture_key(m.name)}"
                     if key not in chosen or m.size > chosen[key][0]:
-                        data = tar.extractfile(m)
-                        if data is not None:
-                            chosen[key] = (m.size, m.name, data.read())
+                        fileobj = tar.extractfile(m)
+                        if fileobj is not None:
+                            chosen[key] = (m.size, m.name, fileobj.read())
     names = []
     for key, (_, member, data) in sorted(chosen.items()):
         name = key.split(":")[0] + "__" + member.strip("./").replace("/", "_")
