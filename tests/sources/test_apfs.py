@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,3 +152,51 @@ def test_a_scan_finds_the_files_of_apfs_and_dmg_images_and_goes_on_past_cut_ones
     assert rows["cut.dmg!/"]["error"].startswith("corrupt-image")
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in evidence.iterdir()}
     assert after == before
+
+
+class _Locked:
+    """A pyfsapfs volume as libfsapfs gives an encrypted one without its key: locked."""
+
+    def __init__(self, volume: object) -> None:
+        self.volume = volume
+        self.name = "Secret"
+
+    def is_locked(self) -> bool:
+        return True
+
+
+class _OneLocked:
+    """pyfsapfs's container with a second, locked volume after the real one."""
+
+    real_container: Any = None  # pyfsapfs.container, before the test replaces it
+
+    def __init__(self) -> None:
+        self.real = self.real_container()
+
+    def open_file_object(self, stream: object) -> None:
+        self.real.open_file_object(stream)
+
+    @property
+    def number_of_volumes(self) -> int:
+        return 2
+
+    def get_volume(self, index: int) -> object:
+        volume = self.real.get_volume(0)
+        return volume if index == 0 else _Locked(volume)
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_an_encrypted_volume_is_one_recorded_error_beside_the_readable_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pyfsapfs
+
+    monkeypatch.setattr(_OneLocked, "real_container", pyfsapfs.container)
+    monkeypatch.setattr(pyfsapfs, "container", _OneLocked)
+    members, problems = _listing(APFS)
+    assert set(members) == FILES  # the open volume is read as before
+    assert problems["Secret/"].reason == "encrypted-volume"
+    names = [(v["name"], v["problem"]) for v in disk.image_info(str(APFS)).volumes]
+    assert names == [("apfs_test", None), ("Secret", "encrypted-volume")]
