@@ -12,9 +12,12 @@ answer is sent again with the same ``alert_id``, as a sensor's outbox does. Mean
 logged-in reviewer fetches the alerts page (``/alerts``) and a case's dashboard
 (``/cases/CASE``) in turn, ``--pages-per-second`` pages a second, and their latencies are kept.
 
-Afterwards the store is counted: every alert sent must be there once (``sensor_alerts`` by
-``alert_id``), none lost, none twice. Prints and saves (``bench/results/alerts_load.json``) the
-rates, the latency percentiles, the counts and the load average (``uptime``) before and after.
+Afterwards the reviewer loads 20 pages alone (their server CPU, to tell the alerts' share of the
+server's CPU from the pages'), and the store is counted: every alert sent must be there once
+(``sensor_alerts`` by ``alert_id``), none lost, none twice. Prints and saves
+(``bench/results/alerts_load.json``) the rates, the latency percentiles, the counts, the server's
+CPU per alert (with and without the pages' share) and the load average (``uptime``) before and
+after.
 The bar (issue #16): 200 alerts/s from 50 sensors, none lost or duplicated, the reviewer's pages
 under 200 ms at the 95th percentile.
 """
@@ -41,6 +44,7 @@ RESULTS = REPO / "bench" / "results" / "alerts_load.json"
 CASE = "load-case"
 REVIEWER, PASSWORD = "rita", "load-test-password-1"
 BAR_RATE, BAR_PAGE_P95_MS = 200.0, 200.0
+CALIBRATION_PAGES = 20  # loaded alone after the run, for the pages' share of the server's CPU
 
 
 def uptime() -> str:
@@ -159,8 +163,11 @@ async def sensor(
         writer.close()
 
 
-async def reviewer(port: int, deadline: float, per_second: float, stats: dict[str, Any]) -> None:
-    """A logged-in reviewer reading the alerts page and the case's dashboard, in turn."""
+async def reviewer(
+    port: int, deadline: float, per_second: float, stats: dict[str, Any], count: int = 0
+) -> None:
+    """A logged-in reviewer reading the alerts page and the case's dashboard, in turn (at
+    most ``count`` pages, if given)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     body = json.dumps({"username": REVIEWER, "password": PASSWORD}).encode()
     status, headers, answer = await _request(
@@ -176,7 +183,7 @@ async def reviewer(port: int, deadline: float, per_second: float, stats: dict[st
     pages = ["/alerts", f"/cases/{CASE}"]
     i = 0
     try:
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and not (count and i == count):
             page = pages[i % len(pages)]
             i += 1
             started = time.perf_counter()
@@ -273,6 +280,12 @@ def main() -> int:
             load(port, tokens, args.rate, args.seconds, args.pages_per_second, run)
         )
         server_cpu, client_cpu = cpu_seconds(proc.pid) - server0, time.process_time() - client0
+        # The server's CPU above includes the reviewer's pages: the same pages alone, after,
+        # give their share, so that what an alert costs can be told apart.
+        alone: dict[str, Any] = {"pages": {}, "page_errors": []}
+        pages0 = cpu_seconds(proc.pid)
+        asyncio.run(reviewer(port, time.perf_counter() + 120, 1000, alone, CALIBRATION_PAGES))
+        page_cpu = (cpu_seconds(proc.pid) - pages0) / CALIBRATION_PAGES
     finally:
         proc.terminate()
         try:
@@ -304,6 +317,10 @@ def main() -> int:
         "page_errors": stats["page_errors"][:10],
         "server_cpu_s": round(server_cpu, 1),
         "server_cpu_ms_per_alert": round(server_cpu / max(sent, 1) * 1000, 2),
+        "server_cpu_ms_per_page_alone": round(page_cpu * 1000, 1),
+        "server_cpu_ms_per_alert_without_pages": round(
+            (server_cpu - page_cpu * len(all_pages)) / max(sent, 1) * 1000, 2
+        ),
         "client_cpu_s": round(client_cpu, 1),
         "uptime_before": load_before,
         "uptime_after": uptime(),

@@ -376,11 +376,18 @@ def test_the_fast_path_answers_as_the_route_does(
     bad = client.post(url, json=alert("a-0000000003", matches=[]), headers=bearer(token))
     assert bad.status_code == 422 and "matches" in json.dumps(bad.json()["detail"])
     assert fast[-1] is True  # the token was known: the body sent it on to the route
+    # A file name that is not UTF-8 (os.fsdecode's lone surrogates): stored, kept readable.
+    odd = json.dumps(alert("a-0000000005", location="/tmp/\udc80x\ud800")).encode()
+    sent = client.post(
+        url, content=odd, headers={**bearer(token), "Content-Type": "application/json"}
+    )
+    assert sent.status_code == 201, sent.text
     console.revoke_sensor(console_store, "laptop-1")
     assert client.post(url, json=alert("a-0000000004"), headers=bearer(token)).status_code == 401
     client.post("/api/login", json={"username": "root", "password": PASSWORD})
     stored = [a["alert_id"] for a in client.get("/api/alerts").json()["alerts"]]
-    assert stored == ["a-0000000002", "a-0000000001"]
+    assert stored == ["a-0000000005", "a-0000000002", "a-0000000001"]
+    assert client.get("/api/alerts").json()["alerts"][0]["location"] == "/tmp/\\x80x\\ud800"
 
 
 def held_writer(

@@ -8,12 +8,13 @@ the session's CSRF token like every other state change of the app.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from hashsieve.access import audit
 from hashsieve.access.auth import Principal
@@ -69,6 +70,41 @@ class AlertIn(BaseModel):
     size: int | None = Field(None, ge=0, le=DB_INT_MAX)
     hashes: dict[Literal["md5", "sha1", "sha256", "pdq"], str] = Field(default_factory=dict)
     matches: list[MatchIn] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode(cls, data: Any) -> Any:
+        # A path that is not UTF-8 reaches Python as lone surrogates (surrogateescape), and JSON
+        # carries them (``\\udc80``), but no database takes them: the alert would fail in the
+        # store (500, retried by the sensor forever). Kept readable instead: ``\\x80``.
+        return _as_text(data)
+
+
+def _escaped(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a byte of a name that is not UTF-8 as ``\\xNN``, any other lone
+    surrogate as ``\\udNNN``."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    bad = (ord(c) for c in error.object[error.start : error.end])
+    text = "".join(f"\\x{c - 0xDC00:02x}" if 0xDC80 <= c <= 0xDCFF else f"\\u{c:04x}" for c in bad)
+    return text, error.end
+
+
+codecs.register_error("hashsieve-alert-text", _escaped)
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "hashsieve-alert-text").decode()
+        return value
+    if isinstance(value, dict):
+        return {_as_text(k): _as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_text(v) for v in value]
+    return value
 
 
 class AlertStored(BaseModel):
