@@ -3,9 +3,17 @@ tokens, planted hashes found exactly and near, unrelated ones missed, bad input 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +30,7 @@ from hashsieve.sensors import console, hma
 from hashsieve.store import Store
 from hashsieve.store.models import HashEntry, HashSet
 from hashsieve.web.app import create_app
-from tests.sensors.conftest import PASSWORD, Media, write_sets
+from tests.sensors.conftest import PASSWORD, Media, free_port, write_sets
 
 ROUTES = ["/m/raw_lookup", "/m/lookup"]
 
@@ -273,3 +281,53 @@ def test_a_hash_set_imported_later_is_found_after_the_refresh(
             {"bank_content_id": entry_id(console_store, "later-pdq", "pdq"), "distance": "0"}
         ]
     }
+
+
+def test_serve_workers_share_the_port_audit_every_lookup_and_stop_together(
+    console_store: Store, token: str, media: Media
+) -> None:
+    """``serve --workers 2``: two processes answer on one port (each connection to one of them),
+    every lookup reaches the audit log, and the second process stops with the first."""
+    signal = flipped(planted_pdq(media), 5)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hashsieve.cli", "serve", "--port", str(port), "--workers", "2"],
+        env={**os.environ, "HASHSIEVE_HOME": str(console_store.settings.home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/m/raw_lookup?signal_type=pdq&signal={signal}"
+    answers: list[Any] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not answers and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            with contextlib.suppress(OSError):
+                answers.append(_fetch(url, token))
+            time.sleep(0.2)
+        answers += [_fetch(url, token) for _ in range(11)]  # a new connection each
+        children = [
+            int(pid)
+            for task in Path(f"/proc/{proc.pid}/task").iterdir()
+            for pid in (task / "children").read_text().split()
+        ]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    pdq_id = entry_id(console_store, "known-pdq", "pdq")
+    assert answers == [{"matches": [pdq_id]}] * 12
+    assert len(children) == 1
+    assert not Path(f"/proc/{children[0]}").exists()  # reaped by the primary before it ended
+    with console_store.session() as s:
+        audited = s.scalars(
+            select(AuditEvent.new_value).where(
+                (AuditEvent.action == "hma-lookup") & AuditEvent.new_value.contains(signal)
+            )
+        ).all()
+    assert len(audited) == 12
+
+
+def _fetch(url: str, token: str) -> Any:
+    request = urllib.request.Request(url, headers=bearer(token))
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.load(answer)

@@ -103,6 +103,13 @@ def user_unassign(ctx: click.Context, name: str, case_name: str) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The certificate's private key (PEM).",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes on the port (for the match API's load; docs/sensors.md).",
+)
 @click.pass_context
 @friendly
 def serve(
@@ -116,6 +123,7 @@ def serve(
     exchange_sync: float = 300.0,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    workers: int = 1,
 ) -> None:
     """Serve the review workspace (log in with a user made by 'hashsieve user add').
 
@@ -130,6 +138,11 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
     tls = tls_cert is not None
+    from hashsieve.web.workers import exit_on_sigterm, fork_workers, shared_socket
+
+    # Before the store is opened and any thread starts: the copies share nothing by accident.
+    primary, stop_workers = fork_workers(workers)
+    exit_on_sigterm()
     store = open_store(ctx)
     if case_name:
         store.get_case(case_name)
@@ -139,26 +152,29 @@ def serve(
     app.state.alert_forwarder = forwarder(webhook_url=webhook, cef=cef_syslog, cef_tcp=cef_tcp)
     scheme = "https" if tls else "http"
     where = f"{scheme}://{host}:{port}" + (f"/cases/{case_name}" if case_name else "")
-    console.print(f"review workspace on {where}")
-    if not tls and not is_loopback(host):
+    if primary:
+        console.print(f"review workspace on {where}")
+    if primary and not tls and not is_loopback(host):
         console.print(
             "[yellow]warning:[/yellow] plain HTTP on a network address: passwords and sessions "
             "travel in clear and sensors refuse to send their tokens; use --tls-cert/--tls-key"
         )
     timer = None
-    if exchange_sync > 0:
+    if exchange_sync > 0 and primary:  # once, whatever the number of workers
         from hashsieve.exchange.subscriber import SyncTimer
 
         timer = SyncTimer(store, exchange_sync).start()
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+    )
     try:
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            ssl_certfile=str(tls_cert) if tls_cert else None,
-            ssl_keyfile=str(tls_key) if tls_key else None,
-        )
+        uvicorn.Server(config).run(sockets=[shared_socket(host, port)] if workers > 1 else None)
     finally:
         if timer is not None:
             timer.stop()
+        stop_workers()

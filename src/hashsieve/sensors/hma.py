@@ -27,6 +27,8 @@ answered by :class:`FastLookups` before FastAPI's routing.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import json
 import queue
@@ -205,6 +207,7 @@ class LookupService:
         self._tokens: dict[str, _Token] = {}
         self._audit: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        atexit.register(self._last_flush)  # the writer is a daemon: what it holds at exit
 
     # --- tokens ----------------------------------------------------------------------------
 
@@ -340,6 +343,10 @@ class LookupService:
                 for start in range(0, len(events), AUDIT_BATCH):
                     conn.execute(insert(AuditEvent), events[start : start + AUDIT_BATCH])
         return len(events)
+
+    def _last_flush(self) -> None:
+        with contextlib.suppress(Exception):  # the store may be closed by then
+            self.flush()
 
     def _write_audit(self) -> None:
         while True:
