@@ -307,7 +307,7 @@ class FastAlerts:
     """ASGI middleware: ``POST /api/sensors/alerts`` from a sensor whose token was verified in
     the last TOKEN_TTL seconds, with a body the route's own model accepts, is stored here through
     the same writer, without FastAPI's routing, dependency solving and the other middleware
-    (three quarters of an alert's CPU before: bench/alerts_load.py). Anything else — a token to
+    (half of an alert's CPU before, the ORM insert the other half). Anything else — a token to
     verify, a missing or revoked one, a body the model refuses — goes on, unchanged, to the
     route, which defines, validates and documents the API and gives every refusal."""
 
