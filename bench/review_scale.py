@@ -202,7 +202,9 @@ def load_postgres(home: Path, pg: Any) -> tuple[str, dict[str, Any]]:
                 )
         raw.commit()
         copied = time.perf_counter() - started
-        raw.driver_connection.autocommit = True
+        driver = raw.driver_connection
+        assert driver is not None
+        driver.autocommit = True
         started = time.perf_counter()
         cur.execute("VACUUM ANALYZE")  # the visibility map for index-only scans; statistics
         vacuumed = time.perf_counter() - started
