@@ -9,6 +9,8 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -390,22 +392,33 @@ def test_the_fast_path_answers_as_the_route_does(
     assert client.get("/api/alerts").json()["alerts"][0]["location"] == "/tmp/\\x80x\\ud800"
 
 
-def held_writer(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> tuple[AlertWriter, threading.Event, list[int]]:
-    """A writer whose first transaction waits for the event: what is submitted meanwhile is
-    one batch (the sizes of the batches written are listed)."""
-    release, sizes = threading.Event(), list[int]()
+@dataclass
+class Held:
+    """A writer held in its first transaction (the alert ``first``) until ``release``: what is
+    submitted meanwhile is one batch; ``sizes`` lists the sizes of the batches written."""
+
+    writer: AlertWriter
+    first: Future[console.Recorded]
+    release: threading.Event
+    sizes: list[int]
+
+
+def held_writer(store: Store, monkeypatch: pytest.MonkeyPatch, sensor: Sensor) -> Held:
+    holding, release, sizes = threading.Event(), threading.Event(), list[int]()
     record = console.record_alerts
 
     def held(s: Store, alerts: Any) -> Any:
         if not sizes:
+            holding.set()
             release.wait(30)
         sizes.append(len(alerts))
         return record(s, alerts)
 
     monkeypatch.setattr(console, "record_alerts", held)
-    return AlertWriter(store), release, sizes
+    writer = AlertWriter(store)
+    first = writer.submit(sensor, alert("first-000"))
+    assert holding.wait(30)
+    return Held(writer, first, release, sizes)
 
 
 def test_alerts_that_arrive_together_are_committed_together_once_each(
@@ -417,16 +430,15 @@ def test_alerts_that_arrive_together_are_committed_together_once_each(
     ]
     assert all(sensors)
     stored = console.record_alert(console_store, sensors[0], alert("sent-before"))
-    writer, release, sizes = held_writer(console_store, monkeypatch)
-    first = writer.submit(sensors[0], alert("first-000"))
+    held = held_writer(console_store, monkeypatch, sensors[0])
     batch = [(s, f"s{i}-{n:04}") for n in range(10) for i, s in enumerate(sensors)] + [
         (sensors[0], "s0-0003"),
         (sensors[0], "sent-before"),
     ]  # a retry within, one from before
-    futures = [writer.submit(s, alert(a)) for s, a in batch]
-    release.set()
-    results = [f.result(30) for f in [first, *futures]]
-    assert sizes == [1, len(batch)]
+    futures = [held.writer.submit(s, alert(a)) for s, a in batch]
+    held.release.set()
+    results = [f.result(30) for f in [held.first, *futures]]
+    assert held.sizes == [1, len(batch)]
     assert [r.created for r in results] == [True] * 31 + [False, False]
     assert results[-2].alert["id"] == results[1 + 3 * 3].alert["id"]  # s0-0003's own id
     assert results[-1].alert["id"] == stored.alert["id"]
@@ -442,19 +454,19 @@ def test_one_bad_alert_fails_only_its_own_sender(
     sensor = console.authenticate(console_store, token)
     assert sensor is not None
     gone = Sensor(id=999_999, name="gone")  # no such sensor: its row breaks the foreign key
-    writer, release, sizes = held_writer(console_store, monkeypatch)
-    futures = [writer.submit(sensor, alert("held-0000"))]
+    held = held_writer(console_store, monkeypatch, sensor)
+    futures = [held.first]
     futures += [
-        writer.submit(s, alert(f"alert-{i:04}")) for i, s in enumerate([sensor, gone, sensor])
+        held.writer.submit(s, alert(f"alert-{i:04}")) for i, s in enumerate([sensor, gone, sensor])
     ]
-    release.set()
+    held.release.set()
     assert [f.result(30).created for f in futures[:2]] == [True, True]
     with pytest.raises(IntegrityError):
         futures[2].result(30)
     assert futures[3].result(30).created
-    assert sizes == [1, 3, 1, 1, 1]  # the failed batch, then each of its alerts on its own
+    assert held.sizes == [1, 3, 1, 1, 1]  # the failed batch, then each of its alerts alone
     stored = {a["alert_id"] for a in console.list_alerts(console_store)}
-    assert stored == {"held-0000", "alert-0000", "alert-0002"}
+    assert stored == {"first-000", "alert-0000", "alert-0002"}
 
 
 def test_an_acknowledged_alert_is_synced_to_disk(console_store: Store) -> None:
