@@ -476,3 +476,74 @@ def dihedral_bits(b):
 @njit(cache=True, nogil=True)
 def hash_bits(b):
     return _bits(b)
+
+
+@njit(cache=True, nogil=True)
+def estimated_quality(luma, step_rows, step_cols):
+    """decode.estimated_quality's arithmetic, as its numpy form did it: cell means of the
+    strided sample (sums of whole levels, exact in float32 in any order, then one float32
+    division), float32 steps between neighbouring cells scaled by 100 / 255, floored, summed."""
+    rows = (luma.shape[0] + step_rows - 1) // step_rows // 64 * 64
+    cols = (luma.shape[1] + step_cols - 1) // step_cols // 64 * 64
+    fr, fc = rows // 64, cols // 64
+    count = F32(fr * fc)
+    cells = np.empty((64, 64), dtype=np.float32)
+    for ci in range(64):
+        for cj in range(64):
+            total = 0
+            for i in range(ci * fr, (ci + 1) * fr):
+                for j in range(cj * fc, (cj + 1) * fc):
+                    total += np.int64(luma[i * step_rows, j * step_cols])
+            cells[ci, cj] = F32(total) / count
+    hundred, full = F32(100.0), F32(255.0)
+    steps = 0
+    for i in range(63):
+        for j in range(64):
+            steps += math.floor(abs(cells[i + 1, j] - cells[i, j]) * hundred / full)
+    for i in range(64):
+        for j in range(63):
+            steps += math.floor(abs(cells[i, j + 1] - cells[i, j]) * hundred / full)
+    return min(steps // 90, 100)
+
+
+@njit(cache=True, nogil=True)
+def reduce_plane(plane, factor):
+    """Pillow's ``Image.reduce(factor)`` of an ``L`` plane, value for value: each output pixel is
+    a cell of ``factor`` x ``factor`` (cut at the right and bottom edges) whose level sum ``s``
+    over ``n`` pixels becomes ``((s + n // 2) * m) >> 24`` in 32-bit unsigned arithmetic, with
+    ``m = uint32(float32(2**32) / float32(256 n))`` (libImaging/Reduce.c). Rows are summed first,
+    side by side (vectorised), then the cells along the summed row."""
+    h, w = plane.shape
+    oh = (h + factor - 1) // factor
+    ow = (w + factor - 1) // factor
+    whole = w // factor  # cells of full width; a last, narrower one when w is not a multiple
+    out = np.empty((oh, ow), dtype=np.uint8)
+    acc = np.empty(w, dtype=np.int32)
+    two32 = np.float32(4294967296.0)
+    for oi in range(oh):
+        i0 = oi * factor
+        i1 = min(i0 + factor, h)
+        first = plane[i0]
+        for j in range(w):
+            acc[j] = first[j]
+        for i in range(i0 + 1, i1):
+            row = plane[i]
+            for j in range(w):
+                acc[j] += row[j]
+        n = (i1 - i0) * factor
+        m = np.int64(two32 / np.float32(256 * n))
+        half = n // 2
+        for oj in range(whole):
+            s = 0
+            cell = acc[oj * factor : oj * factor + factor]
+            for d in range(factor):
+                s += cell[d]
+            out[oi, oj] = (((s + half) * m) & 0xFFFFFFFF) >> 24
+        if whole < ow:
+            s = 0
+            for j in range(whole * factor, w):
+                s += acc[j]
+            n = (i1 - i0) * (w - whole * factor)
+            m = np.int64(two32 / np.float32(256 * n))
+            out[oi, whole] = (((s + n // 2) * m) & 0xFFFFFFFF) >> 24
+    return out

@@ -46,6 +46,7 @@ from hashsieve.hashing._candidate_kernels import (
     ink_steps,
     summed_areas,
 )
+from hashsieve.hashing._pdq_kernels import reduce_plane
 from hashsieve.hashing.pdq import (
     ImageLike,
     is_grey_view,
@@ -174,6 +175,9 @@ def _analysis(px: np.ndarray) -> tuple[np.ndarray, int]:
     three equal channels and none of the copy into them) or RGB pixels."""
     h, w = px.shape[:2]
     factor = max(1, -(-max(h, w) // ANALYSIS_SIDE))
+    if px.ndim == 2:  # Pillow's reduce, value for value, at half its cost (no Image either)
+        plane = np.ascontiguousarray(px)
+        return (reduce_plane(plane, factor) if factor > 1 else plane).astype(np.float32), factor
     small = Image.fromarray(np.ascontiguousarray(px))
     if factor > 1:
         small = small.reduce(factor)

@@ -276,7 +276,8 @@ def _hash_image(result: FileResult, data: bytes, options: HashOptions) -> None:
     result.width, result.height = opened.width, opened.height
     result.decode_scale = opened.scale
     try:
-        hash_picture(result, opened.image, robust=options.robust, parts=options.parts)
+        pixels = opened.image if opened.luma is None else opened.luma  # one copy out of Pillow
+        hash_picture(result, pixels, robust=options.robust, parts=options.parts)
     except MemoryError:  # pixels that fit the pixel limit but not the worker's memory
         result.error = "too-large: out of memory while hashing the picture"
         return

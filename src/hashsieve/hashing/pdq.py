@@ -184,7 +184,9 @@ def reduced(pixels: np.ndarray, side: int = 512) -> np.ndarray:
     if is_grey_view(pixels):
         plane = np.ascontiguousarray(pixels[:, :, 0])
         if factor >= 2:
-            plane = np.asarray(Image.fromarray(plane).reduce(factor))
+            from hashsieve.hashing._pdq_kernels import reduce_plane
+
+            plane = reduce_plane(plane, factor)  # Image.reduce's values, computed in numba
         return _grey_view(plane)
     if factor < 2:
         return np.ascontiguousarray(pixels)
@@ -200,7 +202,9 @@ def warm_up() -> None:
     if DEFAULT_IMPLEMENTATION == "numba":
         pdq_with_dihedral(np.zeros((8, 8, 3), dtype=np.uint8))
     from hashsieve.hashing._candidate_kernels import best_box, edge_runs, summed_areas
+    from hashsieve.hashing._pdq_kernels import reduce_plane
 
+    reduce_plane(np.zeros((4, 4), dtype=np.uint8), 2)
     plane = np.zeros((2, 2), dtype=np.float32)
     edge_runs(plane, 8.0)
     sums = summed_areas(plane, plane)
