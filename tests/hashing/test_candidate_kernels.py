@@ -173,3 +173,26 @@ def test_the_ink_step_kernel_matches_a_plain_reading_of_its_definition() -> None
     dark = (strong & (np.minimum(a, b) <= 50)).sum(axis=1)
     got = ink_steps(lum, 40.0, 200.0, 50.0)
     assert np.array_equal(got[0], light) and np.array_equal(got[1], dark)
+
+
+def test_the_plane_reduction_is_pillows_value_for_value() -> None:
+    """``reduce_plane`` replaces ``Image.reduce`` on the luma plane (the robust stage's analysis
+    copy, the reduced copies hashed for regions): every level sum a full cell can have, for
+    factors 2-6, and cells cut at the edges, must give Pillow's byte."""
+    from PIL import Image
+
+    from hashsieve.hashing._pdq_kernels import reduce_plane
+
+    for f in range(2, 7):
+        n = f * f
+        sums = np.arange(255 * n + 1)
+        q, r = np.divmod(sums, n)
+        cells = q[:, None] + (np.arange(n)[None, :] < r[:, None])
+        strip = cells.reshape(-1, f, f).transpose(1, 0, 2).reshape(f, -1).astype(np.uint8)
+        assert np.array_equal(reduce_plane(strip, f), np.asarray(Image.fromarray(strip).reduce(f)))
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        f = int(rng.integers(2, 30))
+        plane = rng.integers(0, 256, tuple(rng.integers(1, 120, 2)), dtype=np.uint8)
+        want = np.asarray(Image.fromarray(plane).reduce(f))
+        assert np.array_equal(reduce_plane(plane, f), want)

@@ -210,3 +210,33 @@ def test_cmyk_jpeg_luma_path_is_rgb_at_full_size() -> None:
     data = encode(photo_like(11, 1200, 800).convert("CMYK"), "JPEG", quality=90)
     opened = open_image(data, max_pixels=MAX_PIXELS, fast=True)
     assert opened.image.mode == "RGB" and opened.image.size == (1200, 800) and opened.scale == 1
+
+
+def test_the_compiled_quality_estimate_is_the_numpy_rule() -> None:
+    """decode.estimated_quality (numba) decides luma or RGB decode: it must give what its numpy
+    form gave, on textured, near-flat and graded planes of uneven sizes."""
+    from hashsieve.hashing.decode import estimated_quality
+
+    def numpy_rule(luma: np.ndarray) -> int:
+        h, w = luma.shape
+        sample = luma[:: max(1, h // 256), :: max(1, w // 256)].astype(np.float32)
+        rows, cols = sample.shape[0] // 64 * 64, sample.shape[1] // 64 * 64
+        cells = sample[:rows, :cols].reshape(64, rows // 64, 64, cols // 64).mean(axis=(1, 3))
+        total = np.floor(np.abs(np.diff(cells, axis=0)) * 100 / 255).sum()
+        total += np.floor(np.abs(np.diff(cells, axis=1)) * 100 / 255).sum()
+        return min(int(total) // 90, 100)
+
+    rng = np.random.default_rng(2)
+    seen = set()
+    for k in range(60):
+        h, w = (int(v) for v in rng.integers(64, 900, 2))
+        if k % 3 == 0:
+            plane = np.asarray(photo_like(k, w, h).convert("L"))
+        elif k % 3 == 1:
+            plane = np.clip(rng.normal(128, rng.uniform(0.2, 3), (h, w)), 0, 255).astype(np.uint8)
+        else:
+            yy, xx = np.mgrid[0:h, 0:w]
+            plane = ((xx * rng.uniform(0, 0.4) + yy * rng.uniform(0, 0.4)) % 256).astype(np.uint8)
+        assert estimated_quality(plane) == numpy_rule(plane)
+        seen.add(estimated_quality(plane) < 50)
+    assert seen == {True, False}  # both sides of FLAT_QUALITY were exercised
