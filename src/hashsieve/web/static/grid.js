@@ -102,6 +102,8 @@
     render();
   }
 
+  const SETTLE = 120; // ms without scrolling before the thumbnails in view are asked for
+  let scrolledAt = -Infinity;
   let scheduled = false;
   function schedule() {
     if (scheduled) return;
@@ -146,7 +148,14 @@
       paint(el, it, i);
     }
     box.appendChild(frag);
-    loadThumbs(from, to);
+    // While the list is scrolling, tiles fly past: their thumbnails wait until it rests
+    // (no batch, and no audited view, for a picture that was on screen for 60 ms).
+    clearTimeout(render.thumbTimer);
+    if (performance.now() - scrolledAt < SETTLE) {
+      render.thumbTimer = setTimeout(() => loadThumbs(...visibleRange()), SETTLE);
+    } else {
+      loadThumbs(from, to);
+    }
     // The next window is fetched before it is needed.
     const ahead = Math.floor(Math.min(total - 1, to + cols * 4) / WINDOW);
     if (ahead >= 0) fetchWindow(ahead);
@@ -589,7 +598,14 @@
       .catch((err) => say("Could not count the tiles: " + err.message, true));
   }
 
-  window.addEventListener("scroll", schedule, { passive: true });
+  window.addEventListener(
+    "scroll",
+    () => {
+      scrolledAt = performance.now();
+      schedule();
+    },
+    { passive: true }
+  );
   window.addEventListener("resize", () => layout());
   window.hashsieveGrid = {
     fetches: [],
