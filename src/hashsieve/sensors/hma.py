@@ -35,6 +35,7 @@ import queue
 import re
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -207,7 +208,9 @@ class LookupService:
         self._tokens: dict[str, _Token] = {}
         self._audit: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
-        atexit.register(self._last_flush)  # the writer is a daemon: what it holds at exit
+        # The writer is a daemon: what it holds at exit is written then (a weak reference, so
+        # that a service, its store and its indexes are not kept alive for the flush).
+        atexit.register(_last_flush, weakref.ref(self))
 
     # --- tokens ----------------------------------------------------------------------------
 
@@ -344,10 +347,6 @@ class LookupService:
                     conn.execute(insert(AuditEvent), events[start : start + AUDIT_BATCH])
         return len(events)
 
-    def _last_flush(self) -> None:
-        with contextlib.suppress(Exception):  # the store may be closed by then
-            self.flush()
-
     def _write_audit(self) -> None:
         while True:
             first = self._audit.get()
@@ -357,6 +356,13 @@ class LookupService:
                 self.flush()
             except Exception:  # a lost batch must not end the writer
                 time.sleep(AUDIT_EVERY)
+
+
+def _last_flush(ref: weakref.ref[LookupService]) -> None:
+    svc = ref()
+    if svc is not None:
+        with contextlib.suppress(Exception):  # the store may be closed by then
+            svc.flush()
 
 
 async def service(request: Request) -> LookupService:
