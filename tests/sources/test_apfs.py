@@ -18,6 +18,7 @@ from hashsieve.sources import apfs, archive, disk, magic
 from hashsieve.sources.archive import Member, SourceProblem
 from hashsieve.store import Store
 from tests.conftest import REPO, needs_realworld
+from tests.sources.test_dmg import _ZLIB, _udif
 
 DFVFS = REPO.parent / "shared" / "realworld" / "disk-images" / "dfvfs"
 APFS = DFVFS / "apfs.raw"
@@ -104,6 +105,12 @@ def test_an_apfs_partition_of_a_gpt_disk_and_its_free_runs(gpt: Path) -> None:
     assert not inside(data.find(PASSWORDS)) and not inside(data.find(b"My resource fork"))
     assert inside(0) and inside(MIB + 512 * 1024)  # before the partition, free blocks in it
     assert sum(n for _, n in runs) < len(data)
+    # The same disk as a DMG (a Mac's downloads and installers are APFS in UDIF today).
+    packed = gpt.with_suffix(".dmg")
+    packed.write_bytes(_udif(data, _ZLIB)[0])
+    inner, _ = _listing(packed)
+    assert set(inner) == set(members)
+    assert archive.read_member(inner["p1/apfs_test/passwords.txt"]).startswith(PASSWORDS)
 
 
 def test_a_cut_apfs_image_is_a_recorded_error(tmp_path: Path) -> None:
