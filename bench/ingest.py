@@ -20,7 +20,8 @@ Measured, in this order, on the same files (page cache warmed first):
    (the kernel's account of its invocations in step 2) and our worker's step
    (``hashsieve.hashing.content.hash_file``, robust stage on and off, in this process, on
    ``--cpu-sample`` files): their ratio is the work per file, one core against one core (the
-   parent's matching and writes and the start-up are left out; the wall ratios include them).
+   parent's matching and writes and the start-up are left out; the wall ratios include them),
+   and by step (``--stages`` prints only that, in a minute).
 """
 
 from __future__ import annotations
@@ -173,6 +174,44 @@ def worker_cpu(paths: list[str], robust: bool) -> float:
     return 1000 * (time.process_time() - t0) / len(paths)
 
 
+def stages(paths: list[str]) -> dict[str, float]:
+    """CPU ms per file of each step of our worker, in this process (best of two passes): read,
+    digests, decode (Pillow's luma decode, the one copy out to numpy, the flat-picture check),
+    PDQ with its 8 dihedral codes, the robust stage, EXIF, and the whole ``hash_file``."""
+    from hashsieve.hashing.candidates import candidate_hashes
+    from hashsieve.hashing.content import HashOptions, hash_file
+    from hashsieve.hashing.crypto import hash_bytes
+    from hashsieve.hashing.metadata import exif_metadata
+    from hashsieve.hashing.pdq import pdq_with_dihedral, warm_up
+
+    warm_up()
+    options = HashOptions(max_image_pixels=MAX_IMAGE_PIXELS)
+    hash_file(paths[0], options)
+    best: dict[str, float] = {}
+    spent: dict[str, float] = {}
+
+    def timed(name: str, step):  # type: ignore[no-untyped-def]
+        t0 = time.process_time()
+        value = step()
+        spent[name] = spent.get(name, 0.0) + time.process_time() - t0
+        return value
+
+    for _ in range(2):
+        spent.clear()
+        for path in paths:
+            data = timed("read", lambda p=path: Path(p).read_bytes())
+            timed("digests", lambda d=data: hash_bytes(d))
+            opened = timed("decode", lambda d=data: open_image(d, max_pixels=MAX_IMAGE_PIXELS))
+            pixels = opened.image if opened.luma is None else opened.luma
+            timed("pdq", lambda px=pixels: pdq_with_dihedral(px))
+            timed("robust", lambda px=pixels: candidate_hashes(px))
+            timed("exif", lambda o=opened: exif_metadata(o.exif))
+            timed("hash_file", lambda p=path: hash_file(p, options))
+        for name, seconds in spent.items():
+            best[name] = min(best.get(name, 1e9), 1000 * seconds / len(paths))
+    return best
+
+
 def run(images: int, workers: int | None = None, chunk: int = 250, cpu_sample: int = 60) -> dict:
     workers = workers or os.cpu_count() or 1
     root = corpus.build("photos", images)
@@ -215,6 +254,11 @@ def run(images: int, workers: int | None = None, chunk: int = 250, cpu_sample: i
         "ours_worker_no_robust": worker_cpu(sample, robust=False),
         "ours_sample": len(sample),
     }
+    result["stages_cpu_ms_per_file"] = stages(sample)
+    print(
+        "  CPU ms per file by step: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in result["stages_cpu_ms_per_file"].items())
+    )
     cpu = result["cpu_ms_per_file"]
     print(
         f"  CPU ms per file: pytx {cpu['pytx']:.1f}, our worker {cpu['ours_worker']:.1f} "
@@ -240,7 +284,15 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--chunk", type=int, default=250, help="files per pytx invocation")
     ap.add_argument("--cpu-sample", type=int, default=60, help="files for our worker's CPU time")
+    ap.add_argument(
+        "--stages", action="store_true", help="only our worker's CPU per step (no scans, no pytx)"
+    )
     args = ap.parse_args()
+    if args.stages:
+        paths = [str(p) for p in corpus.files(corpus.build("photos", args.images))]
+        steps = stages(paths[: args.cpu_sample])
+        print(json.dumps({k: round(v, 2) for k, v in steps.items()}, indent=1))
+        return
     result = run(args.images, args.workers, args.chunk, args.cpu_sample)
     print(json.dumps(result["ratios"], indent=1))
 
