@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,9 @@ RESULTS = REPO / "bench" / "results" / "lookup_load.json"
 SET_NAME = "bench-pdq"
 BAR_RATE = 1000.0
 BAR_P95_MS = 20.0
+#: The feed the exchange peers poll (``--feed-peers``), and how many changes each poll gets.
+FEED_ENTRIES = 2_000
+FEED_CHANGES = 10
 
 
 def uptime() -> str:
@@ -167,7 +171,10 @@ class Peer(asyncio.Protocol):
         self.length = -1
         run = self.run
         run.latencies.append(run.loop.time() - self.started)
-        if self.status_ok:
+        if self.status_ok and run.listed is None:  # a feed page
+            if not body.startswith(b"{") or b'"signature"' not in body:
+                run.errors.append(f"feed page {body[:80]!r}")
+        elif self.status_ok and run.listed is not None:
             matched = body != EMPTY_ANSWER
             listed = run.listed[self.i % len(run.requests)]
             if matched != listed or not body.startswith(b'{"matches":['):
@@ -186,7 +193,12 @@ class Run:
     (0: each peer back to back, as fast as the server answers)."""
 
     def __init__(
-        self, port: int, requests: list[bytes], listed: list[bool], rate: float, seconds: float
+        self,
+        port: int,
+        requests: list[bytes],
+        listed: list[bool] | None,
+        rate: float,
+        seconds: float,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.port = port
@@ -231,6 +243,17 @@ def request_bytes(port: int, token: str, work: list[tuple[str, bool]]) -> list[b
     ]
 
 
+@dataclass
+class Feeds:
+    """Exchange peers polling a feed while the lookups run: each asks for the last
+    ``FEED_CHANGES`` changes once a second (a subscribed peer's incremental sync)."""
+
+    peers: int
+    request: bytes
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
 def run_load(
     port: int,
     token: str,
@@ -238,19 +261,58 @@ def run_load(
     peers: int,
     seconds: float,
     rate: float = 0.0,
+    feeds: Feeds | None = None,
 ) -> tuple[list[float], list[str], float]:
-    """(latencies in seconds, errors, seconds taken) of one bounded load, on uvloop."""
+    """(latencies in seconds, errors, seconds taken) of one bounded load, on uvloop; with
+    ``feeds``, its peers poll at the same time (their figures go into ``feeds``)."""
     requests = request_bytes(port, token, work)
     listed = [is_listed for _, is_listed in work]
 
     async def main() -> tuple[list[float], list[str], float]:
         run = Run(port, requests, listed, rate, seconds)
-        wall = await run.go(peers)
+        if feeds is not None and feeds.peers:
+            polls = Run(port, [feeds.request], None, float(feeds.peers), seconds)
+            wall, _ = await asyncio.gather(run.go(peers), polls.go(feeds.peers))
+            feeds.latencies += polls.latencies
+            feeds.errors += polls.errors
+        else:
+            wall = await run.go(peers)
         if run.unsent:
             run.errors.insert(0, f"{run.unsent} lookups left unsent: the server fell behind")
         return run.latencies, run.errors, wall
 
     return uvloop.run(main())
+
+
+def prepare_feed(home: Path, port: int) -> bytes:
+    """A feed of ``FEED_ENTRIES`` PDQ codes (published once per home) and a peer given it: the
+    request for the feed's last FEED_CHANGES changes."""
+    from hashsieve import import_hashset
+    from hashsieve.config import Settings
+    from hashsieve.exchange import feeds
+    from hashsieve.exchange.identity import init_identity
+    from hashsieve.store import Store
+
+    settings = Settings(home=home, workers=1)
+    key = init_identity(settings)
+    store = Store(settings)
+    marker = home / "bench-feed.done"
+    if not marker.exists():
+        listing = home / "bench-feed.txt"
+        codes = np.random.default_rng(16).integers(0, 256, size=(FEED_ENTRIES, 32), dtype=np.uint8)
+        listing.write_text("# algorithm: pdq\n" + "\n".join(bytes(c).hex() for c in codes) + "\n")
+        import_hashset(store, listing, "bench-feed", category=1)
+        listing.unlink()
+        feeds.publish_hashset(store, "bench-feed", "bench-feed", agency="bench")
+        marker.write_text("published\n")
+    last = next(f for f in feeds.list_feeds(store) if f["name"] == "bench-feed")["seq"]
+    token = feeds.add_peer(store, f"bench-{os.getpid()}-{time.time_ns()}", key, ["bench-feed"])
+    store.close()
+    after = max(0, int(last) - FEED_CHANGES)
+    return (
+        f"GET /api/exchange/feeds/bench-feed?after={after} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    ).encode()
 
 
 def wait_ready(port: int, token: str, proc: subprocess.Popen[bytes], limit: float = 120) -> None:
@@ -289,11 +351,14 @@ def phase(
     peers: int,
     seconds: float,
     rate: float,
+    feed_request: bytes | None = None,
+    feed_peers: int = 0,
 ) -> dict[str, Any]:
     """One bounded load at ``rate`` (0: saturating), with the CPU both sides spent on it."""
     before = uptime()
+    polls = Feeds(feed_peers, feed_request) if feed_request else None
     server0, client0 = tree_cpu(pid), time.process_time()
-    latencies, errors, wall = run_load(port, token, work, peers, seconds, rate)
+    latencies, errors, wall = run_load(port, token, work, peers, seconds, rate, polls)
     server, client = tree_cpu(pid) - server0, time.process_time() - client0
     ms = np.asarray(latencies) * 1000
     n = max(len(latencies), 1)
@@ -319,10 +384,20 @@ def phase(
         "uptime_before": before,
         "uptime_after": uptime(),
     }
+    if polls is not None:
+        feed_ms = np.asarray(polls.latencies) * 1000
+        result["feed_peers"] = polls.peers
+        result["feed_pages"] = len(polls.latencies)
+        result["feed_p95_ms"] = (
+            round(float(np.percentile(feed_ms, 95)), 2) if feed_ms.size else None
+        )
+        result["feed_errors"] = len(polls.errors)
+        result["feed_first_errors"] = polls.errors[:5]
     result["bar_met"] = (
         result["lookups_per_s"] >= BAR_RATE
         and (result["p95_ms"] or 1e9) < BAR_P95_MS
         and not errors
+        and not (polls is not None and (polls.errors or not polls.latencies))
     )
     return result
 
@@ -338,6 +413,12 @@ def main() -> int:
         help="lookups/s offered in all, one bounded run each, comma-separated (0: saturate)",
     )
     parser.add_argument("--workers", type=int, default=1, help="hashsieve serve --workers")
+    parser.add_argument(
+        "--feed-peers",
+        type=int,
+        default=0,
+        help="exchange peers polling a feed at the same time, once a second each",
+    )
     parser.add_argument("--hit-share", type=float, default=0.5)
     parser.add_argument("--home", type=Path, help="reuse this store between runs")
     parser.add_argument("--no-save", action="store_true", help="do not write the results file")
@@ -348,6 +429,7 @@ def main() -> int:
     token, import_seconds = prepare(home, args.entries)
     work = queries(args.entries, 20_000, args.hit_share)
     port = free_port()
+    feed_request = prepare_feed(home, port) if args.feed_peers else None
     env = {**os.environ, "HASHSIEVE_HOME": str(home)}
     command = [str(Path(sys.executable).with_name("hashsieve")), "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port)]
@@ -362,7 +444,19 @@ def main() -> int:
         # Warm-up: every worker builds its lookup service on its first lookups.
         run_load(port, token, work, args.peers, 3.0, 0.0)
         for rate in rates:
-            phases.append(phase(port, token, work, proc.pid, args.peers, args.seconds, rate))
+            phases.append(
+                phase(
+                    port,
+                    token,
+                    work,
+                    proc.pid,
+                    args.peers,
+                    args.seconds,
+                    rate,
+                    feed_request,
+                    args.feed_peers,
+                )
+            )
             print(json.dumps(phases[-1]), flush=True)
     finally:
         proc.terminate()
@@ -374,6 +468,7 @@ def main() -> int:
         "entries": args.entries,
         "peers": args.peers,
         "workers": args.workers,
+        "feed_peers": args.feed_peers,
         "import_seconds": round(import_seconds, 1) if import_seconds else None,
         "serve_ready_seconds": round(ready, 1),
         "cpus": os.cpu_count(),
@@ -391,6 +486,12 @@ def main() -> int:
             f"{p['server_cpu_ms_per_lookup']:>16} {p['client_cpu_ms_per_lookup']:>16}  "
             f"{p['uptime_before'].rsplit('average:', 1)[-1].strip()}"
         )
+    for p in phases:
+        if "feed_pages" in p:
+            print(
+                f"{p['offered_per_s']!s:>10}: {p['feed_peers']} feed peers, {p['feed_pages']} "
+                f"pages, p95 {p['feed_p95_ms']} ms, {p['feed_errors']} errors"
+            )
     print(
         f"bar (>= {BAR_RATE:.0f}/s, p95 < {BAR_P95_MS:.0f} ms, no error): "
         f"{'met' if result['bar_met'] else 'not met'}"
