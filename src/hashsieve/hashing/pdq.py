@@ -202,9 +202,14 @@ def warm_up() -> None:
     if DEFAULT_IMPLEMENTATION == "numba":
         pdq_with_dihedral(np.zeros((8, 8, 3), dtype=np.uint8))
     from hashsieve.hashing._candidate_kernels import best_box, edge_runs, summed_areas
-    from hashsieve.hashing._pdq_kernels import reduce_plane
+    from hashsieve.hashing._pdq_kernels import estimated_quality, reduce_plane
 
-    reduce_plane(np.zeros((4, 4), dtype=np.uint8), 2)
+    # Pillow's arrays are read-only, copies are not: numba compiles each kind apart.
+    for writeable in (False, True):
+        levels = np.zeros((64, 64), dtype=np.uint8)
+        levels.flags.writeable = writeable
+        reduce_plane(levels, 2)
+        estimated_quality(levels, 1, 1)
     plane = np.zeros((2, 2), dtype=np.float32)
     edge_runs(plane, 8.0)
     sums = summed_areas(plane, plane)
