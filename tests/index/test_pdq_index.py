@@ -142,6 +142,36 @@ def test_small_sets_through_the_multi_index(rng, monkeypatch):
         same_as_brute(MultiIndexPdqIndex.from_arrays(ids, codes), ids, codes, queries, 31)
 
 
+@pytest.mark.parametrize("threshold", [0, 10, 31, 32])
+def test_radii_cover_the_threshold(threshold):
+    """Generalised pigeonhole: a code more than ``r_t`` bits away in every slot is more than
+    ``threshold`` away, so the tables' radii may sum to ``threshold + 1 - NTABLES``."""
+    radii = P.table_radii(threshold)
+    assert radii.shape == (P.NTABLES,) and int((radii + 1).sum()) == threshold + 1
+    assert radii.max() - radii.min() <= 1
+
+
+def test_batches_split_by_scratch_and_output(rng, monkeypatch):
+    """A batch of queries stops where its candidates fill the scratch (and one query alone may
+    need more), and where the results fill the output: the answers stay brute force's."""
+    monkeypatch.setattr(P, "BATCH_CANDIDATES", 40_000)  # batches of 9 queries here
+    kernel, needs = P.K.mih_query, []
+
+    def recording(*args):
+        result = kernel(*args)
+        needs.append(result[2])
+        return result
+
+    monkeypatch.setattr(P.K, "mih_query", recording)
+    same = np.repeat(random_codes(1, rng), 5_000, axis=0)  # ~55,000 candidates, 5,000 hits
+    codes = np.concatenate([same, random_codes(20_000, rng)])
+    ids = np.arange(codes.shape[0], dtype=np.uint32)
+    queries = np.concatenate([flip(codes[rng.integers(0, 25_000, 60)], 20, rng), codes[:5]])
+    index = MultiIndexPdqIndex.from_arrays(ids, codes, threads=1)
+    same_as_brute(index, ids, codes, rng.permutation(queries), 31)
+    assert any(n > 0 for n in needs) and any(n < 0 for n in needs)
+
+
 def test_ids_beyond_32_bits_are_rejected(rng):
     index = MultiIndexPdqIndex()
     with pytest.raises(PdqIndexError, match="32-bit"):
