@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from hashsieve.access.models import AuditEvent
 from hashsieve.config import Settings
 from hashsieve.review import facets, grid
+from hashsieve.review.decisions import apply_changes
 from hashsieve.review.models import Decision, Facet
 from hashsieve.store import Store
 from hashsieve.store.models import FileRecord
@@ -338,6 +339,10 @@ def test_kept_counts_follow_decisions_and_new_files(grid_alice: Api, grid_store:
     r = _post(grid_alice, {"file_ids": [t["file_id"] for t in tiles], "set": {"category": 2}})
     assert r.status_code == 200
     assert total(review="none", collapse="false") < before  # its kept count was dropped
+    # the same decisions cleared elsewhere (another server process, no new decision row)
+    case_id = grid_store.get_case(GRID_CASE).id
+    apply_changes(grid_store, case_id, [t["sha256"] for t in tiles], {"category": None}, "bob")
+    assert total(review="none", collapse="false") == before
     with grid_store.session() as s:  # a file added to the case (as a scan would)
         row = s.get(FileRecord, tiles[0]["file_id"])
         assert row is not None

@@ -18,7 +18,6 @@ import base64
 import binascii
 import json
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from hashsieve.access.models import AuditEvent
 from hashsieve.access.web import DB_INT_MAX
 from hashsieve.errors import HashsieveError
 from hashsieve.review import facets, kept
@@ -460,16 +460,6 @@ class Positions:
 
 
 _KEPT = kept.Kept(MAX_KEPT)
-_LOCK = threading.Lock()
-#: Per (database, case): bumped by :func:`changed` when this process changes decisions.
-_GENERATION: dict[tuple[str, int], int] = {}
-
-
-def changed(store: Store, case_id: int) -> None:
-    """Decisions of the case changed (this process): positions of review filters are stale."""
-    key = (str(store.engine.url), case_id)
-    with _LOCK:
-        _GENERATION[key] = _GENERATION.get(key, 0) + 1
 
 
 def _version(s: Session, store: Store, case_id: int, flt: GridFilter) -> tuple[Any, ...] | None:
@@ -479,8 +469,17 @@ def _version(s: Session, store: Store, case_id: int, flt: GridFilter) -> tuple[A
         return None
     decided: tuple[Any, ...] = ()
     if flt.review is not None:  # the reviewers' categories decide which tiles are in
-        generation = _GENERATION.get((str(store.engine.url), case_id), 0)
-        decided = (s.scalar(select(func.max(Decision.id))), generation)
+        # Every change and undo of a decision is audited: the case's last one names the
+        # decisions' version for every server process (the audit's (case, id) index, read
+        # backwards past any thumbnail views since).
+        decided = (
+            s.scalar(
+                select(AuditEvent.id)
+                .where((AuditEvent.case_id == case_id) & AuditEvent.action.in_(("set", "undo")))
+                .order_by(AuditEvent.id.desc())
+                .limit(1)
+            ),
+        )
     return (*files, json.dumps(flt.query(), sort_keys=True, default=str), *decided)
 
 

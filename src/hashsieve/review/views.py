@@ -480,7 +480,6 @@ def decide(
         )
     except DecisionError as exc:
         raise HTTPException(422, str(exc)) from None
-    grid.changed(get_store(request), case.id)
     decisions = result.decisions
     return {
         "batch": result.batch,
@@ -497,7 +496,6 @@ def undo(request: Request, _writer: Writer, user: Csrf, case: CaseDep) -> dict[s
         result = undo_last(get_store(request), case.id, user.username, client=client_of(request))
     except NothingToUndo as exc:
         raise HTTPException(409, str(exc)) from None
-    grid.changed(get_store(request), case.id)
     decisions = result.decisions
     return {
         "batch": result.batch,
