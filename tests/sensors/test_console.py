@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError
 
 from hashsieve import delete_hashset, import_hashset
+from hashsieve.config import Settings
 from hashsieve.sensors import console
 from hashsieve.sensors.client import ConsoleClient
 from hashsieve.sensors.models import Sensor
@@ -476,3 +477,26 @@ def test_an_acknowledged_alert_is_synced_to_disk(console_store: Store) -> None:
         with console._synced(conn):
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_alert_batches_on_postgresql(
+    postgres_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same batch on PostgreSQL (its own INSERT .. ON CONFLICT, no PRAGMA): each alert
+    stored once, a retry within the batch and one from before answered as duplicates."""
+    monkeypatch.setenv("HASHSIEVE_DATABASE_URL", postgres_url)
+    store = Store(Settings(home=tmp_path / "pg", workers=1))
+    try:
+        assert store.engine.dialect.name == "postgresql"
+        sensor = console.authenticate(store, console.add_sensor(store, "laptop-1"))
+        assert sensor is not None
+        before = console.record_alert(store, sensor, alert("a-0000000001"))
+        ids = ["a-0000000002", "a-0000000003", "a-0000000002", "a-0000000001"]
+        results = console.record_alerts(store, [(sensor, alert(a)) for a in ids])
+        assert [r.created for r in results] == [True, True, False, False]
+        assert results[2].alert["id"] == results[0].alert["id"]
+        assert results[3].alert["id"] == before.alert["id"]
+        listed = sorted(a["alert_id"] for a in console.list_alerts(store))
+        assert listed == ["a-0000000001", "a-0000000002", "a-0000000003"]
+    finally:
+        store.close()
