@@ -1,0 +1,143 @@
+"""Volume Shadow Copies of an NTFS volume, read with libvshadow (``pyvshadow``), for
+:mod:`hashsieve.sources.disk` (``scan --shadow-copies``; off by default).
+
+Windows keeps, inside the volume, the old content of every block changed since each snapshot;
+libvshadow puts the blocks back together, so each store reads as the whole volume as it was, and
+The Sleuth Kit reads its NTFS like the live one. A store's files are members under ``vss1``,
+``vss2``, ... (``vss1`` the oldest) beside the live volume's root: ``disk.E01!/p1/vss1/Users/
+x/a.jpg``; a live root entry of that very name pushes the store's to ``vss1~shadow``.
+
+Nothing is ever written: libvshadow reads the volume through :class:`_View` (the media's
+``read_or_zeros``), and stores are opened only for volumes whose header at 0x1e00 carries the
+VSS identifier.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+__all__ = ["Store", "has_shadow_copies", "open_stores", "store_prefix"]
+
+#: Where the VSS volume header lies in an NTFS volume, and the identifier it starts with.
+HEADER_OFFSET = 0x1E00
+VSS_IDENTIFIER = bytes.fromhex("6b87083876c1484eb7ae04046e6cc752")
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+
+
+class Media(Protocol):
+    """What :class:`hashsieve.sources.disk._Media` offers (kept apart to avoid a cycle)."""
+
+    size: int
+
+    def read_or_zeros(self, offset: int, size: int) -> bytes: ...
+
+
+def has_shadow_copies(media: Media, offset: int) -> bool:
+    """The volume at ``offset`` has a VSS volume header (stores may still be none)."""
+    return media.read_or_zeros(offset + HEADER_OFFSET, 16) == VSS_IDENTIFIER
+
+
+def store_prefix(number: int, live_names: set[str]) -> str:
+    """The member folder of store ``number`` (1 = the oldest): ``vss1``, or ``vss1~shadow``
+    when the live volume's root has an entry of that name."""
+    name = f"vss{number}"
+    return name if name.lower() not in {n.lower() for n in live_names} else f"{name}~shadow"
+
+
+class _View:
+    """Bytes ``offset .. offset + length`` of the media as the file object libvshadow reads."""
+
+    def __init__(self, media: Media, offset: int, length: int) -> None:
+        self.media, self.offset, self.length = media, offset, length
+        self.position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        left = self.length - self.position
+        size = left if size < 0 else min(size, left)
+        if size <= 0:
+            return b""
+        data = self.media.read_or_zeros(self.offset + self.position, size)
+        self.position += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.position, os.SEEK_END: self.length}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def get_size(self) -> int:
+        return self.length
+
+
+@dataclass
+class Store:
+    """One shadow copy: ``number`` (1 = the oldest), its creation time, and what reads it
+    (``read(offset, size)``, ``size``), or ``problem`` when libvshadow refused it."""
+
+    number: int
+    size: int = 0
+    created: str | None = None
+    handle: Any = None
+    problem: str | None = None
+
+    def read(self, offset: int, size: int) -> bytes:
+        if offset >= self.size:
+            return b""
+        data: bytes = self.handle.read_buffer_at_offset(min(size, self.size - offset), offset)
+        return data
+
+
+class Stores:
+    """The stores of one volume, opened together (``close()`` releases libvshadow's handle)."""
+
+    def __init__(self, volume: Any, stores: list[Store]) -> None:
+        self.volume, self.stores = volume, stores
+
+    def close(self) -> None:
+        for store in self.stores:
+            store.handle = None
+        if self.volume is not None:
+            self.volume.close()
+            self.volume = None
+
+
+def _created(store: Any) -> str | None:
+    try:
+        ticks = int(store.get_creation_time_as_integer())
+    except (OSError, AttributeError, ValueError):
+        return None
+    if ticks <= 0:
+        return None
+    return (_FILETIME_EPOCH + timedelta(microseconds=ticks // 10)).isoformat()
+
+
+def open_stores(media: Media, offset: int, length: int) -> Stores:
+    """The shadow copies of the NTFS volume at ``offset``, oldest first. Raises OSError when
+    libvshadow cannot read the volume's catalog (a store it cannot read is a :class:`Store`
+    with its problem)."""
+    import pyvshadow
+
+    volume = pyvshadow.volume()
+    volume.open_file_object(_View(media, offset, length))
+    stores: list[Store] = []
+    try:
+        for index in range(int(volume.number_of_stores)):
+            store = Store(index + 1)
+            try:
+                handle = volume.get_store(index)
+                store.size = int(handle.volume_size)
+                store.created = _created(handle)
+                store.handle = handle
+            except OSError as exc:
+                store.problem = str(exc).strip().splitlines()[0] if str(exc).strip() else "?"
+            stores.append(store)
+    except BaseException:
+        volume.close()
+        raise
+    return Stores(volume, stores)
