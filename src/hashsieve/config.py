@@ -54,6 +54,10 @@ class Settings:
     #: Disk images found among the files (E01, raw, VMDK, VHD, QCOW2, DMG) are opened and their
     #: file systems' files scanned (``scan --no-images``: hashed as files only).
     disk_images: bool = True
+    #: NTFS volumes' Volume Shadow Copies in those images are read too, each store's files as
+    #: ``IMAGE!/p1/vss1/...`` (``scan --shadow-copies``; off by default: slower, and older
+    #: versions of files the examiner may not have asked for).
+    shadow_copies: bool = False
     #: Who runs the scans, recorded with each scan: a picture met again in another case names
     #: them (``scan --examiner``, ``HASHSIEVE_EXAMINER``; default the login name).
     examiner: str = field(default_factory=default_examiner)

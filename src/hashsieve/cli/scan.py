@@ -106,6 +106,13 @@ class _RichScanProgress:
     help="Open the disk images found (E01, raw, VMDK, VHD, QCOW2, DMG) and scan their files "
     "(default on; off: an image is hashed as one file).",
 )
+@click.option(
+    "--shadow-copies",
+    is_flag=True,
+    default=False,
+    help="Also scan the Volume Shadow Copies of NTFS volumes in disk images: each store's "
+    "files as IMAGE!/p1/vss1/... (vss1 the oldest), marked recovered=shadow (default off).",
+)
 @click.pass_context
 @friendly
 def scan(
@@ -119,6 +126,7 @@ def scan(
     full_decode: bool,
     robust: bool | None,
     images: bool,
+    shadow_copies: bool,
 ) -> None:
     """Scan folders or files into a case, archives among them opened in memory; rerun the same
     command to resume after a crash."""
@@ -144,6 +152,8 @@ def scan(
         settings = dataclasses.replace(settings, robust=robust)
     if not images:
         settings = dataclasses.replace(settings, disk_images=False)
+    if shadow_copies:
+        settings = dataclasses.replace(settings, shadow_copies=True)
     store = open_store(ctx)
     columns = _RichScanProgress.columns
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:

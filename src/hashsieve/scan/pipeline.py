@@ -476,7 +476,14 @@ def _scan_archives(
                 listings.append((found, ListingJob(found.container, found.names)))
                 continue
             members: list[Member] = []
-            listed_items = list(list_members(found.container, found.names, unallocated=False))
+            listed_items = list(
+                list_members(
+                    found.container,
+                    found.names,
+                    unallocated=False,
+                    shadow_copies=settings.shadow_copies,
+                )
+            )
             if progress is not None:
                 new = [m for m in listed_items if isinstance(m, Member)]
                 progress.more(len(new), sum(m.size for m in new))

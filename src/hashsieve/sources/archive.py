@@ -95,7 +95,9 @@ def _open_outer(path: str) -> IO[bytes]:
     return os.fdopen(open_readonly(path), "rb")
 
 
-def _reader(stream: IO[bytes], label: str, unallocated: bool = True) -> Reader:
+def _reader(
+    stream: IO[bytes], label: str, unallocated: bool = True, shadow_copies: bool = False
+) -> Reader:
     """The reader for a container, chosen by its content; a disk image's unallocated space is
     carved after its files unless ``unallocated`` is False (the scan carves it in worker jobs)."""
     try:
@@ -140,11 +142,12 @@ def _reader(stream: IO[bytes], label: str, unallocated: bool = True) -> Reader:
             # The evidence file itself is opened by path, so its other segments are found.
             path = None if isinstance(stream, io.BytesIO) else label
             if not unallocated:
-                return disk.DiskReader(stream, label, path)
+                return disk.DiskReader(stream, label, path, shadow_copies)
             from hashsieve.sources.documents import WithUnallocated
 
             # Its files, then the pictures carved from the space no file claims.
-            return WithUnallocated(disk.DiskReader(stream, label, path), stream, label, path)
+            reader = disk.DiskReader(stream, label, path, shadow_copies)
+            return WithUnallocated(reader, stream, label, path)
         if disk.named_like_image(label):
             raise disk.not_an_image(stream, label)
         # No container by its magic: a file the scan found pictures in (by their structure).
@@ -230,11 +233,16 @@ def _guarded(exc: Exception, label: str) -> ArchiveError:
 
 
 def list_members(
-    container: str, names: tuple[str, ...] = (), *, unallocated: bool = True
+    container: str,
+    names: tuple[str, ...] = (),
+    *,
+    unallocated: bool = True,
+    shadow_copies: bool = False,
 ) -> Iterator[Member | SourceProblem]:
     """Every regular file of the archive at ``names`` inside ``container``, in archive order;
     what cannot be listed or is not hashed comes as a :class:`SourceProblem` (never raised).
-    ``unallocated=False``: a disk image's files only, not the pictures carved after them."""
+    ``unallocated=False``: a disk image's files only, not the pictures carved after them;
+    ``shadow_copies``: with its NTFS volumes' shadow copies' files (``p1/vss1/...``)."""
     label = SEPARATOR.join((container, *names))
     try:
         stream, label = _open_chain(container, names, MEMBER_LIMIT)
@@ -243,7 +251,7 @@ def list_members(
         yield SourceProblem(label + SEPARATOR, error.reason, error.detail)
         return
     try:
-        reader = _reader(stream, label, unallocated)
+        reader = _reader(stream, label, unallocated, shadow_copies)
     except ArchiveError as exc:
         stream.close()
         yield SourceProblem(label + SEPARATOR, exc.reason, exc.detail)

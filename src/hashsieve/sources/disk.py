@@ -10,7 +10,9 @@ table order; nothing when there is no table), an APFS volume's name, and its pat
 system: ``disk.E01!/p1/Users/x/a.jpg``, ``mac.dmg!/p2/Macintosh HD - Data/Users/x/a.jpg``.
 Deleted files whose content the file system still describes (a name and an inode not reused)
 are members too, marked ``recovered="deleted"``; NTFS alternate data streams are members of
-their own (``file.dll:here``).
+their own (``file.dll:here``). With ``shadow_copies`` (``scan --shadow-copies``), an NTFS
+volume's Volume Shadow Copies are read too (:mod:`hashsieve.sources.vss`): each store's files
+under ``vss1``, ``vss2``, ... (the oldest first), marked ``recovered="shadow"``.
 
 Every segment and extent file is opened read-only (:mod:`hashsieve.sources.readonly`, or by the
 libyal library in its read-only mode); nothing is ever written.
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import IO, Any, cast
 
-from hashsieve.sources import apfs, magic
+from hashsieve.sources import apfs, magic, vss
 from hashsieve.sources.ewf import EwfChunks
 from hashsieve.sources.readers import ArchiveError, Entry, Reader
 
@@ -461,6 +463,8 @@ class Volume:
     apfs: tuple[apfs.Container, apfs.Volume] | None = None
     #: The reason recorded when nothing is read: ``unreadable-filesystem``, ``encrypted-volume``.
     reason: str = "unreadable-filesystem"
+    #: A shadow copy's volume (``p1/vss1``): its store, whose files are ``recovered="shadow"``.
+    store: vss.Store | None = None
 
     @property
     def filesystem(self) -> str | None:
@@ -763,8 +767,12 @@ class DiskReader(Reader):
     #: Files listed at most (archives stop at 200,000): a Windows disk holds about a million.
     max_members = 20_000_000
 
-    def __init__(self, stream: IO[bytes], label: str, path: str | None = None) -> None:
+    def __init__(
+        self, stream: IO[bytes], label: str, path: str | None = None, shadow_copies: bool = False
+    ) -> None:
         super().__init__(label)
+        #: List the Volume Shadow Copies' files too (a store's member is opened either way).
+        self.shadow_copies = shadow_copies
         self.media = open_media(stream, label, path)
         try:
             self.img = _image(self.media)
@@ -773,8 +781,19 @@ class DiskReader(Reader):
             self.media.close()
             raise
         self._dirs: dict[tuple[int, int], dict[str, _Item]] = {}
+        #: Per live volume (by id): its shadow copies' volumes, or why none could be read.
+        self._shadows: dict[int, tuple[list[Volume], str | None]] = {}
+        self._stores: list[vss.Stores] = []
 
     def _volume(self, parts: list[str]) -> tuple[Volume, list[str]]:
+        volume, rest = self._live_volume(parts)
+        if rest and rest[0].startswith("vss") and volume.filesystem == "ntfs":
+            for shadow in self._shadow_volumes(volume)[0]:
+                if shadow.name.split("/")[-1] == rest[0]:
+                    return shadow, rest[1:]
+        return volume, rest
+
+    def _live_volume(self, parts: list[str]) -> tuple[Volume, list[str]]:
         if len(self.volumes) == 1 and self.volumes[0].name == "":
             return self.volumes[0], parts
         for volume in self.volumes:  # an APFS volume's name is two parts: ``p1/Macintosh HD``
@@ -782,6 +801,38 @@ class DiskReader(Reader):
             if parts[: len(own)] == own:
                 return volume, parts[len(own) :]
         raise ArchiveError("unreadable", f"{self._what('/'.join(parts))}: no such partition")
+
+    def _shadow_volumes(self, volume: Volume) -> tuple[list[Volume], str | None]:
+        """The shadow copies of an NTFS ``volume`` as volumes of their own (``p1/vss1``; a store
+        libvshadow or TSK cannot read carries its problem), and why none at all could be read."""
+        key = id(volume)
+        if key in self._shadows:
+            return self._shadows[key]
+        found: list[Volume] = []
+        why: str | None = None
+        if vss.has_shadow_copies(self.media, volume.offset):
+            try:
+                stores = vss.open_stores(self.media, volume.offset, volume.length)
+            except OSError as exc:
+                why = f"shadow copies not read: {_first_line(exc)}"
+            else:
+                self._stores.append(stores)
+                root = int(volume.fs.info.root_inum)
+                live = set(self._children(id(volume), volume, root))
+                for store in stores.stores:
+                    name = vss.store_prefix(store.number, live)
+                    name = f"{volume.name}/{name}" if volume.name else name
+                    shadow = Volume(name, volume.offset, store.size, "Volume Shadow Copy")
+                    shadow.store = store
+                    shadow.problem = store.problem
+                    if store.problem is None:
+                        try:
+                            shadow.fs = _open_fs(_store_image(store), 0)
+                        except OSError as exc:
+                            shadow.problem = _first_line(exc)
+                    found.append(shadow)
+        self._shadows[key] = (found, why)
+        return found, why
 
     def _children(self, index: int, volume: Volume, inode: int) -> dict[str, _Item]:
         key = (index, inode)
@@ -791,7 +842,7 @@ class DiskReader(Reader):
         return self._dirs[key]
 
     def entries(self) -> Iterator[Entry]:
-        for index, volume in enumerate(self.volumes):
+        for volume in self.volumes:
             prefix = f"{volume.name}/" if volume.name else ""
             if not volume.readable:
                 yield Entry(prefix, 0, 0, problem=volume.reason)
@@ -800,7 +851,22 @@ class DiskReader(Reader):
                 container, own = volume.apfs
                 yield from container.files(own, prefix)
                 continue
-            yield from self._files(index, volume, prefix)
+            yield from self._files(id(volume), volume, prefix)
+            if self.shadow_copies and volume.filesystem == "ntfs":
+                yield from self._shadow_files(volume, prefix)
+
+    def _shadow_files(self, volume: Volume, prefix: str) -> Iterator[Entry]:
+        try:
+            shadows, why = self._shadow_volumes(volume)
+        except Exception:  # the live root unreadable: its own walk has recorded that
+            return
+        if why is not None:
+            yield Entry(f"{prefix}vss/", 0, 0, problem="unreadable-shadow-copy")
+        for shadow in shadows:
+            if shadow.fs is None:
+                yield Entry(f"{shadow.name}/", 0, 0, problem="unreadable-shadow-copy")
+                continue
+            yield from self._files(id(shadow), shadow, f"{shadow.name}/")
 
     def _files(self, index: int, volume: Volume, prefix: str) -> Iterator[Entry]:
         root = int(volume.fs.info.root_inum)
@@ -830,9 +896,15 @@ class DiskReader(Reader):
                     continue
                 details = (("inode", str(item.inode)), *item.times)
                 recovered = "deleted" if deleted else None
+                if volume.store is not None:  # a shadow copy's deleted names repeat the live ones
+                    if deleted:
+                        continue
+                    recovered = "shadow"
+                    details = (*details, *_store_details(volume.store))
                 yield Entry(path, item.size, item.mtime_ns, None, recovered, details)
+                from_store = "shadow" if volume.store is not None else None
                 for name, _type, _id, size in item.streams:
-                    yield Entry(f"{path}:{name}", size, item.mtime_ns, None, None, details)
+                    yield Entry(f"{path}:{name}", size, item.mtime_ns, None, from_store, details)
             stack.extend(reversed(subdirs))
 
     def open(self, name: str) -> IO[bytes]:
@@ -843,7 +915,7 @@ class DiskReader(Reader):
         if volume.apfs is not None:
             container, own = volume.apfs
             return container.open(own, rest, self._what(name))
-        index = self.volumes.index(volume)
+        index = id(volume)
         inode = int(volume.fs.info.root_inum)
         try:
             for folder in rest[:-1]:
@@ -873,7 +945,40 @@ class DiskReader(Reader):
         super().close()
         _close_containers(self.volumes)
         self.volumes = []
+        self._dirs.clear()
+        self._shadows.clear()
+        for stores in self._stores:
+            stores.close()
+        self._stores = []
         self.media.close()
+
+
+def _store_details(store: vss.Store) -> tuple[tuple[str, str], ...]:
+    """Where a shadow copy's file comes from: the store's number and when it was taken."""
+    found = [("shadow_copy", str(store.number))]
+    if store.created:
+        found.append(("shadow_copy_created", store.created))
+    return tuple(found)
+
+
+def _store_image(store: vss.Store) -> Any:
+    """A shadow copy as a pytsk3 image: libvshadow's view of the whole volume as it was."""
+    pytsk3 = _tsk()
+
+    class _Img(pytsk3.Img_Info):  # type: ignore[name-defined]
+        def __init__(self) -> None:
+            super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+        def read(self, offset: int, size: int) -> bytes:
+            return store.read(offset, size)
+
+        def get_size(self) -> int:
+            return store.size
+
+        def close(self) -> None:
+            pass
+
+    return _Img()
 
 
 def _close_containers(volumes: list[Volume]) -> None:
