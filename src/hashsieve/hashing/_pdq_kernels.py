@@ -175,10 +175,10 @@ def _grey_rows_pass1(plane, i0, nb, w, ring, ring_n, prefix):
             r2 = plane[i0 + q0 + 2]
             r3 = plane[i0 + q0 + 3]
             for j in range(cols):
-                a += np.int32(r0[j])
-                b += np.int32(r1[j])
-                c += np.int32(r2[j])
-                d += np.int32(r3[j])
+                a += int(r0[j])
+                b += int(r1[j])
+                c += int(r2[j])
+                d += int(r3[j])
                 prefix[0, j + 1] = F32(a)
                 prefix[1, j + 1] = F32(b)
                 prefix[2, j + 1] = F32(c)
@@ -188,7 +188,7 @@ def _grey_rows_pass1(plane, i0, nb, w, ring, ring_n, prefix):
                 acc = 0
                 row = plane[i0 + q0 + k]
                 for j in range(cols):
-                    acc += np.int32(row[j])
+                    acc += int(row[j])
                     prefix[k, j + 1] = F32(acc)
         # Edge phases: the window grows from h columns, is w wide in the middle, then
         # shrinks to the end of the row.
@@ -493,7 +493,7 @@ def estimated_quality(luma, step_rows, step_cols):
             total = 0
             for i in range(ci * fr, (ci + 1) * fr):
                 for j in range(cj * fc, (cj + 1) * fc):
-                    total += np.int64(luma[i * step_rows, j * step_cols])
+                    total += int(luma[i * step_rows, j * step_cols])
             cells[ci, cj] = F32(total) / count
     hundred, full = F32(100.0), F32(255.0)
     steps = 0
