@@ -2,11 +2,13 @@
 
 :class:`MultiIndexPdqIndex` is multi-index hashing with 11 disjoint ``bits``-wide slots of the code
 (``bits`` ≤ 23 grows with the number of codes; 22 at 10 M). If two codes are within ``threshold``
-bits, some slot is within ``threshold // 11`` bits (pigeonhole: 11 slots each ≥ r + 1 apart would
-be ≥ 11 (r + 1) > threshold apart), so for the PDQ threshold 31 a query probes, in each of the 11
-tables, its own slot key and every key 1 or 2 bits away (254 buckets at 22 bits) and verifies each
-candidate with four POPCNTs. Compared with 16 slots of 16 bits and one flip (HMA/faiss), this
-probes ~10× more, much smaller, buckets and touches ~6× fewer random codes, which is what costs.
+bits, some slot ``t`` is within ``r_t`` bits whenever ``sum(r_t + 1) > threshold`` (pigeonhole:
+slots each ≥ r_t + 1 apart would make the codes that far apart; :func:`table_radii`), so for the
+PDQ threshold 31 a query probes, in tables 0-9, its own slot key and every key 1 or 2 bits away
+(254 buckets at 22 bits), in table 10 the keys up to 1 bit away, and verifies each candidate with
+four POPCNTs (a batch of queries at a time, grouped by the block of codes they read). Compared
+with 16 slots of 16 bits and one flip (HMA/faiss), this probes ~10× more, much smaller, buckets
+and touches ~6× fewer random codes, which is what costs.
 
 Memory: the codes (32 B), the ids (4 B), per table ≥ 1 a uint32 row list (4 B; table 0 needs none
 because the codes themselves are kept sorted by slot 0) and per table a ``2**bits + 1`` uint32
