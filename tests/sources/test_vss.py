@@ -17,26 +17,33 @@ from hashsieve.cli import main
 from hashsieve.sources import archive
 from hashsieve.sources.archive import Member, SourceProblem
 from tests.sources.disk_builders import needs_tools, ntfs_fs, partitioned
-from tests.sources.vss_writer import add_stores, damage_store
+from tests.sources.vss_writer import add_stores, damage
 
 pytest.importorskip("pyvshadow")
 pytestmark = needs_tools
 
-OLD = b"the benign file as it was when the snapshot was taken\n" * 80
+OLD = b"the benign file as it was when the first snapshot was taken\n" * 80
+MIDDLE = b"the benign file as it was at the second snapshot\n" * 90
 NEW = b"the benign file as it is now, rewritten after the snapshot\n" * 80
 OTHER = b"a file nobody changed\n" * 100
 
 
-def _volume(tmp_path: Path) -> tuple[Path, list[int]]:
-    """A disk whose NTFS partition holds ``notes.txt`` (now NEW) and one shadow copy of it
-    (OLD); returns the disk and its store header offsets within the partition."""
+def _rewrite(fs: Path, name: str, data: bytes) -> None:
+    staged = fs.with_suffix(".staged")
+    staged.write_bytes(data)
+    subprocess.run(["ntfscp", "-f", str(fs), str(staged), f"/{name}"], check=True)
+    staged.unlink()
+
+
+def _ntfs(tmp_path: Path) -> tuple[Path, list[tuple[int, int]]]:
+    """An NTFS volume whose ``notes.txt`` is now NEW, with two shadow copies: the oldest of it
+    as OLD, the next as MIDDLE; returns the volume and its stores' record offsets."""
     fs = ntfs_fs(tmp_path / "ntfs.img", {"notes.txt": OLD, "other.txt": OTHER}, {})
-    snapshot = fs.read_bytes()
-    staged = tmp_path / "new.txt"
-    staged.write_bytes(NEW)
-    subprocess.run(["ntfscp", "-f", str(fs), str(staged), "/notes.txt"], check=True)
-    headers = add_stores(fs, [snapshot])
-    return partitioned(tmp_path / "disk.raw", [(fs, "7")]), headers
+    first = fs.read_bytes()
+    _rewrite(fs, "notes.txt", MIDDLE)
+    second = fs.read_bytes()
+    _rewrite(fs, "notes.txt", NEW)
+    return fs, add_stores(fs, [first, second])
 
 
 def _listing(path: Path, shadow_copies: bool) -> tuple[dict[str, Member], dict[str, str]]:
@@ -51,7 +58,7 @@ def _listing(path: Path, shadow_copies: bool) -> tuple[dict[str, Member], dict[s
 
 
 def test_a_shadow_copys_files_are_listed_only_with_the_flag(tmp_path: Path) -> None:
-    image, _ = _volume(tmp_path)
+    image = partitioned(tmp_path / "disk.raw", [(_ntfs(tmp_path)[0], "7")])
     before = hashlib.sha256(image.read_bytes()).hexdigest()
 
     live, problems = _listing(image, shadow_copies=False)
@@ -67,6 +74,9 @@ def test_a_shadow_copys_files_are_listed_only_with_the_flag(tmp_path: Path) -> N
     assert details["shadow_copy"] == "1"
     assert details["shadow_copy_created"].startswith("2020-01-01")
     assert archive.read_member(old) == OLD
+    newer = members["p1/vss2/notes.txt"]
+    assert dict(newer.details)["shadow_copy_created"].startswith("2020-01-02")
+    assert archive.read_member(newer) == MIDDLE
     # Unchanged files are listed from the store too: content decides, as for every file.
     assert archive.read_member(members["p1/vss1/other.txt"]) == OTHER
     assert members["p1/notes.txt"].recovered is None
@@ -75,18 +85,23 @@ def test_a_shadow_copys_files_are_listed_only_with_the_flag(tmp_path: Path) -> N
 
 
 def test_a_damaged_store_is_recorded_and_the_live_volume_still_read(tmp_path: Path) -> None:
-    fs = ntfs_fs(tmp_path / "ntfs.img", {"notes.txt": OLD}, {})
-    (header,) = add_stores(fs, [fs.read_bytes()])  # a snapshot of the volume as it is
-    assert "vss1/notes.txt" in _listing(fs, shadow_copies=True)[0]
-    damage_store(fs, header)
+    fs, stores = _ntfs(tmp_path)
+    # The oldest store's block list broken: that store alone is lost.
+    damage(fs, stores[0][1])
     members, problems = _listing(fs, shadow_copies=True)
-    assert archive.read_member(members["notes.txt"]) == OLD
+    assert problems == {"vss1/": "unreadable-shadow-copy"}
+    assert archive.read_member(members["vss2/notes.txt"]) == MIDDLE
+    assert archive.read_member(members["notes.txt"]) == NEW
+    # A store header broken: libvshadow reads no catalog, the live volume is still read.
+    damage(fs, stores[1][0])
+    members, problems = _listing(fs, shadow_copies=True)
     assert problems == {"vss/": "unreadable-shadow-copy"}
+    assert archive.read_member(members["notes.txt"]) == NEW
     assert not [name for name in members if name.startswith("vss")]
 
 
 def test_scan_with_shadow_copies_matches_the_old_version(tmp_path: Path) -> None:
-    image, _ = _volume(tmp_path)
+    image = partitioned(tmp_path / "disk.raw", [(_ntfs(tmp_path)[0], "7")])
     before = hashlib.sha256(image.read_bytes()).hexdigest()
     known = tmp_path / "known.txt"
     known.write_text(f"md5 {hashlib.md5(OLD).hexdigest()}\n")

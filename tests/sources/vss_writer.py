@@ -5,11 +5,13 @@ store a store header and a block list whose descriptors map each 16 KiB block of
 changed since the snapshot to a copy of its old content kept inside the volume.
 
 ``add_stores(current, snapshots)`` writes into ``current`` (a raw NTFS volume made for the test,
-never evidence) one store per earlier state of the same volume, oldest first. Blocks that differ
-between a snapshot and the current volume are saved; all structures go into 16 KiB blocks that
-are zero in every state (free clusters of a fresh ``mkntfs -Q`` volume). There is no store bitmap:
-libvshadow then reads unchanged blocks from the live volume. ``damage_store`` overwrites a
-store's block list header so the store no longer opens."""
+never evidence) one store per earlier state of the same volume, oldest first. As Windows does,
+a store saves the blocks that differ from the next newer state (the next store's, or the live
+volume's): libvshadow reads a block a store does not hold through the newer stores, then the
+volume. All structures go into 16 KiB blocks that are zero in every state (free clusters of a
+fresh ``mkntfs -Q`` volume); there is no store bitmap. ``damage`` overwrites a record's type so
+libvshadow refuses it: a store header (the whole catalog then fails to open) or a block list
+(that store alone)."""
 
 from __future__ import annotations
 
@@ -42,15 +44,16 @@ def _free_blocks(states: list[bytes]) -> list[int]:
     return found
 
 
-def add_stores(current: Path, snapshots: list[bytes]) -> list[int]:
+def add_stores(current: Path, snapshots: list[bytes]) -> list[tuple[int, int]]:
     """Turns the volume file ``current`` into one with ``len(snapshots)`` shadow copies; returns
-    the store header offsets (so a test can damage one)."""
+    each store's (header, block list) offsets, so a test can damage one."""
     live = current.read_bytes()
     free = _free_blocks([live, *snapshots])
     # one catalog block, then per store: header, block list, and the saved blocks
+    newer = [*snapshots[1:], live]
     changed = [
-        [o for o in range(0, len(live), BLOCK) if snap[o : o + BLOCK] != live[o : o + BLOCK]]
-        for snap in snapshots
+        [o for o in range(0, len(live), BLOCK) if snap[o : o + BLOCK] != then[o : o + BLOCK]]
+        for snap, then in zip(snapshots, newer, strict=True)
     ]
     needed = 1 + sum(2 + len(c) for c in changed)
     if len(free) < needed:
@@ -59,11 +62,11 @@ def add_stores(current: Path, snapshots: list[bytes]) -> list[int]:
     catalog_offset = next(take)
     writes: dict[int, bytes] = {}
     entries: list[bytes] = []
-    headers: list[int] = []
+    headers: list[tuple[int, int]] = []
     for index, (snap, blocks) in enumerate(zip(snapshots, changed, strict=True)):
         store_id = bytes(16)  # libvshadow matches catalog entries 2 and 3 by order, the id zero
         header_offset, list_offset = next(take), next(take)
-        headers.append(header_offset)
+        headers.append((header_offset, list_offset))
         info = (
             bytes(16)
             + uuid.uuid4().bytes_le
@@ -111,8 +114,8 @@ def add_stores(current: Path, snapshots: list[bytes]) -> list[int]:
     return headers
 
 
-def damage_store(current: Path, header_offset: int) -> None:
-    """Overwrites a store's header record type so libvshadow refuses the store."""
+def damage(current: Path, record_offset: int) -> None:
+    """Overwrites the record type of the store record at ``record_offset``."""
     with current.open("r+b") as fh:
-        fh.seek(header_offset + 20)
+        fh.seek(record_offset + 20)
         fh.write(struct.pack("<I", 0x77))

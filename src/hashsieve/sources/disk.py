@@ -727,7 +727,12 @@ class _FileStream:
     """A file's (or stream's) bytes through TSK, read in order by ``read(size)``."""
 
     def __init__(
-        self, file: Any, size: int, attr: tuple[int, int] | None, what: str, media: _Media
+        self,
+        file: Any,
+        size: int,
+        attr: tuple[int, int] | None,
+        what: str,
+        media: _Media | vss.Store,
     ) -> None:
         self.file, self.size, self.attr, self.what = file, size, attr, what
         self.media = media
@@ -828,8 +833,9 @@ class DiskReader(Reader):
                     if store.problem is None:
                         try:
                             shadow.fs = _open_fs(_store_image(store), 0)
-                        except OSError as exc:
-                            shadow.problem = _first_line(exc)
+                        except Exception as exc:  # TSK: OSError, or RuntimeError from a read
+                            cause = store.last_failure if store.failures else _first_line(exc)
+                            shadow.problem = f"shadow copy not read: {cause}"
                     found.append(shadow)
         self._shadows[key] = (found, why)
         return found, why
@@ -858,8 +864,9 @@ class DiskReader(Reader):
     def _shadow_files(self, volume: Volume, prefix: str) -> Iterator[Entry]:
         try:
             shadows, why = self._shadow_volumes(volume)
-        except Exception:  # the live root unreadable: its own walk has recorded that
-            return
+        except Exception:  # TSK's errors on the live root: no store can be named
+            why = "the live volume's root cannot be listed"
+            shadows = []
         if why is not None:
             yield Entry(f"{prefix}vss/", 0, 0, problem="unreadable-shadow-copy")
         for shadow in shadows:
@@ -939,7 +946,8 @@ class DiskReader(Reader):
             file = volume.fs.open_meta(inode=item.inode)
         except OSError as exc:
             raise ArchiveError("unreadable", f"{self._what(name)}: {_first_line(exc)}") from exc
-        return cast(IO[bytes], _FileStream(file, size, attr, self._what(name), self.media))
+        media = self.media if volume.store is None else volume.store  # where a read can fail
+        return cast(IO[bytes], _FileStream(file, size, attr, self._what(name), media))
 
     def close(self) -> None:
         super().close()
@@ -970,7 +978,7 @@ def _store_image(store: vss.Store) -> Any:
             super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
 
         def read(self, offset: int, size: int) -> bytes:
-            return store.read(offset, size)
+            return store.read_or_zeros(offset, size)
 
         def get_size(self) -> int:
             return store.size

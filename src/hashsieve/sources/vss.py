@@ -78,19 +78,38 @@ class _View:
 @dataclass
 class Store:
     """One shadow copy: ``number`` (1 = the oldest), its creation time, and what reads it
-    (``read(offset, size)``, ``size``), or ``problem`` when libvshadow refused it."""
+    (``read_or_zeros(offset, size)``, ``size``), or ``problem`` when libvshadow refused it."""
 
     number: int
     size: int = 0
     created: str | None = None
     handle: Any = None
     problem: str | None = None
+    #: Reads libvshadow failed (a damaged block list): zeros were given instead, as the disk
+    #: media does for an unreadable range, and a file read over them is a recorded error.
+    failures: int = 0
+    last_failure: str = ""
 
-    def read(self, offset: int, size: int) -> bytes:
-        if offset >= self.size:
+    def read_or_zeros(self, offset: int, size: int) -> bytes:
+        size = min(size, self.size - offset)
+        if size <= 0:
             return b""
-        data: bytes = self.handle.read_buffer_at_offset(min(size, self.size - offset), offset)
-        return data
+        try:
+            data: bytes = self.handle.read_buffer_at_offset(size, offset)
+        except (OSError, RuntimeError, AttributeError) as exc:
+            self.failures += 1
+            self.last_failure = f"shadow copy {self.number} at {offset:,}: {_last_reason(exc)}"
+            return bytes(size)
+        return data + bytes(size - len(data))
+
+
+def _last_reason(exc: BaseException) -> str:
+    """libvshadow's innermost reason: the first sentence of its error chain."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    parts = [p.strip() for p in text.split(". ") if p.strip()]
+    return parts[1] if len(parts) > 1 else parts[0]
 
 
 class Stores:
@@ -135,7 +154,7 @@ def open_stores(media: Media, offset: int, length: int) -> Stores:
                 store.created = _created(handle)
                 store.handle = handle
             except OSError as exc:
-                store.problem = str(exc).strip().splitlines()[0] if str(exc).strip() else "?"
+                store.problem = _last_reason(exc)
             stores.append(store)
     except BaseException:
         volume.close()
