@@ -43,6 +43,7 @@ from hashsieve.errors import HashsieveError
 from hashsieve.review import facets, kept
 from hashsieve.review.decisions import decision_dict, decisions_for
 from hashsieve.review.models import Decision, Facet
+from hashsieve.sources.readers import RecoveredKind
 from hashsieve.store import Store
 from hashsieve.store.models import Case, FileRecord
 
@@ -95,7 +96,7 @@ class GridFilter(BaseModel):
     mtime_from: datetime | None = None
     mtime_to: datetime | None = None
     gps: bool | None = None
-    recovered: Literal["deleted", "carved", "thumbnail", "embedded", "any", "none"] | None = None
+    recovered: RecoveredKind | Literal["any", "none"] | None = None
     group_min: Count = None
     group_max: Count = None
     sort: Sort = "group"

@@ -23,6 +23,7 @@ from hashsieve.report.summary import case_summary
 from hashsieve.review import geo, kept
 from hashsieve.review.decisions import decision_dict, decisions_for
 from hashsieve.review.models import Decision
+from hashsieve.sources import readers
 from hashsieve.store import Store
 from hashsieve.store.models import Case, FileRecord, HashSet, Match, Scan
 
@@ -212,7 +213,7 @@ def case_list(store: Store, served: str | None = None) -> list[dict[str, Any]]:
 
 
 #: The ``recovered`` values a listing can be narrowed to (``any``: every recovered file).
-RECOVERED_KINDS = ("deleted", "carved", "thumbnail", "embedded")
+RECOVERED_KINDS = readers.RECOVERED_KINDS
 
 
 def _verdict_filter(

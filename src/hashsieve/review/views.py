@@ -38,6 +38,7 @@ from hashsieve.matching.verdict import Verdict
 from hashsieve.review import export, geo, grid, queries, thumbs
 from hashsieve.review.decisions import DecisionError, NothingToUndo, apply_changes, undo_last
 from hashsieve.review.decisions import group_members as members_of_group
+from hashsieve.sources.readers import RECOVERED_KINDS
 from hashsieve.store.models import Case
 
 router = APIRouter()
@@ -61,6 +62,7 @@ def _render(request: Request, template: str, data: dict[str, Any]) -> Response:
             "served_case": request.app.state.case,
             "category_label": category_label,
             "categories": queries.categories(),
+            "recovered_kinds": RECOVERED_KINDS,
         },
     )
 
@@ -132,7 +134,7 @@ def groups(
     verdict: Annotated[str, Query(pattern="^(new|known|known-good|other|unreadable)$")] = "new",
     category: Annotated[str | None, Query(pattern="^([0-9]+|none)$")] = None,
     recovered: Annotated[
-        str | None, Query(pattern="^(deleted|carved|thumbnail|embedded|any)$")
+        str | None, Query(pattern=f"^({'|'.join((*RECOVERED_KINDS, 'any'))})$")
     ] = None,
     offset: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -140,7 +142,7 @@ def groups(
     """Groups largest first: copies stacked in a tile, near-duplicates in one series.
 
     ``recovered`` keeps only recovered files (``deleted``, ``carved``, ``thumbnail``,
-    ``embedded``; ``any``: every recovered file).
+    ``embedded``, ``shadow``; ``any``: every recovered file).
     """
     return queries.groups(
         get_store(request),

@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, cast
+from typing import IO, Literal, cast, get_args
 
 from hashsieve.sources import magic
 
@@ -38,13 +38,20 @@ class ArchiveError(Exception):
         self.reason, self.detail = reason, detail
 
 
+#: How content was found when not as a live file (the store's ``recovered`` column):
+#: a file system's deleted entry, carved from free space, a thumbnail cache's entry, a
+#: picture inside another file, a file of a volume shadow copy.
+RecoveredKind = Literal["deleted", "carved", "thumbnail", "embedded", "shadow"]
+RECOVERED_KINDS: tuple[RecoveredKind, ...] = get_args(RecoveredKind)
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     name: str
     size: int
     mtime_ns: int
     problem: str | None = None  # None for a regular file; else why it is not read
-    recovered: str | None = None  # "deleted": a disk image's file no longer allocated
+    recovered: str | None = None  # a RecoveredKind, or None for a live file
     details: tuple[tuple[str, str], ...] = ()  # a file system's times and inode
     offset: int | None = None  # bytes from its container's start, for content found there
 
