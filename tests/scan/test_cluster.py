@@ -148,6 +148,9 @@ def test_a_cluster_scan_stores_the_same_rows_as_a_local_one(
         assert by_path["disk.img!/DCIM/keep.jpg"][8] == "new"
         gone = [r for p, r in by_path.items() if p.startswith("disk.img!/") and r[11] == "deleted"]
         assert gone and all(r[8] == "known" for r in gone)
+        # Its free clusters carved by a cluster task (scan/listing.py): the deleted picture again.
+        carved = [r for p, r in by_path.items() if p.startswith("disk.img!/$Unallocated/@")]
+        assert carved and all(r[8] == "known" and r[11] == "carved" for r in carved)
     assert summary.verdicts["known"] >= 5
 
 
