@@ -23,6 +23,7 @@ def png_bytes(seed: int, size: tuple[int, int]) -> bytes:
     photo_like(seed, size).save(out, "PNG")
     return out.getvalue()
 
+
 KNOWN = {  # in the known list of the tests (known.txt)
     "DCIM/IMG_0001.JPG": jpeg_bytes(photo_like(301, (320, 240)), quality=85),
     "Pictures/map.png": png_bytes(302, (96, 72)),
