@@ -103,3 +103,28 @@ def test_a_truncated_ex01_set_is_a_recorded_error(store: Store, tmp_path: Path) 
     runner = CliRunner()
     verified = runner.invoke(main, ["image", "verify", str(evidence / "card.Ex01")])
     assert verified.exit_code == 2 and "corrupt-image" in verified.output
+
+
+def test_a_file_over_a_missing_segment_is_an_error_not_zeros(tmp_path: Path) -> None:
+    """TSK caches the zeros given for an unreadable range: a file read later over that range
+    (here the deleted picture, after the listing read its neighbourhood) is still an error."""
+    from hashsieve.sources.disk import DiskReader
+    from hashsieve.sources.readers import ArchiveError
+
+    shutil.copy(SET, tmp_path / SET.name)  # card.Ex02 missing: media from 64 KiB on unreadable
+    with open(tmp_path / SET.name, "rb") as stream:
+        reader = DiskReader(stream, SET.name, str(tmp_path / SET.name))
+        names = [e.name for e in reader.entries() if e.name in EXPECTED]
+        assert "DCIM/_MG_0003.JPG" in names and "DCIM/IMG_0001.JPG" in names
+        outcomes: dict[str, str] = {}
+        for name in names:
+            try:
+                data = reader.open(name).read()
+            except ArchiveError as exc:
+                outcomes[name] = exc.reason
+            else:
+                outcomes[name] = "read" if data.strip(b"\0") else "zeros"
+        reader.close()
+    assert outcomes["DCIM/_MG_0003.JPG"] == "corrupt-image"
+    assert outcomes["DCIM/IMG_0001.JPG"] == "read"  # wholly in the first segment
+    assert "zeros" not in outcomes.values()

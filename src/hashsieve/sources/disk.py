@@ -203,6 +203,10 @@ class _Media:
     #: lies there gets an error (:class:`_FileStream` compares this count before and after).
     failures: int = 0
     last_failure: str = ""
+    #: The byte ranges given as zeros. TSK caches what it reads (64 KiB blocks), so a later
+    #: file in a failed block never reaches :meth:`read`: :class:`_FileStream` checks its
+    #: data's runs against these ranges too.
+    failed: tuple[tuple[int, int], ...] = ()
 
     def read(self, offset: int, size: int) -> bytes:
         raise NotImplementedError
@@ -215,6 +219,7 @@ class _Media:
         except Exception as exc:  # libyal raises OSError; nothing may cross into C
             self.failures += 1
             self.last_failure = f"at {offset:,}: {_first_line(exc)}"
+            self.failed += ((offset, offset + size),)
             return bytes(max(0, min(size, self.size - offset)))
 
     def close(self) -> None:  # most media hold nothing to release
@@ -733,10 +738,27 @@ class _FileStream:
         attr: tuple[int, int] | None,
         what: str,
         media: _Media | vss.Store,
+        base: int = 0,
+        block_size: int = 512,
     ) -> None:
         self.file, self.size, self.attr, self.what = file, size, attr, what
         self.media = media
+        self.base, self.block_size = base, block_size  # where its file system's blocks start
         self.position = 0
+        self._runs: list[tuple[int, int]] | None = None
+
+    def _lost(self) -> str | None:
+        """Where this file's data meets a range the media gave as zeros (TSK's cache hides
+        such a range from later reads), or None."""
+        if not self.media.failed:
+            return None
+        if self._runs is None:
+            self._runs = _data_runs(self.file, self.attr, self.base, self.block_size)
+        for start, end in self._runs:
+            for bad_start, bad_end in self.media.failed:
+                if start < bad_end and bad_start < end:
+                    return f"at {max(start, bad_start):,}"
+        return None
 
     def read(self, size: int = -1) -> bytes:
         left = self.size - self.position
@@ -756,6 +778,12 @@ class _FileStream:
                 "corrupt-image",
                 f"{self.what}: its data lies where the image cannot be read "
                 f"({self.media.last_failure})",
+            )
+        lost = self._lost()
+        if lost is not None:
+            raise ArchiveError(
+                "corrupt-image",
+                f"{self.what}: its data lies where the image cannot be read ({lost})",
             )
         self.position += len(data)
         return cast(bytes, data)
@@ -946,8 +974,11 @@ class DiskReader(Reader):
             file = volume.fs.open_meta(inode=item.inode)
         except OSError as exc:
             raise ArchiveError("unreadable", f"{self._what(name)}: {_first_line(exc)}") from exc
-        media = self.media if volume.store is None else volume.store  # where a read can fail
-        return cast(IO[bytes], _FileStream(file, size, attr, self._what(name), media))
+        # Where a read can fail, and where the file system's blocks are in it.
+        media, origin = (self.media, volume.offset) if volume.store is None else (volume.store, 0)
+        block_size = int(volume.fs.info.block_size)
+        reader = _FileStream(file, size, attr, self._what(name), media, origin, block_size)
+        return cast(IO[bytes], reader)
 
     def close(self) -> None:
         super().close()
@@ -967,6 +998,32 @@ def _store_details(store: vss.Store) -> tuple[tuple[str, str], ...]:
     if store.created:
         found.append(("shadow_copy_created", store.created))
     return tuple(found)
+
+
+def _data_runs(
+    file: Any, attr: tuple[int, int] | None, base: int, block_size: int
+) -> list[tuple[int, int]]:
+    """The media byte ranges of a file's data: the runs of ``attr`` (type, id), or of its
+    unnamed data attributes. Resident data (inside its metadata) has none."""
+    pytsk3 = _tsk()
+    skip = pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE | pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER
+    runs: list[tuple[int, int]] = []
+    try:
+        for attribute in file:
+            info = attribute.info
+            if attr is not None:
+                if (int(info.type), int(info.id)) != attr:
+                    continue
+            elif info.name:  # a named stream is a member of its own
+                continue
+            for run in attribute:
+                if int(run.flags) & int(skip):
+                    continue
+                start = base + int(run.addr) * block_size
+                runs.append((start, start + int(run.len) * block_size))
+    except OSError:  # no attributes to walk: nothing more to check than the reads
+        return runs
+    return runs
 
 
 def _store_image(store: vss.Store) -> Any:

@@ -89,6 +89,7 @@ class Store:
     #: media does for an unreadable range, and a file read over them is a recorded error.
     failures: int = 0
     last_failure: str = ""
+    failed: tuple[tuple[int, int], ...] = ()  # the ranges given as zeros (see disk._Media)
 
     def read_or_zeros(self, offset: int, size: int) -> bytes:
         size = min(size, self.size - offset)
@@ -99,6 +100,7 @@ class Store:
         except (OSError, RuntimeError, AttributeError) as exc:
             self.failures += 1
             self.last_failure = f"shadow copy {self.number} at {offset:,}: {_last_reason(exc)}"
+            self.failed += ((offset, offset + size),)
             return bytes(size)
         return data + bytes(size - len(data))
 
