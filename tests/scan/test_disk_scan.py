@@ -34,6 +34,8 @@ ORIGINAL = photo_like(12, (800, 600))  # known by PDQ only; the disk holds it re
 RESIZED = jpeg_bytes(ORIGINAL.resize((400, 300)))
 ZIPPED = jpeg_bytes(photo_like(13, (640, 480)))
 DELETED = jpeg_bytes(photo_like(14, (640, 480)))
+#: Written into the ext4 partition's free blocks: no file entry left, only carving finds it.
+CARVED_ONLY = jpeg_bytes(photo_like(17, (640, 480)))
 UNRELATED = [jpeg_bytes(photo_like(seed, (640, 480))) for seed in (15, 16)]
 
 #: What each member of the image should be, by its path inside the image.
@@ -78,8 +80,21 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     raw_dir.mkdir()
     ewf_dir.mkdir()
     raw = partitioned(raw_dir / "disk.dd", [(fat, "c"), (ext, "83")])
+    _write_in_free_space(raw, CARVED_ONLY)
     e01 = ewf(raw, ewf_dir / "disk", segment_bytes=1024 * 1024)
     return {"raw": raw, "ewf": e01}
+
+
+def _write_in_free_space(raw: Path, data: bytes) -> None:
+    """``data`` in the middle of the disk's largest free run (the second partition's free
+    blocks; the run's middle stays clear of any metadata the runs may include)."""
+    from hashsieve.sources.disk import unallocated_runs
+
+    offset, length = max(unallocated_runs(str(raw)), key=lambda run: run[1])
+    assert length > 4 * len(data)
+    with open(raw, "r+b") as disk:
+        disk.seek((offset + length // 2) // 4096 * 4096)
+        disk.write(data)
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -88,7 +103,8 @@ def _digests(folder: Path) -> dict[str, str]:
 
 def _known_list(tmp_path: Path) -> Path:
     listing = tmp_path / "known.txt"
-    lines = [f"md5 {hashlib.md5(b).hexdigest()}" for b in (ALLOCATED, ZIPPED, DELETED)]
+    known = (ALLOCATED, ZIPPED, DELETED, CARVED_ONLY)
+    lines = [f"md5 {hashlib.md5(b).hexdigest()}" for b in known]
     lines.append(f"pdq {pdq_hash(ORIGINAL).hex}")
     listing.write_text("\n".join(lines) + "\n")
     return listing
@@ -119,10 +135,11 @@ def test_every_picture_of_the_image_is_found(
     assert deleted["md5"] == hashlib.md5(DELETED).hexdigest()
     assert {"inode", "modified", "created"} <= set(deleted["metadata"]["filesystem"])
     assert rows["p2/Users/x/Pictures/small.jpg"]["matches"][0]["algorithm"].startswith("pdq")
-    # The deleted picture's blocks are free: carved from unallocated space too (sources/carve.py).
-    carved = [r for r in rows.values() if r["recovered"] == "carved"]
-    assert [r["md5"] for r in carved] == [hashlib.md5(DELETED).hexdigest()]
-    assert summary.verdicts["known"] == 5
+    # The deleted picture's blocks are free: carved from unallocated space too (sources/carve.py);
+    # the picture left only in free blocks is found by carving alone.
+    carved = {r["md5"]: r["verdict"] for r in rows.values() if r["recovered"] == "carved"}
+    assert carved == {hashlib.md5(b).hexdigest(): "known" for b in (DELETED, CARVED_ONLY)}
+    assert summary.verdicts["known"] == 6
     # The evidence is byte for byte what it was.
     assert _digests(image.parent) == before
     with store.session() as s:
@@ -256,7 +273,9 @@ def test_the_vics_report_carries_file_times_and_the_deleted_flag(
     live = copies["p2/Users/x/Pictures/a.jpg"]
     assert live["Deleted"] == "false" and live["Written"].startswith("20")
     # The same picture carved from unallocated space: one Media, two copies, one unallocated.
-    (carved,) = [f for p, f in copies.items() if p.startswith("$Unallocated/")]
+    (carved,) = [
+        f for p, f in copies.items() if p.startswith("$Unallocated/") and f["MD5"] == deleted["MD5"]
+    ]
     assert carved["MD5"] == deleted["MD5"] and carved["Unallocated"] == "true"
     assert "Created" not in carved and carved["Deleted"] == "false"
     # The evidence file itself is no file system's copy: no flags.
