@@ -472,6 +472,7 @@ def test_page_and_json_twin_carry_the_same_filter(reader: tuple[Api, Store]) -> 
     query = {"make": "Canon", "sort": "taken", "order": "desc", "review": "", "kind": "image"}
     page = grid_alice.client.get(f"/cases/{GRID_CASE}/grid", params=query)
     assert page.status_code == 200
+    assert '<option value="shadow"' in page.text  # the recovered kinds, from sources.readers
     embedded = page.text.split('id="grid-data">', 1)[1].split("</script>", 1)[0]
     data = json.loads(embedded)
     twin = grid_alice.client.get(URL, params={**query, "count": "true"}).json()
