@@ -133,7 +133,7 @@ def serve(
     import uvicorn
 
     from hashsieve.sensors.client import is_loopback
-    from hashsieve.web.app import create_app
+    from hashsieve.web.app import create_app, warm_up
 
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
@@ -147,6 +147,7 @@ def serve(
     if case_name:
         store.get_case(case_name)
     app = create_app(store, case=case_name, secure_cookies=tls)
+    warm_up(app)
     from hashsieve.sensors.outputs import forwarder
 
     app.state.alert_forwarder = forwarder(webhook_url=webhook, cef=cef_syslog, cef_tcp=cef_tcp)
