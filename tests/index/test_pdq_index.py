@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -155,6 +156,8 @@ def test_batches_split_by_scratch_and_output(rng, monkeypatch):
     """A batch of queries stops where its candidates fill the scratch (and one query alone may
     need more), and where the results fill the output: the answers stay brute force's."""
     monkeypatch.setattr(P, "BATCH_CANDIDATES", 40_000)  # batches of 9 queries here
+    # A fresh per-thread workspace: buffers grown by earlier tests would never fill here.
+    monkeypatch.setattr(P, "_local", threading.local())
     kernel, needs = P.K.mih_query, []
 
     def recording(*args):
