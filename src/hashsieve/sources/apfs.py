@@ -12,13 +12,14 @@ recorded ``encrypted-volume`` (no key is asked for). APFS keeps no deleted names
 from __future__ import annotations
 
 import contextlib
-import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import IO, Any, Protocol, cast
+from typing import IO, Any, cast
 
+from hashsieve.sources.mediaview import Media, iso_time
+from hashsieve.sources.mediaview import MediaView as _View
+from hashsieve.sources.mediaview import first_line as _first_line
 from hashsieve.sources.readers import ArchiveError, Entry
 
 __all__ = ["Container", "is_container"]
@@ -33,16 +34,6 @@ _RESOURCE_FORK = "com.apple.ResourceFork"
 _DECMPFS = "com.apple.decmpfs"
 
 
-class Media(Protocol):
-    """What :class:`hashsieve.sources.disk._Media` offers (kept apart to avoid a cycle)."""
-
-    size: int
-    failures: int
-    last_failure: str
-
-    def read_or_zeros(self, offset: int, size: int) -> bytes: ...
-
-
 def is_container(block: bytes) -> bool:
     """An APFS container superblock: ``NXSB`` at byte 32 and the object type NX_SUPERBLOCK."""
     return (
@@ -52,46 +43,8 @@ def is_container(block: bytes) -> bool:
     )
 
 
-class _View:
-    """Bytes ``offset .. offset + length`` of the media as the file object libfsapfs reads."""
-
-    def __init__(self, media: Media, offset: int, length: int) -> None:
-        self.media, self.offset, self.length = media, offset, length
-        self.position = 0
-
-    def read(self, size: int = -1) -> bytes:
-        left = self.length - self.position
-        size = left if size < 0 else min(size, left)
-        if size <= 0:
-            return b""
-        data = self.media.read_or_zeros(self.offset + self.position, size)
-        self.position += len(data)
-        return data
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.position, os.SEEK_END: self.length}[whence]
-        self.position = max(0, base + offset)
-        return self.position
-
-    def tell(self) -> int:
-        return self.position
-
-    def get_size(self) -> int:
-        return self.length
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _iso(nanos: int | None) -> str | None:
-    if not nanos or nanos <= 0:
-        return None
-    try:
-        return datetime.fromtimestamp(nanos / 1e9, UTC).isoformat()
-    except (ValueError, OverflowError, OSError):
-        return None
+    return iso_time(nanos / 1e9) if nanos else None
 
 
 def _times(entry: Any) -> tuple[tuple[str, str], ...]:

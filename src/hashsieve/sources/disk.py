@@ -26,11 +26,12 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import IO, Any, cast
 
 from hashsieve.sources import apfs, magic, vss
 from hashsieve.sources.ewf import EwfChunks
+from hashsieve.sources.mediaview import first_line as _first_line
+from hashsieve.sources.mediaview import iso_time
 from hashsieve.sources.readers import ArchiveError, Entry, Reader
 
 __all__ = [
@@ -612,10 +613,6 @@ def _dos_fallback(img: Any, media: _Media, label: str) -> list[Volume]:
     return volumes
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 @dataclass(frozen=True, slots=True)
 class _Item:
     """One name in a directory, as listed and as opened again."""
@@ -632,12 +629,7 @@ class _Item:
 
 
 def _iso(seconds: int, nanos: int = 0) -> str | None:
-    if seconds <= 0:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds + nanos / 1e9, UTC).isoformat()
-    except (ValueError, OverflowError, OSError):
-        return None
+    return iso_time(seconds + nanos / 1e9) if seconds > 0 else None
 
 
 def _times(meta: Any) -> tuple[tuple[str, str], ...]:

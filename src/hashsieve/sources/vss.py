@@ -14,10 +14,12 @@ VSS identifier.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
+
+from hashsieve.sources.mediaview import Media
+from hashsieve.sources.mediaview import MediaView as _View
 
 __all__ = ["Store", "has_shadow_copies", "open_stores", "store_prefix"]
 
@@ -25,14 +27,6 @@ __all__ = ["Store", "has_shadow_copies", "open_stores", "store_prefix"]
 HEADER_OFFSET = 0x1E00
 VSS_IDENTIFIER = bytes.fromhex("6b87083876c1484eb7ae04046e6cc752")
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
-
-
-class Media(Protocol):
-    """What :class:`hashsieve.sources.disk._Media` offers (kept apart to avoid a cycle)."""
-
-    size: int
-
-    def read_or_zeros(self, offset: int, size: int) -> bytes: ...
 
 
 def has_shadow_copies(media: Media, offset: int) -> bool:
@@ -45,34 +39,6 @@ def store_prefix(number: int, live_names: set[str]) -> str:
     when the live volume's root has an entry of that name."""
     name = f"vss{number}"
     return name if name.lower() not in {n.lower() for n in live_names} else f"{name}~shadow"
-
-
-class _View:
-    """Bytes ``offset .. offset + length`` of the media as the file object libvshadow reads."""
-
-    def __init__(self, media: Media, offset: int, length: int) -> None:
-        self.media, self.offset, self.length = media, offset, length
-        self.position = 0
-
-    def read(self, size: int = -1) -> bytes:
-        left = self.length - self.position
-        size = left if size < 0 else min(size, left)
-        if size <= 0:
-            return b""
-        data = self.media.read_or_zeros(self.offset + self.position, size)
-        self.position += len(data)
-        return data
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.position, os.SEEK_END: self.length}[whence]
-        self.position = max(0, base + offset)
-        return self.position
-
-    def tell(self) -> int:
-        return self.position
-
-    def get_size(self) -> int:
-        return self.length
 
 
 @dataclass
