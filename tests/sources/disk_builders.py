@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from hashsieve.sources import archive
+from hashsieve.sources.archive import Member, SourceProblem
+
 TOOLS = (
     "mkfs.vfat",
     "mcopy",
@@ -120,3 +123,15 @@ def ewf(
         args += ["-S", str(segment_bytes)]
     subprocess.run([*args, str(raw)], check=True, capture_output=True, stdin=subprocess.DEVNULL)
     return target.with_suffix(".E01")
+
+
+def listing(path: Path) -> tuple[dict[str, Member], dict[str, SourceProblem]]:
+    """A container's members by their last name, and its problems by their path inside."""
+    members: dict[str, Member] = {}
+    problems: dict[str, SourceProblem] = {}
+    for item in archive.list_members(str(path)):
+        if isinstance(item, Member):
+            members[item.names[-1]] = item
+        else:
+            problems[item.path.removeprefix(f"{path}!/")] = item
+    return members, problems

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from hashsieve.sources import apfs, archive, disk, magic
-from hashsieve.sources.archive import Member, SourceProblem
 from hashsieve.store import Store
 from tests.conftest import REPO, needs_realworld
+from tests.sources.disk_builders import listing as _listing
 from tests.sources.test_dmg import _ZLIB, _udif
 
 DFVFS = REPO.parent / "shared" / "realworld" / "disk-images" / "dfvfs"
@@ -38,17 +38,6 @@ FILES = {
 PASSWORDS = b"place,user,password\nbank,joesmith,superrich\n"
 
 pytestmark = needs_realworld(APFS)
-
-
-def _listing(path: Path) -> tuple[dict[str, Member], dict[str, SourceProblem]]:
-    members: dict[str, Member] = {}
-    problems: dict[str, SourceProblem] = {}
-    for item in archive.list_members(str(path)):
-        if isinstance(item, Member):
-            members[item.names[-1]] = item
-        else:
-            problems[item.path.removeprefix(f"{path}!/")] = item
-    return members, problems
 
 
 def test_an_apfs_image_lists_and_reads_every_file_with_its_fork_and_times() -> None:

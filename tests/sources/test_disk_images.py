@@ -16,25 +16,15 @@ from click.testing import CliRunner
 from hashsieve.cli import main
 from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.sources import archive, disk, magic
-from hashsieve.sources.archive import Member, SourceProblem
+from hashsieve.sources.archive import SourceProblem
 from hashsieve.store import Store
 from tests.conftest import REPO, needs_conformance
 from tests.sources.disk_builders import ewf, ext4_fs, fat_fs, needs_tools, ntfs_fs, partitioned
+from tests.sources.disk_builders import listing as _listing
 
 DFVFS = REPO.parent / "shared" / "realworld" / "disk-images" / "dfvfs"
 KEPT = jpeg_bytes(photo_like(21, (320, 240)))
 GONE = jpeg_bytes(photo_like(22, (320, 240)))
-
-
-def _listing(path: Path) -> tuple[dict[str, Member], dict[str, SourceProblem]]:
-    members: dict[str, Member] = {}
-    problems: dict[str, SourceProblem] = {}
-    for item in archive.list_members(str(path)):
-        if isinstance(item, Member):
-            members[item.names[-1]] = item
-        else:
-            problems[item.path.removeprefix(f"{path}!/")] = item
-    return members, problems
 
 
 #: The dfVFS test images of one small ext2 file system, in each container kind.
