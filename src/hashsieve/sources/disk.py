@@ -30,8 +30,8 @@ from typing import IO, Any, cast
 
 from hashsieve.sources import apfs, magic, vss
 from hashsieve.sources.ewf import EwfChunks
+from hashsieve.sources.mediaview import Media, iso_time
 from hashsieve.sources.mediaview import first_line as _first_line
-from hashsieve.sources.mediaview import iso_time
 from hashsieve.sources.readers import ArchiveError, Entry, Reader
 
 __all__ = [
@@ -435,8 +435,9 @@ def _tsk() -> Any:
     return pytsk3
 
 
-def _image(media: _Media) -> Any:
-    """``media`` as a pytsk3 image (the classic ``Img_Info`` subclass over another library)."""
+def _image(media: Media) -> Any:
+    """``media`` (a disk, or a shadow copy's view of a volume) as a pytsk3 image (the classic
+    ``Img_Info`` subclass over another library)."""
     pytsk3 = _tsk()
 
     class _Img(pytsk3.Img_Info):  # type: ignore[name-defined]
@@ -852,7 +853,7 @@ class DiskReader(Reader):
                     shadow.problem = store.problem
                     if store.problem is None:
                         try:
-                            shadow.fs = _open_fs(_store_image(store), 0)
+                            shadow.fs = _open_fs(_image(store), 0)  # the volume as it was
                         except Exception as exc:  # TSK: OSError, or RuntimeError from a read
                             cause = store.last_failure if store.failures else _first_line(exc)
                             shadow.problem = f"shadow copy not read: {cause}"
@@ -1016,26 +1017,6 @@ def _data_runs(
     except OSError:  # no attributes to walk: nothing more to check than the reads
         return runs
     return runs
-
-
-def _store_image(store: vss.Store) -> Any:
-    """A shadow copy as a pytsk3 image: libvshadow's view of the whole volume as it was."""
-    pytsk3 = _tsk()
-
-    class _Img(pytsk3.Img_Info):  # type: ignore[name-defined]
-        def __init__(self) -> None:
-            super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
-
-        def read(self, offset: int, size: int) -> bytes:
-            return store.read_or_zeros(offset, size)
-
-        def get_size(self) -> int:
-            return store.size
-
-        def close(self) -> None:
-            pass
-
-    return _Img()
 
 
 def _close_containers(volumes: list[Volume]) -> None:
