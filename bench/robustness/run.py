@@ -432,7 +432,8 @@ def main() -> None:
         "--styles",
         choices=POOLS,
         default="all",
-        help="hard transforms' styles: all, all but styles.UNSEEN, or only those",
+        help="hard transforms' styles: all, all but styles.UNSEEN, only those, or only the "
+        "third held-out round (heldout3.py, never in all)",
     )
     ap.add_argument(
         "--hard-only",

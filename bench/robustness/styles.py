@@ -786,8 +786,9 @@ UNSEEN = frozenset(
         ("crop", "one-axis"),
     }
 )
-#: Which styles a run draws from: every one, all but :data:`UNSEEN`, only :data:`UNSEEN`.
-POOLS = ("all", "seen", "unseen")
+#: Which styles a run draws from: every one, all but :data:`UNSEEN`, only :data:`UNSEEN`, or
+#: only the third held-out round (bench/robustness/heldout3.py: kept apart, never in "all").
+POOLS = ("all", "seen", "unseen", "heldout3")
 
 
 def apply(
@@ -801,7 +802,13 @@ def apply(
     """``img`` altered by one style of ``transform``, drawn from ``rng``; and the style's name.
 
     With ``holdout`` the :data:`HOLDOUT` styles are never drawn; ``pool`` is one of
-    :data:`POOLS`."""
+    :data:`POOLS` ("heldout3" draws from ``heldout3.STYLES`` alone, ``holdout`` aside)."""
+    if pool == "heldout3":
+        from heldout3 import STYLES as THIRD  # imports this module: loaded on first use
+
+        group = THIRD[transform]
+        third = list(group)[int(rng.integers(0, len(group)))]
+        return group[third](img, rng), third
     names = [
         n
         for n in STYLES[transform]
