@@ -55,6 +55,7 @@ from hashsieve.hashing.pdq import (
     rgb_array,
 )
 from hashsieve.hashing.reference import top_part
+from hashsieve.hashing.stickers import find_stickers
 
 #: Candidate names, in the order :func:`find_candidates` returns them.
 CANDIDATE_NAMES = (
@@ -64,6 +65,7 @@ CANDIDATE_NAMES = (
     "picture",
     "overlay",
     "picture-overlay",
+    "sticker",
     "uncrop",
 )
 #: PDQ distance at or below which each candidate matches (the whole image keeps the settings'
@@ -79,6 +81,8 @@ THRESHOLDS: dict[str, int] = {
     # picture region came within 62 (docs).
     "picture": 32,
     "picture-overlay": 32,
+    # An opaque sticker anywhere, filled (hashing.stickers).
+    "sticker": 31,
     "uncrop": 31,
 }
 #: Candidates computed by default. ``uncrop`` is left out: it costs one more PDQ on every image
@@ -814,6 +818,10 @@ def find_candidates(
                 local = (ob[0] - pic[0], ob[1] - pic[0], ob[2] - pic[2], ob[3] - pic[2])
                 filled_pic = _fill_rows(_crop(px, pic), local, factor)
                 out.append(Candidate("picture-overlay", pic, _as_rgb(filled_pic)))
+        # 5. An opaque sticker anywhere on the picture (hashing.stickers): filled the same way.
+        for found in find_stickers(lum) if "sticker" in names else ():
+            box = _scale(found, factor, px.shape)
+            out.append(Candidate("sticker", full, _as_rgb(_fill_rows(px, box, factor))))
     if "uncrop" in names and min(height, width) >= 16:
         out.append(Candidate("uncrop", full, _uncrop(rgb)))
     return out
