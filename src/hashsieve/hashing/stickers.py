@@ -55,29 +55,27 @@ def plateaus(lum: np.ndarray, step: float, min_count: int) -> tuple[np.ndarray, 
     """Connected plateaus of a copy of ``lum`` reduced by 2 (means of 2 x 2 pixels): pixels
     whose four neighbours are all within ``step`` levels, joined to such neighbours.
 
-    Returns the reduced copy's labels (-1: no plateau of at least ``min_count`` pixels) and one
-    row per such plateau: (count, top, bottom, left, right, min level, max level, sum of
-    levels), in the reduced copy's pixels, bottom and right inclusive."""
+    Returns the runs of plateau pixels along rows, (row, start, end exclusive, plateau; -1: a
+    plateau under ``min_count`` pixels), and one row per plateau of at least ``min_count``
+    pixels: (count, top, bottom, left, right, min level, max level, sum of levels), in the
+    reduced copy's pixels, bottom and right inclusive."""
     h, w = lum.shape[0] // 2, lum.shape[1] // 2
     small = np.empty((h, w), np.float32)
     for y in range(h):
         upper, lower = lum[2 * y], lum[2 * y + 1]
         for x in range(w):
             small[y, x] = 0.25 * (upper[2 * x] + upper[2 * x + 1] + lower[2 * x] + lower[2 * x + 1])
-    # The steps to the right and down neighbour, then their largest round each pixel: simple
-    # loops the compiler vectorises (a branch per comparison cost twice the whole kernel).
-    across = np.full((h, w), np.inf, np.float32)
-    down = np.full((h, w), np.inf, np.float32)
-    for y in range(h):
-        for x in range(w - 1):
-            across[y, x] = abs(small[y, x + 1] - small[y, x])
-    for y in range(h - 1):
-        for x in range(w):
-            down[y, x] = abs(small[y + 1, x] - small[y, x])
+    # The largest step to the four neighbours, branch-free (a branch per comparison cost
+    # twice the whole kernel).
     flat = np.zeros((h, w), np.bool_)
     for y in range(1, h - 1):
+        above, row, below = small[y - 1], small[y], small[y + 1]
         for x in range(1, w - 1):
-            most = max(max(across[y, x - 1], across[y, x]), max(down[y - 1, x], down[y, x]))
+            v = row[x]
+            most = max(
+                max(abs(row[x - 1] - v), abs(row[x + 1] - v)),
+                max(abs(above[x] - v), abs(below[x] - v)),
+            )
             flat[y, x] = most <= step
     # Runs of flat pixels along each row, joined to the runs they touch in the row above
     # (union-find over runs: a fraction of the pixels' count).
@@ -121,7 +119,7 @@ def plateaus(lum: np.ndarray, step: float, min_count: int) -> tuple[np.ndarray, 
         if parent[k] == k and count[k] >= min_count:
             slot[k] = rows
             rows += 1
-    labels = np.full((h, w), -1, np.int32)
+    piece = np.full(runs, -1, np.int32)
     out = np.zeros((rows, 8))
     for k in range(rows):
         out[k, 1] = h
@@ -134,9 +132,9 @@ def plateaus(lum: np.ndarray, step: float, min_count: int) -> tuple[np.ndarray, 
             continue
         y, a, b = run_y[k], run_a[k], run_b[k]
         low, high, total = np.inf, -np.inf, 0.0
+        piece[k] = q
         for x in range(a, b):
             v = small[y, x]
-            labels[y, x] = q
             low = min(low, v)
             high = max(high, v)
             total += v
@@ -148,14 +146,21 @@ def plateaus(lum: np.ndarray, step: float, min_count: int) -> tuple[np.ndarray, 
         out[q, 5] = min(out[q, 5], low)
         out[q, 6] = max(out[q, 6], high)
         out[q, 7] += total
-    return labels, out
+    spans = np.empty((runs, 4), np.int32)
+    for k in range(runs):
+        spans[k, 0], spans[k, 1], spans[k, 2], spans[k, 3] = run_y[k], run_a[k], run_b[k], piece[k]
+    return spans, out
 
 
 @njit(cache=True, nogil=True)
-def join_pieces(found: np.ndarray, spread: float, gap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pieces (rows of :func:`plateaus`) of one level (within ``spread``, each flat within it
-    too) whose boxes lie within ``gap`` of each other, joined: each piece's group (-1: not
-    flat enough) and per group (count, top, bottom, left, right, sum of levels)."""
+def join_pieces(
+    found: np.ndarray, spread: float, gap: int, lo: float, hi: float, fill: float, h: int, w: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pieces (rows of :func:`plateaus`) each flat within ``spread`` and of one level (within
+    ``spread``) whose boxes lie within ``gap`` of each other, joined; kept when the joined box
+    is ``lo`` to ``hi`` on each side, off the picture's edge (``h`` x ``w``) and filled to
+    ``fill``. Returns each piece's group (-1: none kept) and per group kept (count, top,
+    bottom, left, right, sum of levels)."""
     n = found.shape[0]
     parent = np.arange(n)
     ok = np.empty(n, np.bool_)
@@ -178,73 +183,76 @@ def join_pieces(found: np.ndarray, spread: float, gap: int) -> tuple[np.ndarray,
                 a, b = _root(parent, i), _root(parent, j)
                 if a != b:
                     parent[max(a, b)] = min(a, b)
-    group = np.full(n, -1, np.int64)
+    joined = np.zeros((n, 6))
+    for k in range(n):
+        joined[k, 1] = np.inf
+        joined[k, 3] = np.inf
+    for k in range(n):
+        if ok[k]:
+            g = _root(parent, k)
+            joined[g, 0] += found[k, 0]
+            joined[g, 1] = min(joined[g, 1], found[k, 1])
+            joined[g, 2] = max(joined[g, 2], found[k, 2])
+            joined[g, 3] = min(joined[g, 3], found[k, 3])
+            joined[g, 4] = max(joined[g, 4], found[k, 4])
+            joined[g, 5] += found[k, 7]
+    slot = np.full(n, -1, np.int64)
     rows = 0
     for k in range(n):
-        if ok[k] and _root(parent, k) == k:
-            group[k] = rows
-            rows += 1
-    out = np.zeros((rows, 6))
-    for g in range(rows):
-        out[g, 1] = np.inf
-        out[g, 3] = np.inf
-    for k in range(n):
-        if not ok[k]:
+        if not ok[k] or _root(parent, k) != k:
             continue
-        g = group[_root(parent, k)]
-        group[k] = g
-        out[g, 0] += found[k, 0]
-        out[g, 1] = min(out[g, 1], found[k, 1])
-        out[g, 2] = max(out[g, 2], found[k, 2])
-        out[g, 3] = min(out[g, 3], found[k, 3])
-        out[g, 4] = max(out[g, 4], found[k, 4])
-        out[g, 5] += found[k, 7]
+        bh = joined[k, 2] - joined[k, 1] + 1
+        bw = joined[k, 4] - joined[k, 3] + 1
+        if (
+            lo <= bh <= hi
+            and lo <= bw <= hi
+            and joined[k, 0] >= fill * bh * bw
+            and joined[k, 1] > 1
+            and joined[k, 3] > 1
+            and joined[k, 2] < h - 2
+            and joined[k, 4] < w - 2
+        ):
+            slot[k] = rows
+            rows += 1
+    out = np.empty((rows, 6))
+    group = np.full(n, -1, np.int64)
+    for k in range(n):
+        if ok[k]:
+            group[k] = slot[_root(parent, k)]
+        if slot[k] >= 0:
+            out[slot[k]] = joined[k]
     return group, out
 
 
 def find_stickers(lum: np.ndarray) -> list[Box]:
     """Boxes of opaque stickers on ``lum`` (an analysis copy), widened by their outline, in its
     pixels; the largest first, at most :data:`_MAX`."""
-    short = min(lum.shape) // 2  # the kernel's reduced copy
-    lo, hi = _SIZE[0] * short, _SIZE[1] * short
+    h, w = lum.shape[0] // 2, lum.shape[1] // 2  # the kernel's reduced copy
+    lo, hi = _SIZE[0] * min(h, w), _SIZE[1] * min(h, w)
     if lo < 4:
         return []
-    labels, found = plateaus(
+    spans, found = plateaus(
         np.ascontiguousarray(lum, dtype=np.float32), _STEP, max(4, int(_PIECE * lo * lo))
     )
-    h, w = labels.shape
     # Pieces of one level side by side are one sticker (a face's eyes and mouth cut its fill).
-    piece_group, groups = join_pieces(found, _SPREAD, 2)
-    count, top, bottom, left, right, total = groups.T
-    height, width = bottom - top + 1, right - left + 1
-    fits = np.flatnonzero(
-        (height >= lo)
-        & (height <= hi)
-        & (width >= lo)
-        & (width <= hi)
-        & (count >= _FILL * height * width)
-        & (top > 1)
-        & (left > 1)
-        & (bottom < h - 2)
-        & (right < w - 2)
-    )
+    piece_group, groups = join_pieces(found, _SPREAD, 2, lo, hi, _FILL, h, w)
     out: list[tuple[float, Box]] = []
-    for g in fits.tolist():
-        n = float(count[g])
-        t, b, l, r = int(top[g]), int(bottom[g]) + 1, int(left[g]), int(right[g]) + 1  # noqa: E741
-        bh, bw = b - t, r - l
-        flat_level = float(total[g] / n)
+    for g, (n, top, bottom, left, right, total) in enumerate(groups.tolist()):
+        t, b, l, r = int(top), int(bottom) + 1, int(left), int(right) + 1  # noqa: E741
+        level = total / n
+        # Its edge: the pixels two past the plateau (median) differ from its level.
         t0, b0, l0, r0 = max(0, t - 3), min(h, b + 3), max(0, l - 3), min(w, r + 3)
-        mask = np.isin(labels[t0:b0, l0:r0], np.flatnonzero(piece_group == g))
+        mask = np.zeros((b0 - t0, r0 - l0), np.bool_)
+        for y, a, e, _ in spans[np.isin(spans[:, 3], np.flatnonzero(piece_group == g))]:
+            mask[y - t0, a - l0 : e - l0] = True
         near = _dilate(mask, 1)
         edge = _dilate(near, 2) & ~near
-        crop = _reduced(lum, t0, b0, l0, r0)
-        contrast = float(np.median(np.abs(crop[edge] - flat_level)))
-        pad = max(2, round(_WIDEN * max(bh, bw)))
+        contrast = float(np.median(np.abs(_reduced(lum, t0, b0, l0, r0)[edge] - level)))
+        pad = max(2, round(_WIDEN * max(b - t, r - l)))
         box = (max(0, t - pad), min(h, b + pad), max(0, l - pad), min(w, r + pad))
         big = (2 * box[0], 2 * box[1], 2 * box[2], 2 * box[3])  # in the analysis copy
         ring = _ring(lum, big, 2 * pad)
-        share = float(np.mean(np.abs(ring - flat_level) <= _RING_TOL)) if len(ring) else 1.0
+        share = float(np.mean(np.abs(ring - level) <= _RING_TOL)) if len(ring) else 1.0
         if contrast < _CONTRAST or share > _RING_SHARE:
             continue
         out.append((n, big))
