@@ -79,29 +79,72 @@ def generate(path: Path, kind: str, size: int, seed: int = 14) -> np.ndarray:
     return sample
 
 
-def run_import(home: Path, path: Path, kind: str, url: str | None) -> dict[str, Any]:
+def run_import(
+    home: Path, path: Path, kind: str, url: str | None, pg: PrivatePostgres | None = None
+) -> dict[str, Any]:
     env = {**os.environ, "HASHSIEVE_HOME": str(home)}
     env.pop("HASHSIEVE_DATABASE_URL", None)
     if url:
         env["HASHSIEVE_DATABASE_URL"] = url
     cmd = [HASHSIEVE, "hashset", "import", str(path), "--name", kind, "--algorithm", kind]
     load0 = load_average()
+    server0 = pg.cpu_seconds() if pg is not None and url else None
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    waits = RunQueueWait(proc.pid)
+    while True:  # the output is one summary line: the pipes do not fill
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        waits.sample()
+        time.sleep(0.05)
     wall = time.perf_counter() - t
     out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
     if status != 0:
         raise RuntimeError(f"import failed: {out.decode()}\n{err.decode()}")
+    server = {}
+    if server0 is not None and pg is not None:
+        # the server's CPU (its backend, checkpointer, WAL writer) during the import
+        server["server_cpu_s"] = round(pg.cpu_seconds() - server0, 1)
     return {
+        **server,
         "command": " ".join(cmd),
         "import_s": round(wall, 1),
         # CPU seconds of the import process: what it costs on an idle machine, whatever the load
         "import_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
         "import_peak_rss_mb": round(usage.ru_maxrss / 1024),
+        # seconds its threads were ready to run but waited for a core (other sessions' load):
+        # the main thread's wait is what an idle machine would take off the wall clock
+        "import_runqueue_wait_s": waits.summary(),
         "load_before": load0,
         "load_after": load_average(),
     }
+
+
+class RunQueueWait:
+    """The time each thread of a process spent waiting for a CPU (``/proc/PID/task/TID/
+    schedstat``, second field), sampled while it runs (a thread's last sample is kept)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.last: dict[int, float] = {}
+
+    def sample(self) -> None:
+        try:
+            tasks = list(Path(f"/proc/{self.pid}/task").iterdir())
+        except OSError:
+            return
+        for task in tasks:
+            try:
+                self.last[int(task.name)] = int((task / "schedstat").read_text().split()[1]) / 1e9
+            except (OSError, IndexError, ValueError):
+                continue
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "main_thread": round(self.last.get(self.pid, 0.0), 1),
+            "all_threads": round(sum(self.last.values()), 1),
+        }
 
 
 def du(path: Path) -> int:
@@ -275,6 +318,28 @@ class PrivatePostgres:
         self._run(f"{self.bindir}/createdb", "-h", str(self.socket), "-U", "postgres", name)
         return f"postgresql+psycopg://postgres@/{name}?host={self.socket}"
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds of the server so far: the postmaster, its live children,
+        and the children it has reaped (a backend's time is added when its connection ends)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+
+        def stat(p: int | str) -> list[str]:
+            text = Path(f"/proc/{p}/stat").read_text()
+            return text[text.rindex(")") + 2 :].split()
+
+        fields = stat(pid)  # fields[11:15]: utime, stime, cutime, cstime
+        total = sum(int(x) for x in fields[11:15])
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    child = stat(entry.name)
+                except OSError:
+                    continue
+                if int(child[1]) == pid:
+                    total += int(child[11]) + int(child[12])
+        return total / tick
+
     def stop(self) -> None:
         self._run(f"{self.bindir}/pg_ctl", "-D", str(self.data), "-m", "fast", "stop")
 
@@ -293,7 +358,7 @@ def run_one(kind: str, db: str, args: argparse.Namespace, pg: PrivatePostgres | 
         url = pg.database(f"lists_{kind}_{args.size}")
     result: dict[str, Any] = {"kind": kind, "db": db, "size": args.size}
     result.update(generate_s=round(gen_s, 1), list_bytes=path.stat().st_size)
-    result.update(run_import(home, path, kind, url))
+    result.update(run_import(home, path, kind, url, pg if db == "postgresql" else None))
     if url:
         os.environ["HASHSIEVE_DATABASE_URL"] = url
     else:
