@@ -8,6 +8,8 @@ import neither reads its rows back nor rebuilds an index, and holds one batch in
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,17 +178,17 @@ def import_hashset(
         # One transaction per batch keeps the WAL small on a 10M-row import; the set stays
         # "incomplete" (and unused by matching) until its last row is in. The writer tells each
         # batch's ids, which go to the spill files and from there into the indexes.
-        with store.engine.connect() as conn, EntrySpill(store.settings.index_dir) as spill:
-            writer = entry_writer(conn)
-            for batch in _batches(items, summary):
-                if isinstance(batch, HashBlock):
-                    _write_block(writer, spill, batch, hashset_id, default_category, summary)
-                else:
-                    _write_records(
-                        writer, spill, batch, hashset_id, default_category, policy, summary
-                    )
-                if progress:
-                    progress(summary.taken + summary.refused)
+        with EntrySpill(store.settings.index_dir) as spill:
+            with _WriterThread(store) as writer:
+                for batch in _batches(items, summary):
+                    if isinstance(batch, HashBlock):
+                        _write_block(writer, spill, batch, hashset_id, default_category, summary)
+                    else:
+                        _write_records(
+                            writer, spill, batch, hashset_id, default_category, policy, summary
+                        )
+                    if progress:
+                        progress(summary.taken + summary.refused)
             if summary.taken == 0:
                 raise NothingImportedError(_nothing_message(path, summary), summary)
             for algorithm in WIDTHS:  # each index learns the set, and its rows if it has any
@@ -204,7 +206,7 @@ def import_hashset(
 
 
 def _write_block(
-    writer: EntryWriter,
+    writer: _WriterThread,
     spill: EntrySpill,
     block: HashBlock,
     hashset_id: int,
@@ -220,7 +222,7 @@ def _write_block(
         return
     n = len(block.values)
     run = EntryRun(hashset_id, block.algorithm, values, width, block.prefix, block.first, category)
-    spill.add(block.algorithm, writer.run(run), values)
+    writer.submit(lambda w: spill.add(run.algorithm, w.run(run), run.values))
     if category is None:
         summary.no_category += n
     summary.by_algorithm[block.algorithm] = summary.by_algorithm.get(block.algorithm, 0) + n
@@ -228,7 +230,7 @@ def _write_block(
 
 
 def _write_records(
-    writer: EntryWriter,
+    writer: _WriterThread,
     spill: EntrySpill,
     batch: list[HashRecord],
     hashset_id: int,
@@ -278,7 +280,12 @@ def _write_records(
         counts[algo] = counts.get(algo, 0) + 1
     if not rows:  # a batch may be all refused
         return
-    first = writer.rows(rows)
+    writer.submit(lambda w: _spill_rows(spill, rows, w.rows(rows)))
+    summary.taken += len(rows)
+
+
+def _spill_rows(spill: EntrySpill, rows: list[tuple[object, ...]], first: int) -> None:
+    """The (id, value) pairs of ``rows``, given ids ``first, first + 1, ...``, to the spill."""
     by_algorithm: dict[str, tuple[list[int], list[bytes]]] = {}
     for offset, row in enumerate(rows):
         ids, values = by_algorithm.setdefault(row[1], ([], []))  # type: ignore[arg-type]
@@ -286,7 +293,67 @@ def _write_records(
         values.append(row[2])  # type: ignore[arg-type]
     for algo, (ids, values) in by_algorithm.items():
         spill.add_ids(algo, np.asarray(ids, np.uint32), b"".join(values))
-    summary.taken += len(rows)
+
+
+class _WriterThread:
+    """The database writes of an import, in order, on a thread of their own.
+
+    The database's work (SQLite's inserts, which release the GIL; on PostgreSQL the wait for
+    the server's COPY) then runs while this thread reads and parses the next block: the two
+    use both cores. At most ``depth`` batches wait (bounded memory). A write that fails stops
+    the writes after it, and its error is raised here, at the next submit or at the end.
+    """
+
+    def __init__(self, store: Store, depth: int = 2) -> None:
+        self._jobs: queue.Queue[Callable[[EntryWriter], object] | None] = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._work, args=(store,), name="hashsieve-import-writer", daemon=True
+        )
+        self._thread.start()
+
+    def _work(self, store: Store) -> None:
+        try:
+            with store.engine.connect() as conn:
+                writer = entry_writer(conn)
+                try:
+                    while (job := self._jobs.get()) is not None:
+                        if self._error is None:
+                            job(writer)
+                finally:
+                    writer.close()
+        except BaseException as exc:  # raised again in the importing thread
+            self._error = exc
+            while self._jobs.get() is not None:  # let submit() and close() return
+                pass
+
+    def submit(self, job: Callable[[EntryWriter], object]) -> None:
+        """Run ``job(writer)`` after the jobs before it."""
+        self._raise()
+        self._jobs.put(job)
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def close(self, cancel: bool = False) -> None:
+        """Wait for the writes (the rest skipped with ``cancel``); raise a write's error."""
+        if cancel and self._error is None:
+            self._error = _Cancelled()
+        self._jobs.put(None)
+        self._thread.join()
+        if not cancel:
+            self._raise()
+
+    def __enter__(self) -> _WriterThread:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.close(cancel=kind is not None)
+
+
+class _Cancelled(Exception):
+    """The import stopped: the writes still queued are skipped."""
 
 
 def _with_algorithm(fmt: HashSetFormat, algorithm: str) -> HashSetFormat:

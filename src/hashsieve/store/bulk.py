@@ -12,15 +12,18 @@ one transaction and its ids are known at once:
 - **PostgreSQL**: the batch takes ``n`` ids from the table's sequence under a ``SHARE ROW
   EXCLUSIVE`` lock (other writers of ``hash_entries`` wait for the commit, readers do not), so
   they are consecutive, and the rows go in through ``COPY`` with those ids (psycopg 3
-  ``cursor.copy``; a run of list lines as COPY text built in one join).
+  ``cursor.copy``; a run of list lines in COPY's binary format, built by numpy:
+  :func:`copy_binary_run`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection
 
 #: The columns of a row handed to :meth:`EntryWriter.rows`, in order (``id`` is given here).
@@ -71,6 +74,9 @@ class EntryWriter:
     def run(self, run: EntryRun) -> int:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Give the connection back as it was found."""
+
 
 _SQLITE_INSERT = (
     f"INSERT INTO hash_entries ({', '.join(ENTRY_COLUMNS)})"
@@ -85,9 +91,24 @@ _SQLITE_RUN = (
 
 
 class SqliteEntryWriter(EntryWriter):
+    """Foreign keys are off on this connection while it writes (PRAGMA foreign_keys is per
+    connection; everyone else's stay on): their check is a probe of ``hashsets`` per row, a
+    fifth of an insert's CPU, and the catalogue writes a set before its rows (as on
+    PostgreSQL, migration 0009_lists)."""
+
     def __init__(self, conn: Connection) -> None:
         super().__init__(conn)
         self._counter = 0
+        self._foreign_keys(False)
+
+    def _foreign_keys(self, on: bool) -> None:
+        # No SQLite transaction is open here (pysqlite begins one at the first write), where
+        # the pragma would be ignored.
+        with self.conn.begin():
+            self.conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+    def close(self) -> None:
+        self._foreign_keys(True)
 
     def _last_id(self, n: int) -> int:
         last = self.conn.exec_driver_sql("SELECT max(id) FROM hash_entries").scalar_one()
@@ -137,13 +158,6 @@ class SqliteEntryWriter(EntryWriter):
             return self._last_id(n)
 
 
-def _copy_text(value: str) -> str:
-    """``value`` escaped for PostgreSQL's COPY text format."""
-    return (
-        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
-
-
 class PostgresEntryWriter(EntryWriter):
     def _reserve(self, n: int) -> int:
         """``n`` consecutive ids from the table's sequence (inside the open transaction)."""
@@ -177,31 +191,79 @@ class PostgresEntryWriter(EntryWriter):
             return first
 
     def run(self, run: EntryRun) -> int:
-        n = run.count
         with self.conn.begin():
-            first = self._reserve(n)
-            digits = run.values.hex()
-            w = 2 * run.width
-            category = "\\N" if run.category is None else str(int(run.category))
-            head = f"\t{run.hashset_id}\t{_copy_text(run.algorithm)}\t\\\\x"
-            tail = f"\t{_copy_text(run.prefix)}"
-            base = run.first - first
-            text = "".join(
-                [
-                    f"{i}{head}{digits[(i - first) * w : (i - first + 1) * w]}{tail}"
-                    f"{i + base}\t{category}\n"
-                    for i in range(first, first + n)
-                ]
-            )
+            first = self._reserve(run.count)
             with (
                 self._cursor() as cur,
                 cur.copy(
                     "COPY hash_entries (id, hashset_id, algorithm, value, entry, category)"
-                    " FROM STDIN"
+                    " FROM STDIN (FORMAT BINARY)"
                 ) as copy,
             ):
-                copy.write(text)
+                for part in copy_binary_run(run, first):
+                    copy.write(part)
             return first
+
+
+#: The head of a binary COPY stream (signature, flags, no header extension) and its end.
+_PG_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_PG_TRAILER = struct.pack(">h", -1)
+
+
+def copy_binary_run(run: EntryRun, first_id: int) -> Iterator[bytes | memoryview]:
+    """``run`` as PostgreSQL binary COPY data of (id, hashset_id, algorithm, value, entry,
+    category), ids from ``first_id``: built by numpy, no Python per row. A row is fixed-size
+    once the entry's line number has a fixed number of digits, so the run is cut where that
+    number gains a digit and each piece is one structured array."""
+    yield _PG_SIGNATURE
+    n, width = run.count, run.width
+    algorithm, prefix = run.algorithm.encode(), run.prefix.encode()
+    values = np.frombuffer(run.values, np.uint8).reshape(n, width)
+    start = 0
+    while start < n:
+        line = run.first + start
+        digits = len(str(line))
+        stop = min(n, 10**digits - run.first)  # the first line with one digit more
+        fields: list[tuple[Any, ...]] = [
+            ("columns", ">i2"),
+            ("id_size", ">i4"),
+            ("id", ">i4"),
+            ("hashset_size", ">i4"),
+            ("hashset", ">i4"),
+            ("algorithm_size", ">i4"),
+            ("algorithm", f"S{len(algorithm)}"),
+            ("value_size", ">i4"),
+            ("value", "u1", (width,)),
+            ("entry_size", ">i4"),
+            ("prefix", f"S{len(prefix)}") if prefix else ("prefix", "u1", (0,)),
+            ("number", "u1", (digits,)),
+            ("category_size", ">i4"),
+        ]
+        if run.category is not None:
+            fields.append(("category", ">i4"))
+        rows = np.empty(stop - start, np.dtype(fields))
+        rows["columns"] = 6
+        rows["id_size"] = rows["hashset_size"] = 4
+        rows["id"] = np.arange(first_id + start, first_id + stop, dtype=np.int64)
+        rows["hashset"] = run.hashset_id
+        rows["algorithm_size"] = len(algorithm)
+        rows["algorithm"] = algorithm
+        rows["value_size"] = width
+        rows["value"] = values[start:stop]
+        rows["entry_size"] = len(prefix) + digits
+        if prefix:
+            rows["prefix"] = prefix
+        numbers = np.arange(line, run.first + stop, dtype=np.int64)
+        powers = 10 ** np.arange(digits - 1, -1, -1, dtype=np.int64)
+        rows["number"] = (numbers[:, None] // powers) % 10 + ord("0")
+        if run.category is None:
+            rows["category_size"] = -1  # NULL
+        else:
+            rows["category_size"] = 4
+            rows["category"] = run.category
+        yield rows.view(np.uint8).data
+        start = stop
+    yield _PG_TRAILER
 
 
 def entry_writer(conn: Connection) -> EntryWriter:
