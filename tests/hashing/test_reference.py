@@ -10,11 +10,13 @@ from hashsieve.hashing.candidates import candidate_hashes
 from hashsieve.hashing.pdq import distance, pdq_hash
 from hashsieve.hashing.reference import (
     CROP_LEVELS,
+    CROP_SHARES,
     PART_MIN_QUALITY,
     PART_THRESHOLD,
     centred_crop,
     reference_parts,
     top_part,
+    uneven_crop,
 )
 from hashsieve.samples.images import photo_like
 
@@ -38,7 +40,8 @@ def test_an_original_has_a_part_per_crop_level_and_its_upper_part() -> None:
     labels = [p.label for p in parts]
     assert labels[: len(CROP_LEVELS)] == [f"crop {round(c * 100)}%" for c in CROP_LEVELS]
     assert labels[-1] == "top 60%" and "crop 4.5/6.5/4.5/6.5%" in labels
-    assert len(labels) == len(CROP_LEVELS) + 16 + 1
+    assert "crop 0/0/1.5/6%" in labels and "crop 3/3/0/0%" in labels
+    assert len(labels) == len(set(labels)) == len(CROP_SHARES) + 1
     assert {p.algorithm for p in parts} == {"pdq-crop", "pdq-top"}
     assert all(len(p.code) == 32 and p.quality >= PART_MIN_QUALITY for p in parts)
 
@@ -48,6 +51,25 @@ def test_a_centred_crop_misses_plain_pdq_and_matches_a_crop_part(seed: int) -> N
     original = photo_like(seed, (800, 600))
     cropped = Image.fromarray(centred_crop(np.asarray(original), 0.05))
     query = pdq_hash(cropped).code
+    assert distance(query, pdq_hash(original).code) > 31
+    crops = [p for p in reference_parts(original) if p.algorithm == "pdq-crop"]
+    assert min(distance(query, p.code) for p in crops) <= PART_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("seed", "shares"),
+    [
+        (3, (0.0, 0.065, 0.065, 0.0)),  # a window dragged to a corner: two edges untouched
+        (7, (0.02, 0.05, 0.0, 0.04)),  # off-centre: one edge untouched
+        (11, (0.05, 0.05, 0.0, 0.0)),  # one axis only: another aspect ratio
+        (5, (0.0, 0.0, 0.07, 0.07)),
+    ],
+)
+def test_a_crop_that_leaves_an_edge_untouched_matches_a_crop_part(
+    seed: int, shares: tuple[float, float, float, float]
+) -> None:
+    original = photo_like(seed, (800, 600))
+    query = pdq_hash(Image.fromarray(uneven_crop(np.asarray(original), shares))).code
     assert distance(query, pdq_hash(original).code) > 31
     crops = [p for p in reference_parts(original) if p.algorithm == "pdq-crop"]
     assert min(distance(query, p.code) for p in crops) <= PART_THRESHOLD

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from hashsieve.hashing.content import hash_content
-from hashsieve.hashing.reference import CROP_LEVELS, CROP_OFFSETS, centred_crop
+from hashsieve.hashing.reference import CROP_SHARES, centred_crop
 from hashsieve.hashsets.catalogue import import_hashset
 from hashsieve.samples.images import jpeg_bytes, photo_like
 from hashsieve.sensors.console import hashlist
@@ -38,7 +38,7 @@ def lists(store: Store, tmp_path: Path) -> ListCopy:
 
 
 def test_the_console_list_carries_the_reference_parts(lists: ListCopy) -> None:
-    assert len(lists.parts["pdq-crop"]) == len(CROP_LEVELS) + len(CROP_OFFSETS) ** 4
+    assert len(lists.parts["pdq-crop"]) == len(CROP_SHARES)
     assert len(lists.parts["pdq-top"]) == 1
     assert lists.wants_parts
 

@@ -7,11 +7,14 @@ dark picture, translucent player controls). When the known **original** is at ha
 own reference library, the categorised files of earlier cases) hashsieve can hash parts of it as
 well, and match the copy against them:
 
-- ``pdq-crop``: the original with 2, 4, 6, 8 and 10 % cut from every edge, and with 4.5 or
-  6.5 % cut from each edge on its own (16 uneven parts). PDQ tolerates about one per cent of
-  crop either way, so these cover centred crops from 1 to 11 % and uneven ones of about 3-8 %
-  per edge; the query's plain hash (and its candidate regions' hashes) are matched against them
-  unchanged.
+- ``pdq-crop``: the original with 2, 4, 6, 8 and 10 % cut from every edge, with 4.5 or 6.5 %
+  cut from each edge on its own (16 uneven parts), and with one of seven cuts on each axis
+  (:data:`AXIS_CUTS`: none, 3/3, 6/6, 1.5/4.5, 4.5/1.5, 1.5/6 or 6/1.5 % from its two edges;
+  47 more parts). PDQ tolerates about one per cent of a shift and one and a half of a scale
+  per axis, so these cover centred crops from 1 to 11 %, uneven ones of about 3-8 % per edge,
+  and crops that leave an edge or a whole axis untouched (a window dragged to one side, a crop
+  to another aspect ratio); the query's plain hash (and its candidate regions' hashes) are
+  matched against them unchanged.
 - ``pdq-top``: the upper :data:`TOP_SHARE` of the original. Captions, watermark boxes and player
   controls sit in the lower third; the query hashes the upper part of itself and of its
   ``trim``, ``chrome`` and ``picture`` regions (the same cut, :func:`top_part`) and matches those
@@ -43,6 +46,21 @@ CROP_LEVELS = (0.02, 0.04, 0.06, 0.08, 0.10)
 #: copy's PDQ came within 31 of one of these for 92 % (of a centred part: 35 %; of a grid of
 #: 3.5/5.5/7.5 %, 81 parts: 97 %; of 4/7 %: 89 %).
 CROP_OFFSETS = (0.045, 0.065)
+#: Cuts (first edge, second edge) of one axis for the rest of the ``pdq-crop`` parts: every
+#: (top/bottom, left/right) pair of them, less the whole image and the parts above (47 parts).
+#: Crops that leave an edge or an axis untouched (a window of 92-97 % placed anywhere; 3-8 % cut
+#: from two opposite edges only) fall outside the grid above: on 576 such and other crops of 48
+#: dev originals (docs/robust-matching.md, "Reference parts") these took crop recall from 51 and
+#: 41 % to 89 and 72 %; a grid of 1.5 % steps (1,314 parts) reached 94 and 84 %.
+AXIS_CUTS = (
+    (0.0, 0.0),
+    (0.03, 0.03),
+    (0.06, 0.06),
+    (0.015, 0.045),
+    (0.045, 0.015),
+    (0.015, 0.06),
+    (0.06, 0.015),
+)
 #: The upper share of a picture that ``pdq-top`` hashes.
 TOP_SHARE = 0.6
 #: Parts below this PDQ quality are not kept, and a part matches at this distance or less: the
@@ -87,19 +105,37 @@ def _percent(shares: tuple[float, ...]) -> str:
     return "/".join(f"{v * 100:g}" for v in shares)
 
 
+Shares = tuple[float, float, float, float]
+
+
+def _crop_shares() -> tuple[Shares, ...]:
+    """The (top, bottom, left, right) shares of every ``pdq-crop`` part, centred ones first."""
+    shares: list[Shares] = [(share, share, share, share) for share in CROP_LEVELS]
+    shares += [(t, b, l, r) for t, b, l, r in itertools.product(CROP_OFFSETS, repeat=4)]  # noqa: E741
+    for (t, b), (l, r) in itertools.product(AXIS_CUTS, repeat=2):  # noqa: E741
+        cut = (t, b, l, r)
+        if any(cut) and cut not in shares:
+            shares.append(cut)
+    return tuple(shares)
+
+
+#: (top, bottom, left, right) shares of every ``pdq-crop`` part, in the order they are made.
+CROP_SHARES = _crop_shares()
+
+
+def _crop_label(shares: Shares) -> str:
+    """A crop part's label: "crop 4%" (centred), "crop 4.5/6.5/0/0%" (top/bottom/left/right)."""
+    if shares[0] in CROP_LEVELS and len(set(shares)) == 1:
+        return f"crop {round(shares[0] * 100)}%"
+    return f"crop {_percent(shares)}%"
+
+
 def reference_parts(image: ImageLike) -> list[ReferencePart]:
     """The parts of a known original worth keeping (quality at least PART_MIN_QUALITY)."""
     rgb = reduced(rgb_array(image))
     if min(rgb.shape[:2]) < 32:
         return []
-    parts = [
-        ("pdq-crop", f"crop {round(share * 100)}%", centred_crop(rgb, share))
-        for share in CROP_LEVELS
-    ]
-    parts += [
-        ("pdq-crop", f"crop {_percent((t, b, l, r))}%", uneven_crop(rgb, (t, b, l, r)))
-        for t, b, l, r in itertools.product(CROP_OFFSETS, repeat=4)  # noqa: E741
-    ]
+    parts = [("pdq-crop", _crop_label(shares), uneven_crop(rgb, shares)) for shares in CROP_SHARES]
     parts.append(("pdq-top", f"top {round(TOP_SHARE * 100)}%", top_part(rgb)))
     out = []
     for algorithm, label, pixels in parts:
