@@ -56,6 +56,7 @@ from hashsieve.hashing.pdq import (
 )
 from hashsieve.hashing.reference import top_part
 from hashsieve.hashing.stickers import find_stickers
+from hashsieve.hashing.ui_picture import find_ui_pictures
 
 #: Candidate names, in the order :func:`find_candidates` returns them.
 CANDIDATE_NAMES = (
@@ -66,6 +67,7 @@ CANDIDATE_NAMES = (
     "overlay",
     "picture-overlay",
     "sticker",
+    "ui-picture",
     "uncrop",
 )
 #: PDQ distance at or below which each candidate matches (the whole image keeps the settings'
@@ -83,6 +85,8 @@ THRESHOLDS: dict[str, int] = {
     "picture-overlay": 32,
     # An opaque sticker anywhere, filled (hashing.stickers).
     "sticker": 31,
+    # A photograph's rectangle among an app's UI (hashing.ui_picture).
+    "ui-picture": 31,
     "uncrop": 31,
 }
 #: Candidates computed by default. ``uncrop`` is left out: it costs one more PDQ on every image
@@ -822,6 +826,10 @@ def find_candidates(
         for found in find_stickers(lum) if "sticker" in names else ():
             box = _scale(found, factor, px.shape)
             out.append(Candidate("sticker", full, _as_rgb(_fill_rows(px, box, factor))))
+        # 6. A photograph among an app's UI (hashing.ui_picture), unless a region has it.
+        for box in find_ui_pictures(lum, px, factor) if "ui-picture" in names else ():
+            if not any(_same(box, c.box, px.shape) for c in out):
+                out.append(Candidate("ui-picture", box, _as_rgb(_crop(px, box))))
     if "uncrop" in names and min(height, width) >= 16:
         out.append(Candidate("uncrop", full, _uncrop(rgb)))
     return out
@@ -829,7 +837,7 @@ def find_candidates(
 
 #: Regions whose upper part is hashed too when the store holds reference parts (``pdq-top``):
 #: the image itself and the regions that undo a frame; overlay-filled regions already undo a box.
-TOP_OF = ("trim", "chrome", "picture")
+TOP_OF = ("trim", "chrome", "picture", "ui-picture")
 
 
 def candidate_hashes(
