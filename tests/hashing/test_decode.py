@@ -179,6 +179,19 @@ def test_luma_path_decodes_colour_jpeg_at_full_size_to_y(
     assert np.abs(y - ref).max() <= 3 and np.abs(y - ref).mean() < 0.6
     field = pdq.pdq_hash(full.image, impl="pdqhash")
     assert pdq.distance(pdq.pdq_hash(luma.image).code, field.code) <= 8
+    # Decoded straight into the array handed out: Pillow's own decode, value for value.
+    own = Image.open(io.BytesIO(data))
+    own.draft("L", own.size)
+    assert luma.luma is not None and not luma.luma.flags.writeable
+    assert np.array_equal(luma.luma, np.asarray(own)) and np.array_equal(luma.luma, y)
+
+
+def test_luma_plane_stays_the_decode_when_its_image_is_changed() -> None:
+    opened = open_image(encode(photo_like(8, 320, 240), "JPEG"), max_pixels=MAX_PIXELS)
+    assert opened.luma is not None
+    before = opened.luma.copy()
+    opened.image.paste(0, (0, 0, 320, 240))  # Pillow copies the shared memory first
+    assert np.array_equal(opened.luma, before) and np.asarray(opened.image).max() == 0
 
 
 @pytest.mark.parametrize(("mode", "fmt"), [("RGB", "PNG"), ("RGB", "WEBP"), ("P", "GIF")])

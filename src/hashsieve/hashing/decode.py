@@ -143,8 +143,12 @@ def _open_image(data: bytes, *, max_pixels: int, fast: bool) -> OpenedImage:
         # Pillow switches a YCbCr-coded JPEG to libjpeg's grayscale output at full size (a
         # CMYK JPEG keeps its mode and is converted below).
         image.draft("L", (width, height))
+    plane: np.ndarray | None = None
     try:
-        image.load()
+        if luma and image.mode == "L" and image.size == (width, height):
+            plane = _load_into_array(image)
+        else:
+            image.load()
         keep = image.mode == "RGB" or (fast and image.mode == "L")
         pixels = image if keep else image.convert("RGB")
     except Image.DecompressionBombError as exc:
@@ -161,10 +165,34 @@ def _open_image(data: bytes, *, max_pixels: int, fast: bool) -> OpenedImage:
         raise UnreadableImage("decompression-bomb", "out of memory while decoding") from None
     if luma and pixels.size != (width, height):  # the rule is full size: a draft never shrinks
         raise UnreadableImage("corrupt", f"decoded {pixels.size} of {width}x{height}")
-    plane = np.asarray(pixels) if luma else None
+    if luma and plane is None:
+        plane = np.asarray(pixels)
     if plane is not None and estimated_quality(plane) < FLAT_QUALITY:
         return _open_image(data, max_pixels=max_pixels, fast=False)
     return OpenedImage(pixels, width, height, fmt, exif, luma=plane)
+
+
+def _load_into_array(image: Image.Image) -> np.ndarray | None:
+    """Decode an ``L`` image straight into a numpy array (read-only once decoded) that the image
+    then shares, instead of copying it out afterwards (``np.asarray`` goes through ``tobytes``:
+    about 1.5 ms per 2.6 MP, a twentieth of a photo's hashing). The decoder writes into the image
+    memory it finds prepared, here Pillow's own view of the array (``Image.frombuffer``, zeroed
+    as Pillow's own memory is). Where Pillow does not share the array or replaces the memory, the
+    image is decoded as usual and None returned (the caller copies)."""
+    width, height = image.size
+    plane = np.zeros((height, width), dtype=np.uint8)
+    view = Image.frombuffer("L", (width, height), plane, "raw", "L", 0, 1)
+    if not view.readonly:  # a copy, not the array's memory: decode as usual
+        image.load()
+        return None
+    core = view.im
+    image.im = core
+    image.load()
+    if image.im is not core:  # Pillow decoded into memory of its own
+        return None
+    image.readonly = 1  # Pillow copies before any change: the array stays the decode
+    plane.flags.writeable = False
+    return plane
 
 
 def _not_identified(data: bytes, max_pixels: int) -> Image.Image:
