@@ -198,3 +198,68 @@ def test_two_imports_at_once_get_disjoint_ids(make_store: Any, tmp_path: Path) -
     assert sorted(map(len, by_set.values())) == [6_000, 6_000]
     assert np.unique(values, axis=0).shape[0] == 12_000
     assert set(WIDTHS) >= {"md5", "pdq"}
+
+
+#: An import in a child process, killed (SIGKILL) inside the transaction of its third block,
+#: after the insert (SQLite) or the id reservation (PostgreSQL), before the commit.
+_KILLED_IMPORT = """
+import os, signal, sys
+from pathlib import Path
+from hashsieve import Settings, Store, import_hashset
+from hashsieve.hashsets import lists
+from hashsieve.store import bulk
+
+lists._BLOCK_CHARS = 33 * 1000
+calls = []
+
+def killing(original):
+    def wrapped(self, n):
+        result = original(self, n)
+        calls.append(n)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+    return wrapped
+
+bulk.SqliteEntryWriter._last_id = killing(bulk.SqliteEntryWriter._last_id)
+bulk.PostgresEntryWriter._reserve = killing(bulk.PostgresEntryWriter._reserve)
+import_hashset(Store(Settings(home=Path(sys.argv[1]))), Path(sys.argv[2]), "l")
+"""
+
+
+def test_import_killed_in_a_transaction_leaves_a_store_a_rerun_completes(
+    make_store: Any, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from sqlalchemy import text
+
+    from hashsieve.hashsets.catalogue import list_hashsets
+
+    store = make_store("home")
+    path = tmp_path / "list.txt"
+    path.write_text("\n".join(md5(f"k{i}") for i in range(5_000)) + "\n")
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_IMPORT, str(store.settings.home), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == -9, child.stderr[-2000:]
+    with store.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        rows = conn.execute(text("SELECT count(*) FROM hash_entries")).scalar()
+    # the two committed blocks, none of the killed one's, in a set never matched
+    assert rows == 2_000
+    [left] = list_hashsets(store)
+    assert (left.name, left.complete) == ("l", False)
+    # the rerun (what `hashset import` does with an incomplete set of that name) takes it all
+    delete_hashset(store, "l")
+    assert import_hashset(store, path, "l").taken == 5_000
+    ids, values = entry_arrays(store, "md5")
+    assert sorted(v.tobytes().hex() for v in values) == sorted(md5(f"k{i}") for i in range(5_000))
+    assert _index_pairs(store, "md5") == {
+        (int(i), v.tobytes()) for i, v in zip(ids, values, strict=True)
+    }
