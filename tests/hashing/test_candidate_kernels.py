@@ -152,9 +152,14 @@ def _plain_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def test_the_edge_run_kernel_matches_a_plain_reading_of_its_definition() -> None:
-    rng = np.random.default_rng(5)
-    lum = rng.integers(0, 256, (60, 97)).astype(np.float32)
+@pytest.mark.parametrize(
+    ("seed", "shape"), [(5, (60, 97)), (6, (3, 5)), (7, (41, 2)), (8, (33, 300))]
+)
+def test_the_edge_run_kernel_matches_a_plain_reading_of_its_definition(
+    seed: int, shape: tuple[int, int]
+) -> None:
+    rng = np.random.default_rng(seed)
+    lum = rng.integers(0, 256, shape).astype(np.float32)
     lum[20:30] = 100.0  # long edges too, not only noise
     lum[25:, 10:70] = 160.0
     gy = np.zeros_like(lum)
