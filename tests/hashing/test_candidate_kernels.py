@@ -201,3 +201,8 @@ def test_the_plane_reduction_is_pillows_value_for_value() -> None:
         plane = rng.integers(0, 256, tuple(rng.integers(1, 120, 2)), dtype=np.uint8)
         want = np.asarray(Image.fromarray(plane).reduce(f))
         assert np.array_equal(reduce_plane(plane, f), want)
+    # Factors whose column sums outgrow 16 bits (257 rows of 255 is the most that fits).
+    plane = np.full((700, 530), 255, dtype=np.uint8)
+    plane[::3] = rng.integers(0, 256, plane[::3].shape, dtype=np.uint8)
+    for f in (257, 258, 300):
+        assert np.array_equal(reduce_plane(plane, f), np.asarray(Image.fromarray(plane).reduce(f)))
