@@ -8,28 +8,35 @@ app, is its **continuous tone**: rendered UI is drawn in flat fills (a backdrop,
 bubble), with text and icons as thin edges between them, so most of its pixels equal their
 neighbours exactly; a photograph's noise and gradients leave almost none equal. So:
 
-1. **Gate**: the share of pixels of the analysis copy that equal their four neighbours. A
-   screenshot of an app is mostly such pixels (0.47-0.77 on the dev set, PNG or JPEG at 85); a
-   photograph is not (the ingest corpus: at most 0.20, mean 0.05). Below :data:`GATE` nothing
-   more is done: that is all an ordinary photograph pays.
-2. **Components**: the 8-connected regions of pixels that are *not* flat. Text falls into small
-   components (a glyph, a word), a photograph into one large one (its outline included; a
-   smooth sky inside it is still noise, not a flat fill).
-3. Each large component's bounding box has the sparse lines at its edges peeled (a doodle or a
-   bubble's outline touching it); what is left must be **photographic**: at least
-   :data:`DENSE` of its pixels not flat, on every side as well as inside (a bubble, a button or
-   a card with text is flat inside; a shape on a plain backdrop does not fill its box to the
-   edges). Rounded corners are tolerated: the sides are read over their middle.
-4. Each side is then put, at full size, on the first line (from outside in, within a couple of
-   analysis pixels) that is not one level along its middle: the bubble's margin and outline
-   are flat along the side, the photograph is not.
+1. **Gate**: the share of pixels of the analysis copy (every :data:`GATE_STEP`-th row and
+   column) that equal their right and lower neighbours exactly. A screenshot of an app is mostly
+   such pixels (0.50-0.66 on the dev screenshots, PNG or JPEG at 80); a photograph is not (the
+   ingest corpus: at most 0.32, mean 0.11). Below :data:`GATE` nothing more is done: that is
+   all an ordinary photograph pays (0.05 ms).
+2. **Seed**: cells of :data:`CELL` pixels whose pixels are mostly not flat are photographic;
+   the largest rectangle of such cells is a photograph's core (a line of text is a cell or two
+   tall, a bubble's inside is flat).
+3. **Grow**: each side moves outwards while the line beyond it is not a flat fill, and inwards
+   while its own line is one. A fill line is mostly flat pixels (a backdrop, bubbles with their
+   text) or nearly all one level (a margin, an outline), read over its middle (rounded corners
+   tolerated). A second guess also grows through fill lines that continue the picture's own
+   tone (a smooth sky at its edge is a fill too, but of the picture's level, not the UI's).
+   A box whose tones are mostly one level is a UI element (a bubble, a card), not a photograph.
+4. **Sides** are put, at full size, on the first line (from outside in, within two analysis
+   pixels) that is not one level along its middle: a bubble's margin and outline are, the
+   photograph is not.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hashsieve.hashing._ui_kernels import flat_mask, flat_share, largest_rectangle, mode_share
+from hashsieve.hashing._ui_kernels import (
+    flat_mask,
+    flat_share,
+    largest_rectangle,
+    mode_share,
+)
 
 Box = tuple[int, int, int, int]  # top, bottom, left, right (end exclusive)
 
@@ -75,7 +82,9 @@ def _fill(line: np.ndarray, flat: np.ndarray) -> int | None:
     if len(line[mid]) < 4:
         return -1
     share, level = mode_share(line[mid], 1)
-    return level if share >= FILL or flat[mid].mean() >= FLAT_LINE else None
+    if share >= FILL or flat[mid].mean() >= FLAT_LINE:
+        return level
+    return None
 
 
 def _grow(lum: np.ndarray, flat: np.ndarray, box: Box, *, sky: bool) -> Box:
