@@ -64,10 +64,13 @@ def plateaus(lum: np.ndarray, step: float, min_count: int) -> tuple[np.ndarray, 
     reduced copy's pixels, bottom and right inclusive."""
     h, w = lum.shape[0] // 2, lum.shape[1] // 2
     small = np.empty((h, w), np.float32)
+    pair = np.empty(lum.shape[1], np.float32)
     for y in range(h):
         upper, lower = lum[2 * y], lum[2 * y + 1]
+        for x in range(lum.shape[1]):  # rows first: a contiguous loop the compiler vectorises
+            pair[x] = upper[x] + lower[x]
         for x in range(w):
-            small[y, x] = 0.25 * (upper[2 * x] + upper[2 * x + 1] + lower[2 * x] + lower[2 * x + 1])
+            small[y, x] = 0.25 * (pair[2 * x] + pair[2 * x + 1])
     # The largest step to the four neighbours, branch-free (a branch per comparison cost
     # twice the whole kernel).
     flat = np.zeros((h, w), np.bool_)
@@ -157,20 +160,29 @@ def plateaus(lum: np.ndarray, step: float, min_count: int) -> tuple[np.ndarray, 
 
 @njit(cache=True, nogil=True)
 def join_pieces(
-    found: np.ndarray, spread: float, gap: int, lo: float, hi: float, fill: float, h: int, w: int
+    found: np.ndarray,
+    spread: float,
+    gap: int,
+    lo: float,
+    hi: float,
+    fill: float,
+    h: int,
+    w: int,
+    clipped: tuple[float, float],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pieces (rows of :func:`plateaus`) each flat within ``spread`` and of one level (within
     ``spread``) whose boxes lie within ``gap`` of each other, joined; kept when the joined box
     is ``lo`` to ``hi`` on each side, off the picture's edge (``h`` x ``w``) and filled to
-    ``fill``. Returns each piece's group (-1: none kept) and per group kept (count, top,
+    ``fill``; pieces at a ``clipped`` level (below the first or above the second) are left
+    out. Returns each piece's group (-1: none kept) and per group kept (count, top,
     bottom, left, right, sum of levels)."""
     n = found.shape[0]
     parent = np.arange(n)
     ok = np.empty(n, np.bool_)
     level = np.empty(n)
     for k in range(n):
-        ok[k] = found[k, 6] - found[k, 5] <= spread
         level[k] = found[k, 7] / found[k, 0]
+        ok[k] = found[k, 6] - found[k, 5] <= spread and clipped[0] <= level[k] <= clipped[1]
     for i in range(n):
         if not ok[i]:
             continue
@@ -238,13 +250,11 @@ def find_stickers(lum: np.ndarray) -> list[Box]:
         np.ascontiguousarray(lum, dtype=np.float32), _STEP, max(4, int(_PIECE * lo * lo))
     )
     # Pieces of one level side by side are one sticker (a face's eyes and mouth cut its fill).
-    piece_group, groups = join_pieces(found, _SPREAD, 2, lo, hi, _FILL, h, w)
+    piece_group, groups = join_pieces(found, _SPREAD, 2, lo, hi, _FILL, h, w, _CLIPPED)
     out: list[tuple[float, Box]] = []
     for g, (n, top, bottom, left, right, total) in enumerate(groups.tolist()):
         t, b, l, r = int(top), int(bottom) + 1, int(left), int(right) + 1  # noqa: E741
         level = total / n
-        if not _CLIPPED[0] <= level <= _CLIPPED[1]:
-            continue
         # Its edge: the pixels two past the plateau (median) differ from its level.
         t0, b0, l0, r0 = max(0, t - 3), min(h, b + 3), max(0, l - 3), min(w, r + 3)
         mask = np.zeros((b0 - t0, r0 - l0), np.bool_)
