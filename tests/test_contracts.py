@@ -350,7 +350,7 @@ def test_algorithm_figures_are_the_measured_ones() -> None:
     assert PART_ALGORITHMS == ("pdq-crop", "pdq-top")
     for name in PART_ALGORITHMS:
         part = ALGORITHMS.get(name)
-        assert (part.threshold, part.min_quality) == (31, 60)
+        assert (part.threshold, part.min_quality) == (31, 65)
         assert (part.threshold, part.min_quality) == (
             reference.PART_THRESHOLD,
             reference.PART_MIN_QUALITY,

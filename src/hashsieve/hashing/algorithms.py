@@ -26,11 +26,14 @@ from hashsieve.registry import Registry
 Kind = Literal["crypto", "perceptual", "video"]
 
 # The reference parts' figures (hashsieve.hashing.reference reads them from here). Parts below
-# quality 60 are not kept (whole images keep the settings' 50): measured on the robustness
+# quality 65 are not kept (whole images keep the settings' 50): measured on the robustness
 # benchmark's distractors, at 50 one smooth crop came within 22 bits of an unrelated picture; from
-# 60 up the closest was 62. A part matches at distance 31 or less (no distractor within 40).
+# 60 up the closest was 62. With 68 crop parts an original (2026-11-29), 4,159 unrelated pictures
+# (docs/robust-matching.md, "Reference parts") came within 32 and 36 bits of two parts of quality
+# 61-62 of a flat vector-art original (42 and 46 with the 21 parts before); from 65 up the closest
+# was 60. A part matches at distance 31 or less.
 _PART_THRESHOLD = 31
-_PART_MIN_QUALITY = 60
+_PART_MIN_QUALITY = 65
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,9 +49,9 @@ CROP_OFFSETS = (0.045, 0.065)
 #: Cuts (first edge, second edge) of one axis for the rest of the ``pdq-crop`` parts: every
 #: (top/bottom, left/right) pair of them, less the whole image and the parts above (47 parts).
 #: Crops that leave an edge or an axis untouched (a window of 92-97 % placed anywhere; 3-8 % cut
-#: from two opposite edges only) fall outside the grid above: on 576 such and other crops of 48
-#: dev originals (docs/robust-matching.md, "Reference parts") these took crop recall from 51 and
-#: 41 % to 89 and 72 %; a grid of 1.5 % steps (1,314 parts) reached 94 and 84 %.
+#: from two opposite edges only) fall outside the grid above: on 576 crops in the benchmark's four
+#: styles of 48 dev originals (docs/robust-matching.md, "Reference parts") these took crop recall
+#: from 51 and 41 % to 89 and 70 %; a grid of 1.5 % steps (1,314 parts) reached 94 and 84 %.
 AXIS_CUTS = (
     (0.0, 0.0),
     (0.03, 0.03),
