@@ -123,7 +123,7 @@ def _crop_shares() -> tuple[Shares, ...]:
 CROP_SHARES = _crop_shares()
 
 
-def _crop_label(shares: Shares) -> str:
+def crop_label(shares: Shares) -> str:
     """A crop part's label: "crop 4%" (centred), "crop 4.5/6.5/0/0%" (top/bottom/left/right)."""
     if shares[0] in CROP_LEVELS and len(set(shares)) == 1:
         return f"crop {round(shares[0] * 100)}%"
@@ -135,7 +135,7 @@ def reference_parts(image: ImageLike) -> list[ReferencePart]:
     rgb = reduced(rgb_array(image))
     if min(rgb.shape[:2]) < 32:
         return []
-    parts = [("pdq-crop", _crop_label(shares), uneven_crop(rgb, shares)) for shares in CROP_SHARES]
+    parts = [("pdq-crop", crop_label(shares), uneven_crop(rgb, shares)) for shares in CROP_SHARES]
     parts.append(("pdq-top", f"top {round(TOP_SHARE * 100)}%", top_part(rgb)))
     out = []
     for algorithm, label, pixels in parts:
