@@ -263,3 +263,36 @@ def test_import_killed_in_a_transaction_leaves_a_store_a_rerun_completes(
     assert _index_pairs(store, "md5") == {
         (int(i), v.tobytes()) for i, v in zip(ids, values, strict=True)
     }
+
+
+@pytest.mark.parametrize("failing", ["run", "close"])
+def test_a_failed_write_is_raised_and_leaves_no_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """A write that fails on the writer thread (a batch, or giving the connection back after
+    the last one) is raised by the import, which waits for the thread and deletes the set."""
+    from hashsieve.hashsets.catalogue import list_hashsets
+    from hashsieve.store import bulk
+
+    monkeypatch.delenv("HASHSIEVE_DATABASE_URL", raising=False)
+    monkeypatch.setattr(lists, "_BLOCK_CHARS", 33 * 1000)
+    original = getattr(bulk.SqliteEntryWriter, failing)
+    calls: list[int] = []
+
+    def failing_write(self: Any, *args: Any) -> Any:
+        calls.append(1)
+        if failing == "close" or len(calls) == 2:
+            raise RuntimeError(f"{failing} failed")
+        return original(self, *args)
+
+    monkeypatch.setattr(bulk.SqliteEntryWriter, failing, failing_write)
+    path = tmp_path / "list.txt"
+    path.write_text("\n".join(md5(f"f{i}") for i in range(5_000)) + "\n")
+    store = Store(Settings(home=tmp_path / "home", workers=1))
+    try:
+        with pytest.raises(RuntimeError, match=f"{failing} failed"):
+            import_hashset(store, path, "l")
+        assert list_hashsets(store) == []
+        assert len(entry_arrays(store, "md5")[0]) == 0
+    finally:
+        store.close()

@@ -313,6 +313,7 @@ class _WriterThread:
         self._thread.start()
 
     def _work(self, store: Store) -> None:
+        ended = False  # the end of the jobs was read
         try:
             with store.engine.connect() as conn:
                 writer = entry_writer(conn)
@@ -320,11 +321,12 @@ class _WriterThread:
                     while (job := self._jobs.get()) is not None:
                         if self._error is None:
                             job(writer)
+                    ended = True
                 finally:
                     writer.close()
         except BaseException as exc:  # raised again in the importing thread
             self._error = exc
-            while self._jobs.get() is not None:  # let submit() and close() return
+            while not ended and self._jobs.get() is not None:  # let submit(), close() return
                 pass
 
     def submit(self, job: Callable[[EntryWriter], object]) -> None:
