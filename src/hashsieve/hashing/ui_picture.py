@@ -90,8 +90,8 @@ def _fill(line: np.ndarray, flat: np.ndarray) -> int | None:
 def _grow(lum: np.ndarray, flat: np.ndarray, box: Box, *, sky: bool) -> Box:
     """``box`` with each side moved outwards while the line beyond it is not a fill, or is a
     fill that continues the picture's own tone (a smooth sky at the picture's edge: within
-    _SKY_STEP levels of its neighbour line, up to _SKY of the box), then inwards while its own
-    line is a fill: the seed from dense cells to the photograph's edge."""
+    _SKY_STEP levels of its neighbour line, up to _SKY of the box), and inwards (before and
+    after) while its own line is a fill: the seed from dense cells to the photograph's edge."""
     h, w = lum.shape
     t, b, l, r = box  # noqa: E741
 
@@ -132,17 +132,24 @@ def _grow(lum: np.ndarray, flat: np.ndarray, box: Box, *, sky: bool) -> Box:
                 r += 1
         return n
 
+    def shrink() -> None:
+        nonlocal t, b, l, r  # noqa: E741
+        while b - t > 4 and _fill(lum[t, l:r], flat[t, l:r]) is not None:
+            t += 1
+        while b - t > 4 and _fill(lum[b - 1, l:r], flat[b - 1, l:r]) is not None:
+            b -= 1
+        while r - l > 4 and _fill(lum[t:b, l], flat[t:b, l]) is not None:
+            l += 1  # noqa: E741
+        while r - l > 4 and _fill(lum[t:b, r - 1], flat[t:b, r - 1]) is not None:
+            r -= 1
+
+    # The seed's cells may take in a line or two of fill past the picture's edge (the analysis
+    # copy blends the edge into them): peeled first, or the growth starts beyond the edge.
+    shrink()
     for with_sky in (False, True, False) if sky else (False,):
         for side in "tblr":
             grow(side, with_sky)
-    while b - t > 4 and _fill(lum[t, l:r], flat[t, l:r]) is not None:
-        t += 1
-    while b - t > 4 and _fill(lum[b - 1, l:r], flat[b - 1, l:r]) is not None:
-        b -= 1
-    while r - l > 4 and _fill(lum[t:b, l], flat[t:b, l]) is not None:
-        l += 1  # noqa: E741
-    while r - l > 4 and _fill(lum[t:b, r - 1], flat[t:b, r - 1]) is not None:
-        r -= 1
+    shrink()
     return (t, b, l, r)
 
 
