@@ -255,7 +255,15 @@ def find_stickers(lum: np.ndarray) -> list[Box]:
     for g, (n, top, bottom, left, right, total) in enumerate(groups.tolist()):
         t, b, l, r = int(top), int(bottom) + 1, int(left), int(right) + 1  # noqa: E741
         level = total / n
-        # Its edge: the pixels two past the plateau (median) differ from its level.
+        # The ring round its box is mostly at other levels (the cheaper test first) ...
+        pad = max(2, round(_WIDEN * max(b - t, r - l)))
+        box = (max(0, t - pad), min(h, b + pad), max(0, l - pad), min(w, r + pad))
+        big = (2 * box[0], 2 * box[1], 2 * box[2], 2 * box[3])  # in the analysis copy
+        ring = _ring(lum, big, 2 * pad)
+        if not len(ring) or np.mean(np.abs(ring - level) <= _RING_TOL) > _RING_SHARE:
+            continue
+        # ... and its edge is distinct: the pixels two past the plateau (median) differ from
+        # its level.
         t0, b0, l0, r0 = max(0, t - 3), min(h, b + 3), max(0, l - 3), min(w, r + 3)
         mask = np.zeros((b0 - t0, r0 - l0), np.bool_)
         for y, a, e, _ in spans[np.isin(spans[:, 3], np.flatnonzero(piece_group == g))]:
@@ -263,12 +271,7 @@ def find_stickers(lum: np.ndarray) -> list[Box]:
         near = _dilate(mask, 1)
         edge = _dilate(near, 2) & ~near
         contrast = float(np.median(np.abs(_reduced(lum, t0, b0, l0, r0)[edge] - level)))
-        pad = max(2, round(_WIDEN * max(b - t, r - l)))
-        box = (max(0, t - pad), min(h, b + pad), max(0, l - pad), min(w, r + pad))
-        big = (2 * box[0], 2 * box[1], 2 * box[2], 2 * box[3])  # in the analysis copy
-        ring = _ring(lum, big, 2 * pad)
-        share = float(np.mean(np.abs(ring - level) <= _RING_TOL)) if len(ring) else 1.0
-        if contrast < _CONTRAST or share > _RING_SHARE:
+        if contrast < _CONTRAST:
             continue
         out.append((contrast, big))
     out.sort(key=lambda c: -c[0])
