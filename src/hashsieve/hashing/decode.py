@@ -79,8 +79,9 @@ class OpenedImage:
     scale: int = 1
     #: What the decoders said while opening it (short, deduplicated, capped): for the file's row.
     warnings: list[str] = field(default_factory=list)
-    #: The luma plane as an array (the luma path's pixels), taken once: copying a Pillow image
-    #: out to numpy costs about 1.5 ms per 2.6 MP, and the quality estimate and PDQ share it.
+    #: The luma plane as an array (the luma path's pixels), decoded straight into it (copying a
+    #: Pillow image out to numpy costs about 1.5 ms per 2.6 MP); the quality estimate, PDQ and
+    #: the robust stage share it.
     luma: np.ndarray | None = None
 
 
