@@ -10,8 +10,11 @@ bounding box (a disc, a heart, a star) and unlike the picture around them (few p
 round the box at the plateau's level). The box, widened by the sticker's outline, is filled by
 interpolating between the rows above and below it (``overlay``'s fill rule).
 
-One pass of a numba kernel labels the plateaus (union-find) and sums each one's extent and
-levels; nothing else runs for a photograph without one.
+Two numba kernels do the work: :func:`plateaus` (the reduced copy, its flat pixels, their runs
+along rows joined by union-find, each plateau's extent and levels) and :func:`join_pieces` (the
+pieces of one sticker joined, the size, fill and clipping tests); Python looks only at plateaus
+that pass them, which an ordinary photograph seldom has. Cost: about 0.2 ms per photograph of
+the ingest corpus (``bench/robustness/stage_cost.py sticker``), no region on any of 120.
 """
 
 from __future__ import annotations
