@@ -93,7 +93,7 @@ for _algorithm in (
         "pdq-crop",
         "perceptual",
         32,
-        "PDQ of a known original with 2-10 % cut from every edge (reference part)",
+        "PDQ of a known original with a few per cent cut from some or all edges (reference part)",
         threshold=_PART_THRESHOLD,
         min_quality=_PART_MIN_QUALITY,
         listed=False,
