@@ -132,7 +132,7 @@ def scan(
     command to resume after a crash."""
     import os
 
-    from hashsieve.workers.executor import start_forkserver
+    from hashsieve.workers.executor import WORKER_PRELOAD, start_forkserver
 
     for p in paths:
         if not os.path.lexists(p):
@@ -141,7 +141,10 @@ def scan(
     # The workers' start-up overlaps this process's imports (the preload reads the limit).
     os.environ.setdefault("HASHSIEVE_WORKER_MEMORY_MB", str(settings.worker_memory_mb))
     if cluster is None:
-        start_forkserver()
+        # Each worker runs this command's script again (multiprocessing's spawn does, as
+        # ``__mp_main__``), which imports the CLI: loaded once in the forkserver instead, a
+        # worker starts on its first file 0.15 s of CPU sooner.
+        start_forkserver([*WORKER_PRELOAD, "hashsieve.cli"])
     from hashsieve.scan.pipeline import run_scan
 
     if workers:
