@@ -296,3 +296,29 @@ def test_a_failed_write_is_raised_and_leaves_no_set(
         assert len(entry_arrays(store, "md5")[0]) == 0
     finally:
         store.close()
+
+
+def test_a_connection_whose_checks_cannot_be_turned_back_on_is_not_lent_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import's SQLite connection writes without foreign-key checks; if they cannot be
+    turned back on, the connection is dropped, so the next user gets one with them on."""
+    from hashsieve.store import bulk
+
+    monkeypatch.delenv("HASHSIEVE_DATABASE_URL", raising=False)
+    store = Store(Settings(home=tmp_path / "home", workers=1))
+    try:
+        with store.engine.connect() as conn:
+            writer = bulk.SqliteEntryWriter(conn)
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 0
+
+            def fail(on: bool) -> None:
+                raise RuntimeError("pragma failed")
+
+            monkeypatch.setattr(writer, "_foreign_keys", fail)
+            with pytest.raises(RuntimeError, match="pragma failed"):
+                writer.close()
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+    finally:
+        store.close()

@@ -108,7 +108,13 @@ class SqliteEntryWriter(EntryWriter):
             self.conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
     def close(self) -> None:
-        self._foreign_keys(True)
+        try:
+            self._foreign_keys(True)
+        except BaseException:
+            # A connection that could not turn its checks back on must not go back to the
+            # pool (the pragmas are set when a connection is made, not when it is lent).
+            self.conn.invalidate()
+            raise
 
     def _last_id(self, n: int) -> int:
         last = self.conn.exec_driver_sql("SELECT max(id) FROM hash_entries").scalar_one()
