@@ -284,6 +284,7 @@ def test_store_has_one_migration_head(console_store: Store) -> None:
     script = ScriptDirectory.from_config(db.alembic_config(console_store.engine))
     newest = max(revision.revision for revision in script.walk_revisions())
     assert script.get_heads() == [newest]  # every migration joins one line: no second head
+    assert {newest} == db.HEADS  # a store at it opens without loading Alembic
 
 
 def test_hashlist_pages_join_into_the_whole_list(
