@@ -17,6 +17,14 @@ were undone, and hashes each (with its 8 dihedral variants) for the matcher.
   controls): a rectangle found by its long top and bottom edges, darker than the picture around
   it or much smoother than a textured picture, is filled by interpolating the rows around it (in
   the trimmed image, or in the ``picture``).
+- ``blur-trim`` undoes bars of the picture itself, stretched and blurred behind it: bands on
+  opposite sides that end in a jump of detail at one depth.
+- ``ui-picture`` finds a photograph among an app's UI (a web page, a chat bubble, a feed card):
+  the largest block of continuous-tone cells in a screenshot that is mostly exact flat fills,
+  grown to the flat lines around it (:mod:`hashsieve.hashing.ui_picture`).
+- ``sticker`` undoes an opaque shape anywhere on the picture (an emoji, a badge): a compact
+  plateau of one level, unlike what is around it, filled like an overlay
+  (:mod:`hashsieve.hashing.stickers`).
 - ``uncrop`` partly undoes a few per cent cut from every edge: the image is padded back to the
   original's frame by repeating its edge pixels.
 
