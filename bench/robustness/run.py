@@ -433,7 +433,7 @@ def main() -> None:
         choices=POOLS,
         default="all",
         help="hard transforms' styles: all, all but styles.UNSEEN, only those, or only the "
-        "third held-out round (heldout3.py, never in all)",
+        "third or fourth held-out round (heldout3.py, heldout4.py, never in all)",
     )
     ap.add_argument(
         "--hard-only",

@@ -786,9 +786,10 @@ UNSEEN = frozenset(
         ("crop", "one-axis"),
     }
 )
-#: Which styles a run draws from: every one, all but :data:`UNSEEN`, only :data:`UNSEEN`, or
-#: only the third held-out round (bench/robustness/heldout3.py: kept apart, never in "all").
-POOLS = ("all", "seen", "unseen", "heldout3")
+#: Which styles a run draws from: every one, all but :data:`UNSEEN`, only :data:`UNSEEN`, only
+#: the third held-out round (bench/robustness/heldout3.py), or only the fourth (heldout4.py):
+#: the rounds are kept apart, never in "all".
+POOLS = ("all", "seen", "unseen", "heldout3", "heldout4")
 
 
 def apply(
@@ -802,13 +803,20 @@ def apply(
     """``img`` altered by one style of ``transform``, drawn from ``rng``; and the style's name.
 
     With ``holdout`` the :data:`HOLDOUT` styles are never drawn; ``pool`` is one of
-    :data:`POOLS` ("heldout3" draws from ``heldout3.STYLES`` alone, ``holdout`` aside)."""
+    :data:`POOLS` ("heldout3" draws from ``heldout3.STYLES`` alone, "heldout4" from
+    ``heldout4.STYLES`` alone, ``holdout`` aside)."""
     if pool == "heldout3":
         from heldout3 import STYLES as THIRD  # imports this module: loaded on first use
 
         group = THIRD[transform]
         third = list(group)[int(rng.integers(0, len(group)))]
         return group[third](img, rng), third
+    if pool == "heldout4":
+        from heldout4 import STYLES as FOURTH  # imports this module: loaded on first use
+
+        group = FOURTH[transform]
+        fourth = list(group)[int(rng.integers(0, len(group)))]
+        return group[fourth](img, rng), fourth
     names = [
         n
         for n in STYLES[transform]
