@@ -71,12 +71,14 @@ def _shadow(out: Image.Image, box: tuple[int, int, int, int], blur: float, depth
 def _grain(
     size: tuple[int, int], colour: _RGB, rng: np.random.Generator, amount: float
 ) -> Image.Image:
-    """A surface of ``colour`` with a fine blurred grain (paper, card, a desk's finish)."""
+    """A surface of ``colour`` with a fine grain (paper, card, a desk's finish): noise drawn at
+    half the size and enlarged, which softens it as a blur would, at a quarter of the cost."""
     w, h = size
-    noise = rng.normal(0.0, amount, (h, w, 1)).astype(np.float32)
-    plane = np.array(colour, np.float32)[None, None, :] + noise
-    img = Image.fromarray(np.clip(plane, 0, 255).astype(np.uint8), "RGB")
-    return img.filter(ImageFilter.GaussianBlur(0.7))
+    noise = rng.standard_normal((h // 2 + 1, w // 2 + 1), dtype=np.float32) * amount + 128
+    grain = Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8), "L")
+    grain = np.asarray(grain.resize((w, h), Image.Resampling.BILINEAR), np.int16) - 128
+    plane = np.array(colour, np.int16)[None, None, :] + grain[..., None]
+    return Image.fromarray(np.clip(plane, 0, 255).astype(np.uint8), "RGB")
 
 
 # ---------------------------------------------------------------------------------------------
