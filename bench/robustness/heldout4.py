@@ -75,8 +75,8 @@ def _grain(
     half the size and enlarged, which softens it as a blur would, at a quarter of the cost."""
     w, h = size
     noise = rng.standard_normal((h // 2 + 1, w // 2 + 1), dtype=np.float32) * amount + 128
-    grain = Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8), "L")
-    grain = np.asarray(grain.resize((w, h), Image.Resampling.BILINEAR), np.int16) - 128
+    small = Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8), "L")
+    grain = np.asarray(small.resize((w, h), Image.Resampling.BILINEAR), np.int16) - 128
     plane = np.array(colour, np.int16)[None, None, :] + grain[..., None]
     return Image.fromarray(np.clip(plane, 0, 255).astype(np.uint8), "RGB")
 
