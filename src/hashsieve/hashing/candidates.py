@@ -55,6 +55,7 @@ from hashsieve.hashing._candidate_kernels import (
     summed_areas,
 )
 from hashsieve.hashing._pdq_kernels import reduce_plane
+from hashsieve.hashing.framed import find_framed
 from hashsieve.hashing.pdq import (
     ImageLike,
     is_grey_view,
@@ -76,6 +77,7 @@ CANDIDATE_NAMES = (
     "picture-overlay",
     "sticker",
     "ui-picture",
+    "framed",
     "uncrop",
 )
 #: PDQ distance at or below which each candidate matches (the whole image keeps the settings'
@@ -95,6 +97,8 @@ THRESHOLDS: dict[str, int] = {
     "sticker": 31,
     # A photograph's rectangle among an app's UI (hashing.ui_picture).
     "ui-picture": 31,
+    # A picture inside a textured surround: a pattern, a frame, a card (hashing.framed).
+    "framed": 31,
     "uncrop": 31,
 }
 #: Candidates computed by default. ``uncrop`` is left out: it costs one more PDQ on every image
@@ -838,6 +842,10 @@ def find_candidates(
         for box in find_ui_pictures(lum, px, factor) if "ui-picture" in names else ():
             if not any(_same(box, c.box, px.shape) for c in out):
                 out.append(Candidate("ui-picture", box, _as_rgb(_crop(px, box))))
+        # 7. A picture padded or framed by a textured surround (hashing.framed), unless found.
+        for box in find_framed(lum, px, factor) if "framed" in names else ():
+            if not any(max(abs(x - y) for x, y in zip(box, c.box, strict=True)) <= 2 for c in out):
+                out.append(Candidate("framed", box, _as_rgb(_crop(px, box))))
     if "uncrop" in names and min(height, width) >= 16:
         out.append(Candidate("uncrop", full, _uncrop(rgb)))
     return out
