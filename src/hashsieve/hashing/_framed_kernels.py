@@ -1,7 +1,8 @@
 """numba kernels of the ``framed`` candidate (:mod:`hashsieve.hashing.framed`).
 
-:func:`step_shares` runs on every picture's analysis copy (the gate reads every third pixel
-along each line); :func:`edge_peaks` on the shares it returns.
+:func:`column_steps` runs on every picture's analysis copy (the gate's first half: column edges
+over every third row), :func:`row_steps` only when both sides have an edge; :func:`edge_peaks` on
+the shares they return.
 """
 
 from __future__ import annotations
@@ -11,27 +12,31 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def step_shares(lum: np.ndarray, tol: float, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row edge ``i`` (between rows i and i + 2) the share of columns, every ``stride``-th,
-    whose levels differ by more than ``tol``; the same per column edge, over every
-    ``stride``-th row. One pass."""
+def row_steps(lum: np.ndarray, tol: float) -> np.ndarray:
+    """Per row edge ``i`` (between rows i and i + 2) the share of columns whose levels differ by
+    more than ``tol``. Branch-free along rows (the loop vectorises)."""
     h, w = lum.shape
     rows = np.zeros(max(h - 2, 0), np.float64)
-    cols = np.zeros(max(w - 2, 0), np.float64)
     for y in range(1, h - 1):
         n = 0
-        for x in range(0, w, stride):
-            if abs(lum[y + 1, x] - lum[y - 1, x]) > tol:
-                n += 1
-        rows[y - 1] = n / ((w + stride - 1) // stride)
-    per = (h + stride - 1) // stride
+        for x in range(w):
+            n += abs(lum[y + 1, x] - lum[y - 1, x]) > tol
+        rows[y - 1] = n / w
+    return rows
+
+
+@njit(cache=True, nogil=True)
+def column_steps(lum: np.ndarray, tol: float, stride: int) -> np.ndarray:
+    """Per column edge ``i`` (between columns i and i + 2) the share of rows, every
+    ``stride``-th, whose levels differ by more than ``tol``."""
+    h, w = lum.shape
+    counts = np.zeros(max(w - 2, 0), np.int32)
+    per = 0
     for y in range(0, h, stride):
+        per += 1
         for x in range(1, w - 1):
-            if abs(lum[y, x + 1] - lum[y, x - 1]) > tol:
-                cols[x - 1] += 1.0
-    for x in range(w - 2):
-        cols[x] /= per
-    return rows, cols
+            counts[x - 1] += abs(lum[y, x + 1] - lum[y, x - 1]) > tol
+    return counts / max(per, 1)
 
 
 @njit(cache=True, nogil=True)
