@@ -171,12 +171,23 @@ def test_api(
     token = target.peer_token if path.startswith("/api/exchange/") else target.token
     target.requests += 1
     target.operations.add(operation)
-    case.call_and_validate(
-        base_url=target.server.url,
-        headers={"X-CSRF-Token": session.csrf, "Authorization": f"Bearer {token}"},
-        cookies=session.cookies,
-        checks=CHECKS,
-        timeout=30,
+    headers = {"X-CSRF-Token": session.csrf, "Authorization": f"Bearer {token}"}
+    response = case.call(
+        base_url=target.server.url, headers=headers, cookies=session.cookies, timeout=30
+    )
+    if _refused_by_the_http_layer(response):
+        return
+    case.validate_response(response, checks=CHECKS, headers=headers)
+
+
+def _refused_by_the_http_layer(response: Any) -> bool:
+    """A request head over the HTTP layer's limit (uvicorn's h11: 16 KB) is answered 400 in
+    plain text before the app sees it: not one of the app's answers, so not in its schema. Only
+    a request line long enough to come near that limit is let through here."""
+    return (
+        response.status_code == 400
+        and response.text == "Invalid HTTP request received."
+        and len(response.request.url) > 8 * 1024
     )
 
 
