@@ -58,6 +58,7 @@ from hashsieve.hashing._pdq_kernels import reduce_plane
 from hashsieve.hashing.framed import find_framed
 from hashsieve.hashing.pdq import (
     ImageLike,
+    block_luma,
     is_grey_view,
     pdq_with_dihedral,
     reduced,
@@ -172,14 +173,6 @@ class CandidateHash:
 
     def as_tuple(self) -> tuple[str, int, bytes]:
         return (self.name, self.quality, self.codes)
-
-
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-
-
-def _lum(lines: np.ndarray) -> np.ndarray:
-    """Luma (float32) of a block of pixels: a luma plane as it is, RGB weighted (ITU-R 601)."""
-    return lines.astype(np.float32) if lines.ndim == 2 else lines.astype(np.float32) @ _LUMA
 
 
 def _as_rgb(px: np.ndarray) -> np.ndarray:
@@ -341,7 +334,7 @@ def _sharpen(rgb: np.ndarray, box: Box, factor: int) -> Box:
 
     def step(lines: np.ndarray, centre: int) -> int:  # lines: the strip around ``centre``
         lo = max(1, centre - 2 * factor)
-        strip = _lum(lines[lo - 1 : centre + 2 * factor])
+        strip = block_luma(lines[lo - 1 : centre + 2 * factor])
         diffs = np.abs(np.diff(strip, axis=0)).mean(axis=1)
         return lo + int(diffs.argmax()) if len(diffs) else centre
 
@@ -637,7 +630,7 @@ def _best_box(
 
 def _line_flat(lines: np.ndarray) -> np.ndarray:
     """Per line of pixels (lines x length, luma or RGB): one flat level (the backdrop's)?"""
-    return _flat_share(_lum(lines), _BORDER_TOL)[0] >= _FLAT
+    return _flat_share(block_luma(lines), _BORDER_TOL)[0] >= _FLAT
 
 
 def _refine(rgb: np.ndarray, box: Box, factor: int) -> Box:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from hashsieve.hashing._framed_kernels import column_steps, edge_peaks, row_steps
+from hashsieve.hashing.pdq import block_luma
 
 Box = tuple[int, int, int, int]  # top, bottom, left, right (end exclusive)
 
@@ -164,12 +165,6 @@ def _one_surround(lum: np.ndarray, box: Box) -> bool:
     return len(means) >= 2 and max(means) - min(means) <= SURROUND
 
 
-def _lum(lines: np.ndarray) -> np.ndarray:
-    if lines.ndim == 2:
-        return lines.astype(np.float32)
-    return lines.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-
-
 def _sharpen(px: np.ndarray, box: Box, factor: int) -> Box:
     """Each side of ``box`` (full size, from the analysis copy) moved onto the sharpest step
     between neighbouring lines within ``factor`` pixels, measured over its span."""
@@ -178,20 +173,20 @@ def _sharpen(px: np.ndarray, box: Box, factor: int) -> Box:
     height, width = px.shape[:2]
     t, b, l, r = box  # noqa: E741
 
-    def place(lines: np.ndarray, at: int, n: int, inward: int) -> int:  # all the axis, spanned
+    def place(lines: np.ndarray, at: int, n: int) -> int:  # all the axis, spanned
         lo, hi = max(1, at - factor), min(n - 1, at + factor)
         if hi <= lo:
             return at
-        strip = _lum(lines[lo - 1 : hi + 1])
+        strip = block_luma(lines[lo - 1 : hi + 1])
         diffs = np.abs(np.diff(strip, axis=0)).mean(axis=tuple(range(1, strip.ndim)))
         return lo + int(diffs.argmax())  # the first line past the step
 
     pad_c, pad_r = max(1, (r - l) // 10), max(1, (b - t) // 10)  # inside the corners
-    t2 = place(px[:, l + pad_c : r - pad_c], t, height, 1)
-    b2 = place(px[:, l + pad_c : r - pad_c], b, height, -1)
+    t2 = place(px[:, l + pad_c : r - pad_c], t, height)
+    b2 = place(px[:, l + pad_c : r - pad_c], b, height)
     cols = px[t + pad_r : b - pad_r].swapaxes(0, 1)
-    l2 = place(cols, l, width, 1)
-    r2 = place(cols, r, width, -1)
+    l2 = place(cols, l, width)
+    r2 = place(cols, r, width)
     return (t2, b2, l2, r2)
 
 

@@ -167,6 +167,15 @@ def pdq_with_dihedral(
     return PdqHash(codes[0], quality), codes
 
 
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def block_luma(lines: np.ndarray) -> np.ndarray:
+    """Luma (float32) of a block of pixels: a luma plane as it is, RGB weighted (ITU-R 601,
+    PDQ's weights). For the robust stage's edge and step readings, not for a hash."""
+    return lines.astype(np.float32) if lines.ndim == 2 else lines.astype(np.float32) @ _LUMA
+
+
 def is_grey_view(pixels: np.ndarray) -> bool:
     """Whether ``pixels`` are an R = G = B view of one luma plane (:func:`rgb_array` of luma)."""
     return pixels.ndim == 3 and pixels.strides[2] == 0
