@@ -46,6 +46,7 @@ from hashsieve.hashsets.catalogue import KNOWN
 from hashsieve.index.store_index import WIDTHS, StoreIndex
 from hashsieve.sensors.client import InsecureConsoleError, NoRedirect, check_console_url
 from hashsieve.store import Store
+from hashsieve.store.bulk import lock_entry_ids
 from hashsieve.store.models import HashEntry, HashSet, utcnow
 
 log = logging.getLogger(__name__)
@@ -324,6 +325,7 @@ def apply(
         before = conn.scalar(text("SELECT coalesce(max(id), 0) FROM hash_entries")) or 0
         rows = [_insert_row(hs, e) for e in adds.values()]
         if rows:
+            lock_entry_ids(conn)  # no id drawn inside an import's reserved range
             conn.exec_driver_sql(_INSERT.format(p=placeholder), rows)
         # The rows just written: ids above the old maximum (this transaction holds the writer's
         # lock); by the id range alone, for the reason above.

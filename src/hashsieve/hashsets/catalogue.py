@@ -38,7 +38,7 @@ from hashsieve.hashsets.categories import (
 )
 from hashsieve.index.store_index import WIDTHS, EntrySpill, StoreIndex
 from hashsieve.store import Store
-from hashsieve.store.bulk import EntryRun, EntryWriter, entry_writer
+from hashsieve.store.bulk import EntryRun, EntryWriter, entry_writer, writer_streams
 from hashsieve.store.models import HashEntry, HashSet
 
 KNOWN = "known"
@@ -179,7 +179,7 @@ def import_hashset(
         # "incomplete" (and unused by matching) until its last row is in. The writer tells each
         # batch's ids, which go to the spill files and from there into the indexes.
         with EntrySpill(store.settings.index_dir) as spill:
-            with _WriterThread(store) as writer:
+            with _Writers(store) as writer:
                 for batch in _batches(items, summary):
                     if isinstance(batch, HashBlock):
                         _write_block(writer, spill, batch, hashset_id, default_category, summary)
@@ -206,7 +206,7 @@ def import_hashset(
 
 
 def _write_block(
-    writer: _WriterThread,
+    writer: _Writers,
     spill: EntrySpill,
     block: HashBlock,
     hashset_id: int,
@@ -230,7 +230,7 @@ def _write_block(
 
 
 def _write_records(
-    writer: _WriterThread,
+    writer: _Writers,
     spill: EntrySpill,
     batch: list[HashRecord],
     hashset_id: int,
@@ -295,25 +295,33 @@ def _spill_rows(spill: EntrySpill, rows: list[tuple[object, ...]], first: int) -
         spill.add_ids(algo, np.asarray(ids, np.uint32), b"".join(values))
 
 
-class _WriterThread:
-    """The database writes of an import, in order, on a thread of their own.
+class _Writers:
+    """The database writes of an import, on threads of their own, each with its connection.
 
     The database's work (SQLite's inserts, which release the GIL; on PostgreSQL the wait for
-    the server's COPY) then runs while this thread reads and parses the next block: the two
-    use both cores. At most ``depth`` batches wait (bounded memory). A write that fails stops
-    the writes after it, and its error is raised here, at the next submit or at the end.
+    the server's COPY) then runs while the importing thread reads and parses the next block.
+    SQLite has one writer thread; PostgreSQL has :func:`writer_streams` of them, so that the
+    server copies several batches at once, one backend (one core) each. Batches may finish
+    out of order: each knows its own ids. At most two batches per thread wait (bounded
+    memory). A write that fails stops the writes after it, and its error is raised here, at
+    the next submit or at the end.
     """
 
-    def __init__(self, store: Store, depth: int = 2) -> None:
-        self._jobs: queue.Queue[Callable[[EntryWriter], object] | None] = queue.Queue(depth)
+    def __init__(self, store: Store) -> None:
+        streams = writer_streams(store.engine.dialect.name)
+        self._jobs: queue.Queue[Callable[[EntryWriter], object] | None] = queue.Queue(2 * streams)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._work, args=(store,), name="hashsieve-import-writer", daemon=True
-        )
-        self._thread.start()
+        self._threads = [
+            threading.Thread(
+                target=self._work, args=(store,), name=f"hashsieve-import-writer-{i}", daemon=True
+            )
+            for i in range(streams)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _work(self, store: Store) -> None:
-        ended = False  # the end of the jobs was read
+        ended = False  # this thread read its end of the jobs
         try:
             with store.engine.connect() as conn:
                 writer = entry_writer(conn)
@@ -325,12 +333,13 @@ class _WriterThread:
                 finally:
                     writer.close()
         except BaseException as exc:  # raised again in the importing thread
-            self._error = exc
+            if self._error is None:  # the first error is the one raised
+                self._error = exc
             while not ended and self._jobs.get() is not None:  # let submit(), close() return
                 pass
 
     def submit(self, job: Callable[[EntryWriter], object]) -> None:
-        """Run ``job(writer)`` after the jobs before it."""
+        """Run ``job(writer)`` on the next free writer."""
         self._raise()
         self._jobs.put(job)
 
@@ -342,12 +351,14 @@ class _WriterThread:
         """Wait for the writes (the rest skipped with ``cancel``); raise a write's error."""
         if cancel and self._error is None:
             self._error = _Cancelled()
-        self._jobs.put(None)
-        self._thread.join()
+        for _ in self._threads:  # one end for each thread: each stops at the first it reads
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
         if not cancel:
             self._raise()
 
-    def __enter__(self) -> _WriterThread:
+    def __enter__(self) -> _Writers:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,13 +47,15 @@ def _empty(algorithm: str) -> Any:
 class EntrySpill:
     """The (id, value) pairs of an import, per algorithm, appended to files beside the index as
     they are written (bounded memory at any size), then handed to :meth:`StoreIndex.add_entries`
-    memory-mapped: the index learns a set's rows without reading them back from the database."""
+    memory-mapped: the index learns a set's rows without reading them back from the database.
+    Several writer threads may add at once (an import's COPY streams)."""
 
     def __init__(self, index_dir: Path) -> None:
         index_dir.mkdir(parents=True, exist_ok=True)
         self.directory = Path(tempfile.mkdtemp(prefix=".spill-", dir=index_dir))
         self._files: dict[str, tuple[BinaryIO, BinaryIO]] = {}
         self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def add(self, algorithm: str, first_id: int, values: bytes) -> None:
         """Rows ``first_id, first_id + 1, ...`` with these concatenated values."""
@@ -60,15 +63,17 @@ class EntrySpill:
         self.add_ids(algorithm, np.arange(first_id, first_id + n, dtype=np.uint32), values)
 
     def add_ids(self, algorithm: str, ids: np.ndarray, values: bytes) -> None:
-        if algorithm not in self._files:
-            self._files[algorithm] = (
-                open(self.directory / f"{algorithm}.ids", "wb"),  # noqa: SIM115
-                open(self.directory / f"{algorithm}.values", "wb"),  # noqa: SIM115
-            )
-        ids_file, values_file = self._files[algorithm]
-        ids_file.write(np.ascontiguousarray(ids, np.uint32).tobytes())
-        values_file.write(values)
-        self.counts[algorithm] = self.counts.get(algorithm, 0) + int(ids.shape[0])
+        id_bytes = np.ascontiguousarray(ids, np.uint32).tobytes()
+        with self._lock:  # a row's id and value at the same place in their two files
+            if algorithm not in self._files:
+                self._files[algorithm] = (
+                    open(self.directory / f"{algorithm}.ids", "wb"),  # noqa: SIM115
+                    open(self.directory / f"{algorithm}.values", "wb"),  # noqa: SIM115
+                )
+            ids_file, values_file = self._files[algorithm]
+            ids_file.write(id_bytes)
+            values_file.write(values)
+            self.counts[algorithm] = self.counts.get(algorithm, 0) + int(ids.shape[0])
 
     def arrays(self, algorithm: str) -> tuple[np.ndarray, np.ndarray]:
         """(ids, values) of ``algorithm`` as read-only memory maps (empty when none)."""

@@ -9,11 +9,13 @@ one transaction and its ids are known at once:
   have ids ``max - n + 1 .. max``, read with one ``SELECT max(id)`` before the commit. A run of
   list lines is inserted by one ``INSERT ... SELECT`` over a counter table (values cut from one
   blob with ``substr``): no Python per row.
-- **PostgreSQL**: the batch takes ``n`` ids from the table's sequence under a ``SHARE ROW
-  EXCLUSIVE`` lock (other writers of ``hash_entries`` wait for the commit, readers do not), so
-  they are consecutive, and the rows go in through ``COPY`` with those ids (psycopg 3
-  ``cursor.copy``; a run of list lines in COPY's binary format, built by numpy:
-  :func:`copy_binary_run`).
+- **PostgreSQL**: the batch first takes ``n`` consecutive ids from the table's sequence in a
+  short transaction of its own, under an advisory lock that every writer of ``hash_entries``
+  takes before drawing ids (:func:`lock_entry_ids`), then writes its rows through ``COPY`` with
+  those ids (psycopg 3 ``cursor.copy``; a run of list lines in COPY's binary format, built by
+  numpy: :func:`copy_binary_run`). No table lock is held while the rows go in, so an import's
+  batches are copied on several connections at once (:data:`COPY_STREAMS`): the server's COPY
+  is the slowest step of an import, and one backend uses one core.
 """
 
 from __future__ import annotations
@@ -164,35 +166,57 @@ class SqliteEntryWriter(EntryWriter):
             return self._last_id(n)
 
 
-class PostgresEntryWriter(EntryWriter):
-    def _reserve(self, n: int) -> int:
-        """``n`` consecutive ids from the table's sequence (inside the open transaction).
+#: Connections an import copies its batches on, side by side (PostgreSQL; SQLite has one
+#: writer): each is one server backend, one core of the database machine.
+COPY_STREAMS = 2
+#: The advisory lock (a bigint key) taken by every writer of ``hash_entries`` on PostgreSQL
+#: before it draws ids from the table's sequence.
+ENTRY_ID_LOCK = 0x6873_6964  # "hsid"
 
-        The transaction commits without waiting for its WAL to reach the disk (``SET LOCAL
-        synchronous_commit``): a crash may lose the last batches, never corrupt anything, and
-        the set stays incomplete until the catalogue marks it complete in a transaction of its
-        own, whose synchronous commit flushes every batch's WAL before it."""
+
+def lock_entry_ids(conn: Connection) -> None:
+    """Hold, until the open transaction ends, the lock under which ids of ``hash_entries`` are
+    drawn (PostgreSQL; a no-op on SQLite, whose writer holds the whole database). A bulk batch
+    draws its ids as ``nextval`` then ``setval``: a ``nextval`` of another writer between the
+    two would take an id inside the batch's range."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (ENTRY_ID_LOCK,))
+
+
+class PostgresEntryWriter(EntryWriter):
+    """Each batch reserves its ids, then copies its rows in a transaction of its own.
+
+    Both transactions commit without waiting for their WAL to reach the disk (``SET LOCAL
+    synchronous_commit``): a crash may lose the last batches, never corrupt anything, and the
+    set stays incomplete until the catalogue marks it complete in a transaction of its own,
+    whose synchronous commit flushes every batch's WAL (and every reservation's) before it."""
+
+    def _reserve(self, n: int) -> int:
+        """``n`` consecutive ids from the table's sequence, in a short transaction (sequences
+        are not transactional: the ids stay taken whatever the batch's own transaction does)."""
         conn = self.conn
-        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-        conn.exec_driver_sql("LOCK TABLE hash_entries IN SHARE ROW EXCLUSIVE MODE")
-        first = int(
-            conn.exec_driver_sql(
-                "SELECT nextval(pg_get_serial_sequence('hash_entries', 'id'))"
-            ).scalar_one()
-        )
-        if n > 1:
-            conn.exec_driver_sql(
-                "SELECT setval(pg_get_serial_sequence('hash_entries', 'id'), %s)",
-                (first + n - 1,),
+        with conn.begin():
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            lock_entry_ids(conn)
+            first = int(
+                conn.exec_driver_sql(
+                    "SELECT nextval(pg_get_serial_sequence('hash_entries', 'id'))"
+                ).scalar_one()
             )
+            if n > 1:
+                conn.exec_driver_sql(
+                    "SELECT setval(pg_get_serial_sequence('hash_entries', 'id'), %s)",
+                    (first + n - 1,),
+                )
         return first
 
     def _cursor(self) -> Any:
         return self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
     def rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        first = self._reserve(len(rows))
         with self.conn.begin():
-            first = self._reserve(len(rows))
+            self.conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             columns = ", ".join(("id", *ENTRY_COLUMNS))
             with (
                 self._cursor() as cur,
@@ -203,8 +227,9 @@ class PostgresEntryWriter(EntryWriter):
             return first
 
     def run(self, run: EntryRun) -> int:
+        first = self._reserve(run.count)
         with self.conn.begin():
-            first = self._reserve(run.count)
+            self.conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             with (
                 self._cursor() as cur,
                 cur.copy(
@@ -286,3 +311,8 @@ def entry_writer(conn: Connection) -> EntryWriter:
     if name == "postgresql":
         return PostgresEntryWriter(conn)
     raise NotImplementedError(f"no bulk writer for {name}")
+
+
+def writer_streams(conn_dialect: str) -> int:
+    """Connections an import writes its batches on at once: SQLite has one writer."""
+    return COPY_STREAMS if conn_dialect == "postgresql" else 1

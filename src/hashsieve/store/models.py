@@ -59,6 +59,8 @@ class HashEntry(Base):
     __tablename__ = "hash_entries"
     # No (algorithm, value) index: lookups go to the index folder (migration 0009_lists).
     # A set's rows are written together: on PostgreSQL a BRIN index finds them (0012).
+    # Whoever writes rows here draws their ids under store.bulk.lock_entry_ids: an import
+    # reserves ranges of the id sequence for its batches.
     __table_args__ = (Index("ix_hash_entries_hashset", "hashset_id", postgresql_using="brin"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
