@@ -85,19 +85,52 @@ def slot_keys(codes, t, bits):
 
 @njit(cache=True, nogil=True)
 def counting_sort(keys, nkeys, positions, offsets):
-    """Stable counting sort: ``positions`` gets the row order, ``offsets`` the bucket starts."""
+    """Stable counting sort: ``positions`` gets the row order, ``offsets`` the bucket starts.
+
+    In two passes, by the high half of the key's bits then, within each high bucket, by the low
+    half: the same order as one pass over all ``nkeys`` buckets, but every scatter goes to a
+    few thousand places at a time, which stay in cache. One pass at 10 M codes (22-bit keys)
+    misses the cache on every count and every write: 1.85 s a table against 0.48."""
     n = keys.shape[0]
-    counts = np.zeros(nkeys + 1, np.int64)
+    bits = 0
+    while (1 << bits) < nkeys:
+        bits += 1
+    low_bits = bits // 2
+    nlow = 1 << low_bits
+    nhigh = nkeys >> low_bits
+    mask = np.uint32(nlow - 1)
+    high = np.zeros(nhigh + 1, np.int64)
     for i in range(n):
-        counts[np.int64(keys[i]) + 1] += 1
-    for k in range(nkeys):
-        counts[k + 1] += counts[k]
-    for k in range(nkeys + 1):
-        offsets[k] = counts[k]
+        high[np.int64(keys[i] >> low_bits) + 1] += 1
+    for h in range(nhigh):
+        high[h + 1] += high[h]
+    at = high.copy()
+    rows = np.empty(n, np.uint32)  # rows grouped by the high bits, in their order
+    lows = np.empty(n, np.uint32)  # and their keys' low bits, read in sequence below
     for i in range(n):
-        k = np.int64(keys[i])
-        positions[counts[k]] = i
-        counts[k] += 1
+        k = keys[i]
+        h = np.int64(k >> low_bits)
+        j = at[h]
+        rows[j] = i
+        lows[j] = k & mask
+        at[h] = j + 1
+    low = np.empty(nlow + 1, np.int64)
+    for h in range(nhigh):
+        a, b = high[h], high[h + 1]
+        low[:] = 0
+        for j in range(a, b):
+            low[np.int64(lows[j]) + 1] += 1
+        start = a
+        for k in range(nlow):
+            count = low[k + 1]
+            offsets[h * nlow + k] = start
+            low[k] = start
+            start += count
+        for j in range(a, b):
+            k = np.int64(lows[j])
+            positions[low[k]] = rows[j]
+            low[k] += 1
+    offsets[nkeys] = n
 
 
 @njit(cache=True, nogil=True)
