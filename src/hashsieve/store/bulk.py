@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,12 +192,17 @@ class PostgresEntryWriter(EntryWriter):
     set stays incomplete until the catalogue marks it complete in a transaction of its own,
     whose synchronous commit flushes every batch's WAL (and every reservation's) before it."""
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self.conn.begin():
+            self.conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            yield
+
     def _reserve(self, n: int) -> int:
         """``n`` consecutive ids from the table's sequence, in a short transaction (sequences
         are not transactional: the ids stay taken whatever the batch's own transaction does)."""
         conn = self.conn
-        with conn.begin():
-            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        with self._transaction():
             lock_entry_ids(conn)
             first = int(
                 conn.exec_driver_sql(
@@ -215,8 +221,7 @@ class PostgresEntryWriter(EntryWriter):
 
     def rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
         first = self._reserve(len(rows))
-        with self.conn.begin():
-            self.conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        with self._transaction():
             columns = ", ".join(("id", *ENTRY_COLUMNS))
             with (
                 self._cursor() as cur,
@@ -228,8 +233,7 @@ class PostgresEntryWriter(EntryWriter):
 
     def run(self, run: EntryRun) -> int:
         first = self._reserve(run.count)
-        with self.conn.begin():
-            self.conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        with self._transaction():
             with (
                 self._cursor() as cur,
                 cur.copy(
@@ -313,6 +317,6 @@ def entry_writer(conn: Connection) -> EntryWriter:
     raise NotImplementedError(f"no bulk writer for {name}")
 
 
-def writer_streams(conn_dialect: str) -> int:
+def writer_streams(dialect: str) -> int:
     """Connections an import writes its batches on at once: SQLite has one writer."""
-    return COPY_STREAMS if conn_dialect == "postgresql" else 1
+    return COPY_STREAMS if dialect == "postgresql" else 1
