@@ -333,7 +333,7 @@ class _Writers:
                 finally:
                     writer.close()
         except BaseException as exc:  # raised again in the importing thread
-            if self._error is None:  # the first error is the one raised
+            if self._error is None:  # one of the errors is raised (the first, but for a race)
                 self._error = exc
             while not ended and self._jobs.get() is not None:  # let submit(), close() return
                 pass

@@ -85,7 +85,8 @@ def slot_keys(codes, t, bits):
 
 @njit(cache=True, nogil=True)
 def counting_sort(keys, nkeys, positions, offsets):
-    """Stable counting sort: ``positions`` gets the row order, ``offsets`` the bucket starts.
+    """Stable counting sort of keys below ``nkeys`` (a power of two, as every table's is):
+    ``positions`` gets the row order, ``offsets`` the bucket starts.
 
     In two passes, by the high half of the key's bits then, within each high bucket, by the low
     half: the same order as one pass over all ``nkeys`` buckets, but every scatter goes to a
