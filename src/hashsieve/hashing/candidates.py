@@ -55,6 +55,7 @@ from hashsieve.hashing._candidate_kernels import (
     summed_areas,
 )
 from hashsieve.hashing._pdq_kernels import reduce_plane
+from hashsieve.hashing.boxes import Box, scale_box
 from hashsieve.hashing.framed import find_framed
 from hashsieve.hashing.pdq import (
     ImageLike,
@@ -152,8 +153,6 @@ _TEXT_WIDTH = 0.08
 _FRAME_MAX = 0.15
 #: The share of each edge that ``uncrop`` adds back: 5 % cut from each side of 100 leaves 90.
 _UNCROP = 0.05 / 0.90
-
-Box = tuple[int, int, int, int]  # top, bottom, left, right (rows and columns, end exclusive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -661,11 +660,6 @@ def _refine(rgb: np.ndarray, box: Box, factor: int) -> Box:
     return (t, b, l, r)
 
 
-def _scale(box: Box, factor: int, shape: tuple[int, ...]) -> Box:
-    t, b, l, r = box  # noqa: E741
-    return (t * factor, min(b * factor, shape[0]), l * factor, min(r * factor, shape[1]))
-
-
 def _fill_rows(pixels: np.ndarray, box: Box, margin: int = 0) -> np.ndarray:
     """Replace ``box`` by interpolating, column by column, between the rows just outside it.
 
@@ -731,7 +725,7 @@ def find_candidates(
         if edge_flat:
             trim = _peel(lum, small_full, one_colour=True, tol=_BORDER_TOL, min_run=0.02)
             if trim is not None:
-                box = _scale(trim, factor, px.shape)
+                box = scale_box(trim, factor, px.shape)
                 if not _same(box, full, px.shape):
                     small_base, base = trim, box
                     if "trim" in names:
@@ -739,12 +733,12 @@ def find_candidates(
             # A frame inside the border, of one level all round, rounded at its corners (a
             # device in a mock-up, a card): what it frames is the picture, or a screen.
             if (inside := _frame(lum, small_base)) is not None:
-                box = _scale(inside, factor, px.shape)
+                box = scale_box(inside, factor, px.shape)
                 small_base, base = inside, box
                 if "trim" in names:
                     out.append(Candidate("trim", box, _as_rgb(_crop(px, box))))
         for bars in _blur_bars(lum) if "blur-trim" in names else ():
-            box = _sharpen(px, _scale(bars, factor, px.shape), factor)
+            box = _sharpen(px, scale_box(bars, factor, px.shape), factor)
             if not _same(box, base, px.shape):  # flat bars are trim's
                 out.append(Candidate("blur-trim", box, _as_rgb(_crop(px, box))))
         base_px = _crop(px, base)
@@ -792,7 +786,7 @@ def find_candidates(
                 pictures.append(app)
             kept: list[Box] = []
             for small in dict.fromkeys(pictures):
-                box = _scale(small, factor, px.shape)
+                box = scale_box(small, factor, px.shape)
                 if _same(box, base, px.shape) or _same(box, full, px.shape):
                     continue
                 if any(_same(box, other, px.shape) for other in kept):
@@ -811,7 +805,7 @@ def find_candidates(
                 regions.append((small_full, full, px))
             for small, region, pixels in regions:
                 for found in _find_overlays(lum, small):
-                    ob = _scale(found, factor, px.shape)
+                    ob = scale_box(found, factor, px.shape)
                     local = (
                         ob[0] - region[0],
                         ob[1] - region[0],
@@ -823,13 +817,13 @@ def find_candidates(
                     )
         for small, pic in pictures_found if "picture-overlay" in names else ():
             for found in _find_overlays(lum, small):
-                ob = _scale(found, factor, px.shape)
+                ob = scale_box(found, factor, px.shape)
                 local = (ob[0] - pic[0], ob[1] - pic[0], ob[2] - pic[2], ob[3] - pic[2])
                 filled_pic = _fill_rows(_crop(px, pic), local, factor)
                 out.append(Candidate("picture-overlay", pic, _as_rgb(filled_pic)))
         # 5. An opaque sticker anywhere on the picture (hashing.stickers): filled the same way.
         for found in find_stickers(lum) if "sticker" in names else ():
-            box = _scale(found, factor, px.shape)
+            box = scale_box(found, factor, px.shape)
             out.append(Candidate("sticker", full, _as_rgb(_fill_rows(px, box, factor))))
         # 6. A photograph among an app's UI (hashing.ui_picture), unless a region has it.
         for box in find_ui_pictures(lum, px, factor) if "ui-picture" in names else ():

@@ -28,9 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from hashsieve.hashing._framed_kernels import column_steps, edge_peaks, row_steps
+from hashsieve.hashing.boxes import Box, scale_box
 from hashsieve.hashing.pdq import block_luma
-
-Box = tuple[int, int, int, int]  # top, bottom, left, right (end exclusive)
 
 #: Two pixels two lines apart differ by more than this many luma levels: a step.
 STEP = 12.0
@@ -198,7 +197,4 @@ def find_framed(lum: np.ndarray, px: np.ndarray, factor: int) -> list[Box]:
     found = _rectangle(lum)
     if found is None:
         return []
-    height, width = px.shape[:2]
-    t, b, l, r = found  # noqa: E741
-    box = (t * factor, min(b * factor, height), l * factor, min(r * factor, width))
-    return [_sharpen(px, box, factor)]
+    return [_sharpen(px, scale_box(found, factor, px.shape), factor)]

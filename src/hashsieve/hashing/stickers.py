@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from hashsieve.hashing.boxes import Box
+
 #: Neighbouring pixels of a plateau (analysis copy) differ by at most this many luma levels ...
 _STEP = 2.0
 #: ... and all its pixels lie within this many levels of each other.
@@ -44,8 +46,6 @@ _RING_SHARE, _RING_TOL = 0.35, 12.0
 _WIDEN = 0.08
 #: At most this many stickers per picture (each is one more PDQ).
 _MAX = 1
-
-Box = tuple[int, int, int, int]  # top, bottom, left, right (end exclusive)
 
 
 @njit(cache=True, nogil=True)

@@ -37,8 +37,7 @@ from hashsieve.hashing._ui_kernels import (
     largest_rectangle,
     mode_share,
 )
-
-Box = tuple[int, int, int, int]  # top, bottom, left, right (end exclusive)
+from hashsieve.hashing.boxes import Box, scale_box
 
 #: The gate: at least this share of the analysis copy's pixels equal their four neighbours.
 GATE = 0.4
@@ -200,7 +199,6 @@ def find_ui_pictures(lum: np.ndarray, px: np.ndarray, factor: int) -> list[Box]:
     busy = ~flat[: ch * CELL, : cw * CELL]
     cells = busy.reshape(ch, CELL, cw, CELL).mean(axis=(1, 3)) >= 0.5
     side = MIN_SIDE * max(h, w)
-    H, W = px.shape[:2]
     out: list[Box] = []
     for _ in range(MAX_REGIONS):
         ct, cb, cl, cr = largest_rectangle(cells)
@@ -210,16 +208,20 @@ def find_ui_pictures(lum: np.ndarray, px: np.ndarray, factor: int) -> list[Box]:
         seed = (ct * CELL, cb * CELL, cl * CELL, cr * CELL)
         # The box as grown past texture only; and past a smooth sky at its edge too, when that
         # differs (a second guess: a fill beyond the edge may be the UI's, or the sky's).
+        first: Box | None = None
         for sky in (False, True) if not out else (False,):
-            t, b, l, r = _grow(lum, flat, seed, sky=sky)  # noqa: E741
+            grown = _grow(lum, flat, seed, sky=sky)
+            if grown == first:
+                continue  # the same box again: the same verdict, or a copy of what was kept
+            first = grown
+            t, b, l, r = grown  # noqa: E741
             area = (b - t) * (r - l)
             if min(b - t, r - l) < side or not MIN_AREA * h * w <= area <= MAX_AREA * h * w:
                 continue
             # A photograph's tones spread; a UI box (a bubble, a card, a button) is one fill.
             if mode_share(lum[t:b, l:r], 1)[0] > MAX_MODE:
                 continue
-            scaled = (t * factor, min(b * factor, H), l * factor, min(r * factor, W))
-            box = _refine(px, scaled, factor)
+            box = _refine(px, scale_box((t, b, l, r), factor, px.shape), factor)
             if not any(max(abs(x - y) for x, y in zip(box, o, strict=True)) <= factor for o in out):
                 out.append(box)
     return out
