@@ -49,15 +49,11 @@ OLD_PARTS = 21  # CROP_LEVELS + the 4.5/6.5 % grid: the parts before the axis cu
 FIDELITY = HERE.parent / "corpus" / "fidelity-sources"
 
 
-def _u64(code: bytes) -> np.ndarray:
-    return np.frombuffer(code, dtype=">u8").astype(np.uint64).reshape(-1, 4)
-
-
 def _query(img: Image.Image) -> tuple[int, np.ndarray]:
     """A copy as the scanner hashes it: JPEG, the luma decode, PDQ and its 8 variants."""
     opened = open_image(run._encode(img), max_pixels=run.MAX_PIXELS)
     pdq, dihedral = pdq_with_dihedral(opened.image)
-    return pdq.quality, _u64(b"".join(dihedral))
+    return pdq.quality, run._as_u64(b"".join(dihedral))
 
 
 def _crop_parts(img: Image.Image) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +61,7 @@ def _crop_parts(img: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     full = open_image(run._encode(img, quality=92), max_pixels=run.MAX_PIXELS, fast=False)
     old = {crop_label(shares) for shares in CROP_SHARES[:OLD_PARTS]}
     parts = [p for p in reference_parts(full.image) if p.algorithm == "pdq-crop"]
-    codes = _u64(b"".join(p.code for p in parts)) if parts else np.zeros((0, 4), np.uint64)
+    codes = run._as_u64(b"".join(p.code for p in parts)) if parts else np.zeros((0, 4), np.uint64)
     return codes, np.array([p.label in old for p in parts], dtype=bool)
 
 

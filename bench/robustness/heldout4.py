@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from heldout3 import _colour, _crop, _cuts, _face, _fit, _pick, _screen, _shrink_to
 from PIL import Image, ImageDraw, ImageFilter
-from styles import Style, _font
+from styles import Style, _font, _over
 
 _RGB = tuple[int, int, int]
 
@@ -589,10 +589,7 @@ def wm_logo_row(img: Image.Image, rng: np.random.Generator) -> Image.Image:
             x += s * 1.3
         d.text((x + s * 0.3, y + s / 2), handle, font=font, fill=ink, anchor="lm")
 
-    # The logos are cut out of a layer of their own (their holes show the picture).
-    layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
-    draw(ImageDraw.Draw(layer))
-    return Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB")
+    return _over(img, draw)  # the logos, cut out of a layer of their own: holes show the picture
 
 
 # ---------------------------------------------------------------------------------------------

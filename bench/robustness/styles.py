@@ -29,6 +29,7 @@ and a messaging app with the picture in a bubble among text bubbles (screenshot)
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -805,18 +806,11 @@ def apply(
     With ``holdout`` the :data:`HOLDOUT` styles are never drawn; ``pool`` is one of
     :data:`POOLS` ("heldout3" draws from ``heldout3.STYLES`` alone, "heldout4" from
     ``heldout4.STYLES`` alone, ``holdout`` aside)."""
-    if pool == "heldout3":
-        from heldout3 import STYLES as THIRD  # imports this module: loaded on first use
-
-        group = THIRD[transform]
-        third = list(group)[int(rng.integers(0, len(group)))]
-        return group[third](img, rng), third
-    if pool == "heldout4":
-        from heldout4 import STYLES as FOURTH  # imports this module: loaded on first use
-
-        group = FOURTH[transform]
-        fourth = list(group)[int(rng.integers(0, len(group)))]
-        return group[fourth](img, rng), fourth
+    if pool.startswith("heldout"):
+        # heldout3.py, heldout4.py import this module: loaded on first use
+        group = importlib.import_module(pool).STYLES[transform]
+        name = list(group)[int(rng.integers(0, len(group)))]
+        return group[name](img, rng), name
     names = [
         n
         for n in STYLES[transform]
